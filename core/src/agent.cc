@@ -1,0 +1,220 @@
+// The RPC agent, sans-IO: request ids, client-side timeouts, EXCEPTION replies, and sendWithRetries with
+// PyTorch's schedule (rref-protocol.md §2, §9.1). Timers fire in (time, insertion sequence) order.
+#include <utility>
+
+#include "worker_impl.h"
+
+namespace rrefsim::core {
+namespace {
+
+// computeNewRpcRetryTime: duration * backoff^retry_count, truncated to whole milliseconds as PyTorch's
+// static_cast<long> of a millisecond count does. Repeated multiplication by 1.5 is exact in double for these counts.
+TimeUs RetryDelay(const RetryOptions& options, int retry_count) {
+  double delay_ms = static_cast<double>(options.duration / kMillisecond);
+  for (int i = 0; i < retry_count; ++i) delay_ms *= options.backoff;
+  return static_cast<TimeUs>(static_cast<long>(delay_ms)) * kMillisecond;
+}
+
+}  // namespace
+
+std::int64_t Worker::Impl::SendOnce(Message message, TimeUs timeout, Purpose purpose) {
+  message.id = next_message_id++;
+  message.from = config.id;
+  Attempt attempt;
+  attempt.to = message.to;
+  attempt.type = message.type;
+  attempt.timeout = timeout;
+  if (timeout > 0) attempt.deadline = now + timeout;
+  attempt.seq = next_seq++;
+  attempt.purpose = std::move(purpose);
+  attempts.emplace(message.id, std::move(attempt));
+  ++client_active_calls;
+  out->messages.push_back({std::move(message), false});
+  return out->messages.back().message.id;
+}
+
+// RpcAgent::sendWithRetries: the first retry time is computed before the first send.
+void Worker::Impl::SendWithRetries(Message message, Purpose purpose) {
+  std::int64_t retry_id = next_retry_id++;
+  RetryEntry entry;
+  entry.message = std::move(message);
+  entry.purpose = std::move(purpose);
+  entry.next_time = now + RetryDelay(config.retry, 0);
+  retries.emplace(retry_id, std::move(entry));
+  SendAttempt(retry_id, config.default_timeout, /*from_retry_thread=*/false);
+}
+
+void Worker::Impl::SendAttempt(std::int64_t retry_id, TimeUs timeout, bool from_retry_thread) {
+  RetryEntry& entry = retries.at(retry_id);
+  Message m = entry.message;
+  m.id = next_message_id++;
+  m.from = config.id;
+  if (config.retry_payload == RetryPayload::kTensorPipe && entry.written_attempts > 0) {
+    // tensorpipeSerialize moved the payload out of the shared Message when an earlier attempt was written.
+    Message empty;
+    empty.type = m.type;
+    empty.id = m.id;
+    empty.from = m.from;
+    empty.to = m.to;
+    empty.empty_payload = true;
+    m = std::move(empty);
+  }
+  ++entry.written_attempts;  // SendFailed takes it back if the transport refused the attempt
+  Attempt attempt;
+  attempt.to = m.to;
+  attempt.type = m.type;
+  attempt.timeout = timeout;
+  if (timeout > 0) attempt.deadline = now + timeout;
+  attempt.seq = next_seq++;
+  attempt.retry_id = retry_id;
+  attempt.from_retry_thread = from_retry_thread;
+  attempts.emplace(m.id, std::move(attempt));
+  ++client_active_calls;
+  out->messages.push_back({std::move(m), true});
+}
+
+void Worker::Impl::SendResponse(const Message& request, Message response) {
+  response.id = request.id;
+  response.from = config.id;
+  response.to = request.from;
+  out->messages.push_back({std::move(response), false});
+}
+
+// RequestCallback's handleError: log, then an EXCEPTION reply naming this node.
+void Worker::Impl::ReplyException(const Message& request, const std::string& what) {
+  LogLine(LogLevel::kError, "Received error while processing request type " +
+                                std::to_string(static_cast<int>(request.type)) + ": " + what);
+  Message reply;
+  reply.type = MessageType::EXCEPTION;
+  reply.error = "Error on Node " + std::to_string(config.id) + ": " + what;
+  SendResponse(request, std::move(reply));
+}
+
+void Worker::Impl::OnResponse(const Message& response) {
+  auto it = attempts.find(response.id);
+  if (it == attempts.end() || it->second.to != response.from) {
+    LogLine(LogLevel::kInfo, "Ignoring response " + Describe(response) + ": no request is waiting for it");
+    return;
+  }
+  if (response.type == MessageType::EXCEPTION) {
+    OnAttemptDone(response.id, nullptr, response.error, Site::kPool);
+  } else {
+    OnAttemptDone(response.id, &response, "", Site::kPool);
+  }
+}
+
+// One attempt's future completed: with `response`, or with `error` when response is null.
+void Worker::Impl::OnAttemptDone(std::int64_t id, const Message* response, const std::string& error, Site site) {
+  Attempt attempt = std::move(attempts.at(id));
+  attempts.erase(id);
+  last_callback_threw = false;
+  callback_held_by_function = false;
+  if (attempt.retry_id) {
+    RetryCallback(*attempt.retry_id, response, error, site);
+  } else {
+    Complete(attempt.purpose, response, error, site);
+  }
+  // TensorPipe's pool task decrements clientActiveCalls_ after the callbacks; a throw skips it (§9.3), and a gated
+  // function that a callback started inline keeps the task (and the decrement) until it finishes (§9.4).
+  if (site == Site::kPool && !last_callback_threw && !callback_held_by_function) --client_active_calls;
+}
+
+// rpcRetryCallback: the attempt's own error text is not kept; the original future fails with the final error.
+void Worker::Impl::RetryCallback(std::int64_t retry_id, const Message* response, const std::string& /*error*/,
+                                 Site site) {
+  RetryEntry& entry = retries.at(retry_id);
+  if (response != nullptr) {
+    Purpose purpose = entry.purpose;
+    retries.erase(retry_id);
+    Complete(purpose, response, "", site);
+    return;
+  }
+  LogLine(LogLevel::kInfo, "Send try " + std::to_string(entry.retry_count + 1) + " failed");
+  std::string final_error;
+  if (!agent_running) {
+    final_error = "RPC Agent is no longer running on Node " + std::to_string(config.id) + ". Cannot retry message.";
+  } else if (entry.retry_count < config.retry.max_retries) {
+    entry.scheduled = true;  // fires at next_time, computed when this attempt was sent
+    entry.seq = next_seq++;
+    return;
+  } else {
+    final_error = "The RPC has not succeeded after the specified number of max retries (" +
+                  std::to_string(config.retry.max_retries) + ").";
+  }
+  Purpose purpose = entry.purpose;
+  retries.erase(retry_id);
+  Complete(purpose, nullptr, final_error, site);
+}
+
+void Worker::Impl::FireDueTimers() {
+  for (;;) {
+    // The earliest due timer by (time, insertion sequence): an attempt's timeout or a scheduled retry.
+    std::optional<std::pair<TimeUs, std::uint64_t>> best;
+    std::int64_t best_id = 0;
+    bool best_is_retry = false;
+    for (const auto& [id, a] : attempts) {
+      if (!a.deadline || *a.deadline > now) continue;
+      std::pair<TimeUs, std::uint64_t> key{*a.deadline, a.seq};
+      if (!best || key < *best) best = key, best_id = id, best_is_retry = false;
+    }
+    for (const auto& [id, r] : retries) {
+      if (!r.scheduled || r.next_time > now) continue;
+      std::pair<TimeUs, std::uint64_t> key{r.next_time, r.seq};
+      if (!best || key < *best) best = key, best_id = id, best_is_retry = true;
+    }
+    if (!best || aborted) return;
+    if (best_is_retry) {
+      // retryExpiredRpcs: resend, then compute the next retry time from the count before incrementing it.
+      RetryEntry& entry = retries.at(best_id);
+      entry.scheduled = false;
+      SendAttempt(best_id, config.default_timeout, /*from_retry_thread=*/true);
+      RetryEntry& after = retries.at(best_id);
+      after.next_time = now + RetryDelay(config.retry, after.retry_count);
+      ++after.retry_count;
+    } else {
+      OnAttemptDone(best_id, nullptr, TimeoutErrorText(attempts.at(best_id).timeout), Site::kPool);
+    }
+  }
+}
+
+std::optional<TimeUs> Worker::Impl::NextDeadline() const {
+  std::optional<TimeUs> next;
+  auto consider = [&next](TimeUs t) {
+    if (!next || t < *next) next = t;
+  };
+  for (const auto& [id, a] : attempts) {
+    if (a.deadline) consider(*a.deadline);
+  }
+  for (const auto& [id, r] : retries) {
+    if (r.scheduled) consider(r.next_time);
+  }
+  if (shutdown == ShutdownStage::kWaitUsers || shutdown == ShutdownStage::kWaitOwners) consider(shutdown_deadline);
+  return next;
+}
+
+// Runs the callbacks of an RPC's original future. A throw aborts the rest of them; what it does next depends on
+// the thread they run on (§9.3).
+void Worker::Impl::Complete(const Purpose& purpose, const Message* response, const std::string& error, Site site) {
+  try {
+    RunCallback(purpose, response, error, site);
+  } catch (const ProtocolException& e) {
+    last_callback_threw = true;
+    switch (site) {
+      case Site::kPool:
+        LogLine(LogLevel::kError, std::string("Exception in thread pool task: ") + e.what());
+        Error(e, ErrorSite::kPoolCallback);
+        break;
+      case Site::kRetryThread:
+        Error(e, ErrorSite::kRetryThread);
+        aborted = true;
+        Emit(WorkerAborted{std::string("terminate called after throwing an instance of 'c10::Error'\n  what():  ") +
+                           e.what()});
+        break;
+      case Site::kInline:
+        Error(e, ErrorSite::kCaller);
+        break;
+    }
+  }
+}
+
+}  // namespace rrefsim::core

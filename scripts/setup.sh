@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages rrefsim needs to build and test. Fast path: when every package is already installed,
+# apt is not touched at all (no network, no lock). Uses sudo only when not running as root.
+set -euo pipefail
+
+packages=(g++ cmake make libboost-fiber-dev libboost-context-dev librapidcheck-dev nlohmann-json3-dev libgtest-dev
+          libcli11-dev)
+
+missing=()
+for package in "${packages[@]}"; do
+  # `dpkg -s` also succeeds for removed-but-configured packages, so look at the status line itself.
+  if ! dpkg -s "$package" 2>/dev/null | grep -q '^Status: install ok installed$'; then
+    missing+=("$package")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "setup: all ${#packages[@]} packages are installed"
+  exit 0
+fi
+
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+  sudo=(sudo)
+fi
+
+echo "setup: installing ${missing[*]}"
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -34,7 +34,7 @@ std::int64_t Worker::Impl::SendOnce(Message message, TimeUs timeout, Purpose pur
 }
 
 // RpcAgent::sendWithRetries: the first retry time is computed before the first send.
-void Worker::Impl::SendWithRetries(Message message, Purpose purpose) {
+std::int64_t Worker::Impl::SendWithRetries(Message message, Purpose purpose) {
   std::int64_t retry_id = next_retry_id++;
   RetryEntry entry;
   entry.message = std::move(message);
@@ -42,6 +42,7 @@ void Worker::Impl::SendWithRetries(Message message, Purpose purpose) {
   entry.next_time = now + RetryDelay(config.retry, 0);
   retries.emplace(retry_id, std::move(entry));
   SendAttempt(retry_id, config.default_timeout, /*from_retry_thread=*/false);
+  return retry_id;
 }
 
 void Worker::Impl::SendAttempt(std::int64_t retry_id, TimeUs timeout, bool from_retry_thread) {
@@ -119,8 +120,8 @@ void Worker::Impl::OnAttemptDone(std::int64_t id, const Message* response, const
   if (site == Site::kPool && !last_callback_threw && !callback_held_by_function) --client_active_calls;
 }
 
-// rpcRetryCallback: the attempt's own error text is not kept; the original future fails with the final error.
-void Worker::Impl::RetryCallback(std::int64_t retry_id, const Message* response, const std::string& /*error*/,
+// rpcRetryCallback.
+void Worker::Impl::RetryCallback(std::int64_t retry_id, const Message* response, const std::string& error,
                                  Site site) {
   RetryEntry& entry = retries.at(retry_id);
   if (response != nullptr) {
@@ -132,7 +133,9 @@ void Worker::Impl::RetryCallback(std::int64_t retry_id, const Message* response,
   LogLine(LogLevel::kInfo, "Send try " + std::to_string(entry.retry_count + 1) + " failed");
   std::string final_error;
   if (!agent_running) {
-    final_error = "RPC Agent is no longer running on Node " + std::to_string(config.id) + ". Cannot retry message.";
+    // PyTorch builds "RPC Agent is no longer running on Node N. Cannot retry message." but never uses it: the
+    // original future gets this attempt's own error.
+    final_error = error;
   } else if (entry.retry_count < config.retry.max_retries) {
     entry.scheduled = true;  // fires at next_time, computed when this attempt was sent
     entry.seq = next_seq++;

@@ -84,6 +84,7 @@ void Worker::Impl::FinishForkRequest(ForkId fork_id, WorkerId parent, bool pool_
 
 void Worker::Impl::RunCallback(const Purpose& purpose, const Message* response, const std::string& error,
                                Site site) {
+  if (!purpose.attached) return;
   switch (purpose.kind) {
     case Purpose::Kind::kRemoteCreate:
       return ConfirmPendingUser(response, error, purpose.fork_id);

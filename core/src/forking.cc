@@ -220,8 +220,15 @@ void Worker::Impl::NotifyOwnerAndParentOfFork(const ForkData& fork, Handle rref,
   p.kind = Purpose::Kind::kForkRequest;
   p.fork_id = fork.fork_id;
   p.parent = fork.parent;
-  SendWithRetries(std::move(m), p);
-  AddPendingUser(fork.fork_id, rref, gate);
+  std::int64_t retry_id = SendWithRetries(std::move(m), p);
+  try {
+    AddPendingUser(fork.fork_id, rref, gate);
+  } catch (const ProtocolException&) {
+    // PyTorch attaches the FORK_REQUEST callback after addPendingUser: when that throws (A6), the request is out but
+    // its reply runs no finishForkRequest, and numPendingFutures_ is never decremented.
+    retries.at(retry_id).purpose.attached = false;
+    throw;
+  }
 }
 
 }  // namespace rrefsim::core

@@ -39,14 +39,28 @@ Expected<Handle> Worker::Impl::Remote(const CallSpec& spec) {
     Purpose p;
     p.kind = Purpose::Kind::kRemoteCreate;
     p.fork_id = fork_id;
-    SendOnce(std::move(m), timeout, p);
-    AddPendingUser(fork_id, user, std::nullopt);  // after the send, as pyRemote* does
+    std::int64_t id = SendOnce(std::move(m), timeout, p);
+    try {
+      AddPendingUser(fork_id, user, std::nullopt);  // after the send, as pyRemote* does
+    } catch (const ProtocolException& e) {
+      // A6 raises to the caller before confirmPendingUser is attached; the new UserRRef dies (tryDel).
+      attempts.at(id).purpose.attached = false;
+      Error(e, ErrorSite::kCaller);
+      DropRef(user);
+      return {std::nullopt, e.what()};
+    }
     return {user, {}};
   }
   // S2: the owner exists before the call; forkId == rrefId tells the callee it is not a real fork.
   Handle owner = CreateOwnerRRef(GenId(), spec.return_type);
   AddRef(owner);
-  AddSelfAsFork(owner);
+  try {
+    AddSelfAsFork(owner);
+  } catch (const ProtocolException& e) {  // A2 raises to the caller before the send; owners_ keeps the OwnerRRef
+    Error(e, ErrorSite::kCaller);
+    DropRef(owner);
+    return {std::nullopt, e.what()};
+  }
   m.rref_id = Get(owner).rref_id;
   m.fork_id = m.rref_id;
   Purpose p;

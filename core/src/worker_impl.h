@@ -67,6 +67,9 @@ struct Purpose {
   ForkId fork_id;
   WorkerId parent = -1;
   FutureId future = 0;
+  // False when PyTorch never attached the callbacks: addPendingUser threw (A6) after the send and before
+  // addCallback. The reply then completes the future and nothing else happens.
+  bool attached = true;
 };
 
 // The completion context that decides what a throwing callback does (rref-protocol.md §9.3, §9.4).
@@ -198,7 +201,7 @@ struct Worker::Impl {
 
   // --- agent (agent.cc) ---
   std::int64_t SendOnce(Message message, TimeUs timeout, Purpose purpose);
-  void SendWithRetries(Message message, Purpose purpose);
+  std::int64_t SendWithRetries(Message message, Purpose purpose);  // returns the retry id
   void SendAttempt(std::int64_t retry_id, TimeUs timeout, bool from_retry_thread);
   void SendResponse(const Message& request, Message response);
   void ReplyException(const Message& request, const std::string& what);

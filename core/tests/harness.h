@@ -15,6 +15,14 @@
 
 #include "rrefsim/core/worker.h"
 
+namespace rrefsim::core {
+// GoogleTest prints DebugInfo as (owners, forks, pending_users, pending_futures), the order of Counters().
+inline void PrintTo(const DebugInfo& d, std::ostream* os) {
+  *os << "Counters(" << d.num_owner_rrefs << ", " << d.num_forks << ", " << d.num_pending_users << ", "
+      << d.num_pending_futures << ")";
+}
+}  // namespace rrefsim::core
+
 namespace rrefsim::core::testing {
 
 class Cluster;
@@ -125,6 +133,35 @@ inline DebugInfo Counters(std::int64_t owners, std::int64_t forks, std::int64_t 
 inline Value Val(std::int64_t payload, std::vector<Handle> rrefs = {}) { return Value{payload, std::move(rrefs)}; }
 inline FunctionResult Returns(std::int64_t payload, std::vector<Handle> rrefs = {}) {
   return FunctionResult{FunctionResult::Kind::kReturned, Val(payload, std::move(rrefs)), {}};
+}
+
+using Forks = std::map<RRefId, std::vector<ForkId>>;
+
+// Every event of type E that worker `id` emitted, in order.
+template <class E>
+std::vector<E> EventsOf(const Cluster& c, WorkerId id) {
+  std::vector<E> found;
+  for (const Recorded& r : c.events()) {
+    if (r.worker != id) continue;
+    if (const auto* e = std::get_if<E>(&r.event)) found.push_back(*e);
+  }
+  return found;
+}
+
+// PyTorch's text of a GloballyUniqueId.
+inline std::string Gid(WorkerId on, std::int64_t local) { return ToString(Id(on, local)); }
+
+// The last log line of a worker ("" when it logged nothing), so a missing line fails instead of crashing.
+inline std::string LastLog(const Cluster& c, WorkerId id) {
+  std::vector<std::string> logs = c.Logs(id);
+  return logs.empty() ? std::string() : logs.back();
+}
+
+// A future's outcome as text: "<pending>", "<ok>" or its error.
+inline std::string OutcomeOf(const Cluster& c, WorkerId id, FutureId f) {
+  std::optional<Outcome> o = c.Result(id, f);
+  if (!o) return "<pending>";
+  return o->ok() ? std::string("<ok>") : *o->error;
 }
 
 }  // namespace rrefsim::core::testing

@@ -57,7 +57,9 @@ struct RunFunction {
   WorkerId caller = -1;
   MessageType request = MessageType::PYTHON_CALL;
   std::string function;
-  Value args;  // one application reference per handle, owned by the host
+  // One application reference per handle, owned by the host: like Python's argument tuple, the host releases them
+  // when the function's frame is gone, after FinishFunction (unless the function keeps them).
+  Value args;
 };
 
 struct FutureDone {

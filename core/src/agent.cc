@@ -81,13 +81,24 @@ void Worker::Impl::SendResponse(const Message& request, Message response) {
   out->messages.push_back({std::move(response), false});
 }
 
-// RequestCallback's handleError: log, then an EXCEPTION reply naming this node.
+// RequestCallbackNoPython::handleError, for a request whose processing threw synchronously (processMessage's and
+// processRpcWithErrors's catch): log, then an EXCEPTION reply naming this node.
 void Worker::Impl::ReplyException(const Message& request, const std::string& what) {
   LogLine(LogLevel::kError, "Received error while processing request type " +
                                 std::to_string(static_cast<int>(request.type)) + ": " + what);
   Message reply;
   reply.type = MessageType::EXCEPTION;
   reply.error = "Error on Node " + std::to_string(config.id) + ": " + what;
+  SendResponse(request, std::move(reply));
+}
+
+// The request's response future completed with an error (asFuture(exception), a throw inside a then() callback):
+// TensorPipeAgent's sendCompletedResponseMessage answers createExceptionResponse(tryRetrieveErrorMessage()), with
+// the raw text and no log line.
+void Worker::Impl::ReplyFutureError(const Message& request, const std::string& what) {
+  Message reply;
+  reply.type = MessageType::EXCEPTION;
+  reply.error = what;
   SendResponse(request, std::move(reply));
 }
 
@@ -149,7 +160,11 @@ void Worker::Impl::RetryCallback(std::int64_t retry_id, const Message* response,
   Complete(purpose, nullptr, final_error, site);
 }
 
+// The retry thread (retryExpiredRpcs) and TensorPipe's timeout thread (pollTimeoutRpcs) loop while
+// rpcAgentRunning_; after RpcAgent::shutdown they have exited: scheduled retries are never resent and outstanding
+// attempts never time out, so their original futures stay incomplete.
 void Worker::Impl::FireDueTimers() {
+  if (!agent_running) return;
   for (;;) {
     // The earliest due timer by (time, insertion sequence): an attempt's timeout or a scheduled retry.
     std::optional<std::pair<TimeUs, std::uint64_t>> best;
@@ -185,11 +200,13 @@ std::optional<TimeUs> Worker::Impl::NextDeadline() const {
   auto consider = [&next](TimeUs t) {
     if (!next || t < *next) next = t;
   };
-  for (const auto& [id, a] : attempts) {
-    if (a.deadline) consider(*a.deadline);
-  }
-  for (const auto& [id, r] : retries) {
-    if (r.scheduled) consider(r.next_time);
+  if (agent_running) {  // no timer thread is left to fire them after the agent stopped
+    for (const auto& [id, a] : attempts) {
+      if (a.deadline) consider(*a.deadline);
+    }
+    for (const auto& [id, r] : retries) {
+      if (r.scheduled) consider(r.next_time);
+    }
   }
   if (shutdown == ShutdownStage::kWaitUsers || shutdown == ShutdownStage::kWaitOwners) consider(shutdown_deadline);
   return next;

@@ -30,7 +30,7 @@ Expected<FutureId> Worker::Impl::RpcAsync(const CallSpec& spec) {
 
 void Worker::Impl::HandleCall(const Message& request) {
   WorkId id = next_work++;
-  works.emplace(id, Work{request, {}, 0, false, false, {}});
+  works.emplace(id, Work{request, {}, 0, false, {}});
   Value args;
   try {
     args = UnpickleValue(request.value, id);
@@ -75,20 +75,25 @@ void Worker::Impl::FinishWork(WorkId id, const FunctionResult& result) {
     } else if (result.kind == FunctionResult::Kind::kReturned) {
       Message reply;
       reply.type = request.type == MessageType::SCRIPT_CALL ? MessageType::SCRIPT_RET : MessageType::PYTHON_RET;
-      reply.value = PickleValue(result.value);  // returned RRefs fork with this worker as parent (S7)
-      SendResponse(request, std::move(reply));
+      ReplyWithPickledValue(request, std::move(reply), result.value);
     } else if (result.kind == FunctionResult::Kind::kRaised && request.type == MessageType::PYTHON_CALL) {
       Message reply;  // a Python exception travels back as a RemoteException value
       reply.type = MessageType::PYTHON_RET;
       reply.value.raised = result.error;
       SendResponse(request, std::move(reply));
+    } else if (result.kind == FunctionResult::Kind::kRaised) {
+      // runJitOperator / runJitFunction catch the exception and return asFuture(exception): an errored future.
+      ReplyFutureError(request, result.error);
     } else {
-      ReplyException(request, result.error);
+      ReplyException(request, result.error);  // kFailed: the request could not run (thrown synchronously)
     }
   } catch (const ProtocolException& e) {
     Error(e, ErrorSite::kRequestHandler);
     ReplyException(request, e.what());
   }
+  // The callback that ran the function ends: the request object and the argument references of the function's frame
+  // go, after the reply and before the rest of the fork-request callback that started it (§9.4).
+  for (Handle h : result.release_after_reply) DropRef(h);
   // The rest of the fork-request callbacks that started this function inline (§9.4).
   for (const Work::Deferred& d : work.deferred) {
     SendChildAccept(d.parent, d.fork_id);
@@ -97,6 +102,22 @@ void Worker::Impl::FinishWork(WorkId id, const FunctionResult& result) {
   }
 }
 
+// The then() continuation that serializes a return value (ScriptResp::toMessage, serializePyObject): pickling forks
+// the RRefs in it (S7), and a throw there completes the response future with an error (no "Error on Node" prefix).
+void Worker::Impl::ReplyWithPickledValue(const Message& request, Message reply, const Value& value) {
+  try {
+    reply.value = PickleValue(value);
+  } catch (const ProtocolException& e) {
+    Error(e, ErrorSite::kRequestHandler);
+    ReplyFutureError(request, e.what());
+    return;
+  }
+  SendResponse(request, std::move(reply));
+}
+
+// RequestCallbackNoPython::assignOwnerRRef. The synchronous part (owner lookup or creation, fork registration) throws
+// to the request handler; the continuation on the value future (setValue / setError, REMOTE_RET) turns a throw into
+// an errored response future.
 void Worker::Impl::AssignOwnerRRef(const Message& request, const FunctionResult& result) {
   if (result.kind == FunctionResult::Kind::kFailed) Fail("", result.error);  // no OwnerRRef is created
   Handle owner;
@@ -105,15 +126,25 @@ void Worker::Impl::AssignOwnerRRef(const Message& request, const FunctionResult&
     Check(it != owners.end(), "A11", "Expected OwnerRRef with id " + ToString(request.rref_id) + " to be created.");
     owner = it->second;
   } else {
-    owner = GetOrCreateOwnerRRef(request.rref_id, request.type_str);
+    // valueFuture->elementType(): a raising builtin/TorchScript function's future is asFuture(exception), typed
+    // NoneType. A successful one is typed with the runtime type of its value, modelled by the declared type.
+    bool errored_script = request.type == MessageType::SCRIPT_REMOTE_CALL &&
+                          result.kind == FunctionResult::Kind::kRaised;
+    owner = GetOrCreateOwnerRRef(request.rref_id, errored_script ? "NoneType" : request.type_str);
     AddForkOfOwner(request.rref_id, request.fork_id);
   }
-  if (result.kind == FunctionResult::Kind::kReturned) {
-    SetOwnerValue(owner, result.value, std::nullopt, std::nullopt);
-  } else if (request.type == MessageType::PYTHON_REMOTE_CALL) {
-    SetOwnerValue(owner, {}, std::nullopt, result.error);  // a Python exception is stored as the value
-  } else {
-    SetOwnerValue(owner, {}, result.error, std::nullopt);  // setError
+  try {
+    if (result.kind == FunctionResult::Kind::kReturned) {
+      SetOwnerValue(owner, result.value, std::nullopt, std::nullopt);
+    } else if (request.type == MessageType::PYTHON_REMOTE_CALL) {
+      SetOwnerValue(owner, {}, std::nullopt, result.error);  // a Python exception is stored as the value
+    } else {
+      SetOwnerValue(owner, {}, result.error, std::nullopt);  // setError (setErrorIfNeeded)
+    }
+  } catch (const ProtocolException& e) {  // setValue on a completed future, inside then()
+    Error(e, ErrorSite::kRequestHandler);
+    ReplyFutureError(request, e.what());
+    return;
   }
   Message reply;
   reply.type = MessageType::REMOTE_RET;

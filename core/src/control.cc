@@ -8,8 +8,8 @@ namespace rrefsim::core {
 
 void Worker::Impl::Dispatch(const Message& request) {
   try {
-    // A TensorPipe retry whose payload was moved out cannot be unpickled (§9.1).
-    if (request.empty_payload) Fail("", "Unexpected end of pickler archive");
+    // A TensorPipe retry whose payload was moved out cannot be unpickled (§9.1; unpickler.cpp's AT_ERROR text).
+    if (request.empty_payload) Fail("", "Unexpected end of pickler archive.");
     switch (request.type) {
       case MessageType::RREF_USER_DELETE:
         return HandleUserDelete(request);

@@ -96,7 +96,7 @@ std::optional<WorkId> Worker::Impl::DelPendingUser(ForkId fork_id) {
   std::optional<WorkId> started;
   if (state.gate) {
     auto work = works.find(*state.gate);
-    if (work != works.end() && --work->second.waiting == 0 && !work->second.failed) {
+    if (work != works.end() && --work->second.waiting == 0) {
       StartWork(*state.gate);
       started = state.gate;
     }

@@ -120,9 +120,20 @@ void Worker::Impl::DelUser(WorkerId owner, RRefId rref_id, ForkId fork_id) {
 }
 
 // OwnerRRef::setValue / setError, then every continuation waiting on the value runs (inline, as JIT futures do).
+// setValue is Future::markCompleted, which throws on a completed future; setError is Future::setErrorIfNeeded,
+// which only logs. A Python UDF's exception is a value (setValue).
 void Worker::Impl::SetOwnerValue(Handle h, Value value, std::optional<std::string> error,
                                  std::optional<std::string> raised) {
   Instance& owner = Get(h);
+  if (owner.value_set && error) {
+    std::string text =
+        "Skipping setting following error on the Future since it is already marked completed (this is not "
+        "necessarily an error):\n" +
+        *error;
+    if (owner.error) text += ", \nOriginal exception:\n" + *owner.error;
+    LogLine(LogLevel::kInfo, std::move(text));
+    return;
+  }
   Check(!owner.value_set, "",
         "Attempting to mark a completed Future as complete again. Note that a Future can only be marked completed "
         "once.");
@@ -155,11 +166,8 @@ void Worker::Impl::AnswerWaiter(Handle h, const ValueWaiter& w) {
   request.id = w.request_id;
   request.from = w.requester;
   request.to = config.id;
-  if (owner.error) {
-    Message reply;
-    reply.type = MessageType::EXCEPTION;
-    reply.error = *owner.error;
-    SendResponse(request, std::move(reply));
+  if (owner.error) {  // getFuture() completed with the stored error: the response future fails with it
+    ReplyFutureError(request, *owner.error);
     return;
   }
   Message reply;
@@ -170,9 +178,9 @@ void Worker::Impl::AnswerWaiter(Handle h, const ValueWaiter& w) {
     std::optional<std::string> raised = owner.raised;
     reply.value = PickleValue(value);  // forks every RRef in the value, with this owner as parent (S10)
     reply.value.raised = std::move(raised);
-  } catch (const ProtocolException& e) {
+  } catch (const ProtocolException& e) {  // thrown inside the fetch's then() continuation: an errored future
     Error(e, ErrorSite::kRequestHandler);
-    ReplyException(request, e.what());
+    ReplyFutureError(request, e.what());
     return;
   }
   SendResponse(request, std::move(reply));

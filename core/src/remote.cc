@@ -19,21 +19,38 @@ Message Worker::Impl::CallMessage(const CallSpec& spec, bool remote) {
   return m;
 }
 
+// pyRemotePythonUdf: Python pickles the UDF and its arguments (forking argument RRefs) before the C++ side
+// generates the result's ids. pyRemoteBuiltin / remoteTorchscript: the ids come first (createUserRRef, or
+// createOwnerRRef + addSelfAsFork), and the argument RRefs fork when ScriptRemoteCall::toMessage() pickles the stack.
 Expected<Handle> Worker::Impl::Remote(const CallSpec& spec) {
   Message m = CallMessage(spec, /*remote=*/true);
   m.type_str = spec.return_type;
   TimeUs timeout = spec.timeout ? *spec.timeout : config.default_timeout;
-  try {
-    m.value = PickleValue(spec.args);  // argument RRefs fork before the result's ids are generated
-  } catch (const ProtocolException& e) {
-    Error(e, ErrorSite::kCaller);
-    return {std::nullopt, e.what()};
+  const bool script = spec.kind == CallKind::kScript;
+  if (!script) {
+    try {
+      m.value = PickleValue(spec.args);  // argument RRefs fork before the result's ids are generated
+    } catch (const ProtocolException& e) {
+      Error(e, ErrorSite::kCaller);
+      return {std::nullopt, e.what()};
+    }
   }
   if (spec.to != config.id) {
     RRefId rref_id = GenId();
     ForkId fork_id = GenId();
     Handle user = CreateUserRRef(spec.to, rref_id, fork_id, spec.return_type);
     AddRef(user);  // the application's reference
+    if (script) {
+      try {
+        m.value = PickleValue(spec.args);  // toMessage(): the arguments fork after the ids
+      } catch (const ProtocolException& e) {
+        // The exception leaves pyRemoteBuiltin before the send: the new UserRRef dies (tryDel), sending an
+        // RREF_USER_DELETE for an RRef that was never created.
+        Error(e, ErrorSite::kCaller);
+        DropRef(user);
+        return {std::nullopt, e.what()};
+      }
+    }
     m.rref_id = rref_id;
     m.fork_id = fork_id;
     Purpose p;
@@ -56,7 +73,10 @@ Expected<Handle> Worker::Impl::Remote(const CallSpec& spec) {
   AddRef(owner);
   try {
     AddSelfAsFork(owner);
-  } catch (const ProtocolException& e) {  // A2 raises to the caller before the send; owners_ keeps the OwnerRRef
+    if (script) m.value = PickleValue(spec.args);  // toMessage(), after addSelfAsFork
+  } catch (const ProtocolException& e) {
+    // A2, or a fork of an argument that failed: raised to the caller before the send. Nothing is undone: owners_
+    // keeps the OwnerRRef (and, after addSelfAsFork, forks_ its self marker), which nothing will remove.
     Error(e, ErrorSite::kCaller);
     DropRef(owner);
     return {std::nullopt, e.what()};
@@ -72,8 +92,9 @@ Expected<Handle> Worker::Impl::Remote(const CallSpec& spec) {
 
 void Worker::Impl::ConfirmPendingUser(const Message* response, const std::string& error, ForkId fork_id) {
   if (response != nullptr) {
-    Check(response->fork_id == fork_id, "A9",
-          "INTERNAL ASSERT FAILED: Expected rr.forkId() == expectedForkId to be true, but got false.");
+    // A bare TORCH_INTERNAL_ASSERT(cond): its text is the condition (the build-dependent " at <file>:<line>, please
+    // report a bug to PyTorch." part is not modelled).
+    Check(response->fork_id == fork_id, "A9", "rr->forkId() == expectedForkId INTERNAL ASSERT FAILED");
   } else {
     auto it = pending_users.find(fork_id);
     Check(it != pending_users.end(), "A8", "Pending user with forkId " + ToString(fork_id) + " not found");

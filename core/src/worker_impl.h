@@ -104,7 +104,6 @@ struct Work {
   std::vector<Handle> args;  // one reference each while gated
   int waiting = 0;           // unconfirmed user->user children from its arguments
   bool running = false;
-  bool failed = false;       // unpickling threw; the request already got its EXCEPTION reply
   struct Deferred {          // the rest of a fork-request callback that released this work
     ForkId fork_id;
     WorkerId parent = -1;
@@ -205,6 +204,7 @@ struct Worker::Impl {
   void SendAttempt(std::int64_t retry_id, TimeUs timeout, bool from_retry_thread);
   void SendResponse(const Message& request, Message response);
   void ReplyException(const Message& request, const std::string& what);
+  void ReplyFutureError(const Message& request, const std::string& what);
   void OnResponse(const Message& response);
   void OnAttemptDone(std::int64_t id, const Message* response, const std::string& error, Site site);
   void RetryCallback(std::int64_t retry_id, const Message* response, const std::string& error, Site site);
@@ -230,6 +230,7 @@ struct Worker::Impl {
   void StartWork(WorkId work);
   void FinishWork(WorkId work, const FunctionResult& result);
   void AssignOwnerRRef(const Message& request, const FunctionResult& result);
+  void ReplyWithPickledValue(const Message& request, Message reply, const Value& value);
 
   // --- application API ---
   Expected<Handle> Remote(const CallSpec& spec);

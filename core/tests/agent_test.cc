@@ -20,7 +20,7 @@ constexpr TimeUs kMs = kMillisecond;
 const std::string kMaxRetries = "The RPC has not succeeded after the specified number of max retries (5).";
 const std::string kRemoteTimedOut =
     "RRef creation via rpc.remote() timed out, and it is possible that the RRef on the owner node does not exist.";
-const std::string kEmptyPayload = "Unexpected end of pickler archive";
+const std::string kEmptyPayload = "Unexpected end of pickler archive.";  // unpickler.cpp's AT_ERROR, with its period
 
 // TensorPipeAgent's timeout error, written out here independently of the core.
 std::string TimeoutText(TimeUs timeout) {
@@ -929,53 +929,122 @@ TEST(AgentTest, ZeroTimeoutMeansNoDeadline) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// The agent stopped (RpcAgent::shutdown / join): rpcRetryCallback does not retry.
+// EXCEPTION replies: a synchronous throw in the request handler vs an errored response future.
 
-// A lost USER_DELETE times out after the agent stopped: logged as a failed try and not rescheduled. Its callback is
-// silent, so the only effect is the counter going back to zero.
-TEST(AgentTest, StoppedAgentDoesNotRetryUserDelete) {
+// A builtin/TorchScript function that raises in an rpc: runJitOperator / runJitFunction catch the exception and
+// return asFuture(exception), so the response future fails and TensorPipeAgent answers createExceptionResponse with
+// the raw text: no "Error on Node 1: " prefix, no "Received error while processing request type" log, and no
+// protocol error. An unknown function still fails synchronously (handleError: prefix and log).
+TEST(AgentTest, RaisingScriptCallRepliesWithRawExceptionText) {
+  Cluster c(2);
+  const std::string error = "The following operation failed in the TorchScript interpreter.\nRuntimeError: boom";
+  c.Define("fail", [&](Cluster&, WorkerId, RunFunction&) {
+    return FunctionResult{FunctionResult::Kind::kRaised, {}, error, {}};
+  });
+  FutureId f = c.Rpc(0, 1, "fail", {}, std::nullopt, CallKind::kScript);
+  c.DeliverNext(MT::SCRIPT_CALL, 0, 1);
+  Message reply = c.Take(MT::EXCEPTION, 1, 0);
+  EXPECT_EQ(reply.error, error);
+  EXPECT_FALSE(c.Logged(1, "Received error while processing request"));
+  EXPECT_TRUE(c.Errors(1).empty());
+  c.Deliver(reply);
+  EXPECT_EQ(c.Result(0, f)->error, std::optional<std::string>(error));
+
+  FutureId g = c.Rpc(0, 1, "no_such_function", {}, std::nullopt, CallKind::kScript);
+  c.DeliverNext(MT::SCRIPT_CALL, 0, 1);
+  EXPECT_EQ(LastLog(c, 1), "Received error while processing request type 256: unknown function no_such_function");
+  c.DeliverNext(MT::EXCEPTION, 1, 0);
+  EXPECT_EQ(c.Result(0, g)->error, std::optional<std::string>("Error on Node 1: unknown function no_such_function"));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The agent stopped (RpcAgent::shutdown sets rpcAgentRunning_ = false): the retry thread (retryExpiredRpcs) and
+// TensorPipe's timeout thread (pollTimeoutRpcs) leave their loops, and rpcRetryCallback does not retry.
+
+// A lost USER_DELETE and a call with a timeout, both outstanding when the agent stops: no timer fires any more. The
+// original futures stay incomplete, so num_pending_futures stays up and the rpc never completes.
+TEST(AgentTest, StoppedAgentFiresNoTimeouts) {
   Cluster c(2);
   c.Define("make", Make5);
   Handle a = ConfirmedRemote(c);
   c.Release(0, a);
   c.Drop(MT::RREF_USER_DELETE, 0, 1);
+  FutureId f = c.Rpc(0, 1, "make", {}, 250 * kMs);
+  c.Drop(MT::PYTHON_CALL, 0, 1);
+  EXPECT_EQ(c.worker(0).NextDeadline(), std::optional<TimeUs>(250 * kMs));
   c.worker(0).StopAgent();
-  c.AdvanceTo(60 * kSecond);
+  EXPECT_EQ(c.worker(0).NextDeadline(), std::nullopt);
+  c.AdvanceTo(3600 * kSecond);
+  EXPECT_TRUE(LogsWith(c, 0, "Send try ").empty());
+  EXPECT_FALSE(c.Result(0, f).has_value());
+  ContextView v = c.View(0);
+  EXPECT_EQ(v.requests.size(), 2u);  // both attempts still wait, past their deadlines
+  EXPECT_TRUE(v.retries.empty());
+  EXPECT_EQ(v.client_active_calls, 2);
+  EXPECT_EQ(c.Debug(0), Counters(0, 0, 0, 1));
+  EXPECT_EQ(SentOf(c, MT::RREF_USER_DELETE, 0).size(), 1u);
+  EXPECT_TRUE(c.Errors(0).empty());
+  EXPECT_EQ(c.NextDeadline(), std::nullopt);
+}
+
+// A USER_DELETE refused at the sender (FaultyTensorPipeAgent) waits in the retry map when the agent stops: it is
+// never resent and its original future never completes.
+TEST(AgentTest, StoppedAgentResendsNoScheduledRetry) {
+  Cluster c(2);
+  c.Define("make", Make5);
+  Handle a = ConfirmedRemote(c);
+  c.FailSends(FaultyAgent({MT::RREF_USER_DELETE}, 1));
+  c.Release(0, a);
   EXPECT_EQ(LogsWith(c, 0, "Send try "), Tries(1));
-  EXPECT_TRUE(c.View(0).retries.empty());
+  ASSERT_EQ(c.View(0).retries.size(), 1u);
+  EXPECT_EQ(c.View(0).retries[0].next_time, 1000 * kMs);
+  c.worker(0).StopAgent();
   EXPECT_EQ(c.NextDeadline(), std::nullopt);
   c.AdvanceTo(3600 * kSecond);
   EXPECT_EQ(SentOf(c, MT::RREF_USER_DELETE, 0).size(), 1u);
-  EXPECT_EQ(c.Debug(0), Counters(0, 0, 0, 0));
-  EXPECT_EQ(c.View(0).client_active_calls, 0);
+  EXPECT_EQ(LogsWith(c, 0, "Send try "), Tries(1));
+  ContextView v = c.View(0);
+  ASSERT_EQ(v.retries.size(), 1u);  // still scheduled, never resent
+  EXPECT_EQ(v.retries[0].retry_count, 0);
+  EXPECT_EQ(c.Debug(0), Counters(0, 0, 0, 1));
+  EXPECT_EQ(c.Debug(1), Counters(1, 1, 0, 0));  // the owner never hears of the delete
   EXPECT_TRUE(c.Errors(0).empty());
 }
 
-// The same for RREF_FORK_REQUEST, whose callback rethrows the original future's error. rpcRetryCallback builds
-// "RPC Agent is no longer running on Node N. Cannot retry message." but sets the original future with the attempt's
-// own error (jitFuture.exception_ptr()), so handleException rethrows the timeout text, not the max-retries text.
+// An attempt that still fails after the agent stopped (here an EXCEPTION reply) is not retried. rpcRetryCallback
+// builds "RPC Agent is no longer running on Node N. Cannot retry message." but sets the original future with the
+// attempt's own error (jitFuture.exception_ptr()), so the FORK_REQUEST callback's handleException rethrows that
+// text, not the max-retries text. The attempt: the first FORK_REQUEST was applied but its ACK was lost; it timed out
+// while the agent ran, and its retry carries an empty payload (§9.1), which the owner rejects.
 TEST(AgentTest, StoppedAgentFailsForkRequestWithTheAttemptsOwnError) {
   Cluster c(3);
   ForkSetup s;
   StartUserToUserFork(c, s);
-  c.Drop(MT::RREF_FORK_REQUEST, 2, 1);
-  c.worker(2).StopAgent();
-  c.AdvanceTo(60 * kSecond);
+  c.DeliverNext(MT::RREF_FORK_REQUEST, 2, 1);
+  c.Drop(MT::RREF_ACK, 1, 2);
+  c.AdvanceTo(60 * kSecond);  // the timeout; the retry (due since 1 s) goes at once
   EXPECT_EQ(LogsWith(c, 2, "Send try "), Tries(1));
-  EXPECT_EQ(SentOf(c, MT::RREF_FORK_REQUEST, 2).size(), 1u);
-  const std::string timeout = TimeoutText(60 * kSecond);
+  Message retry = c.Take(MT::RREF_FORK_REQUEST, 2, 1);
+  EXPECT_TRUE(retry.empty_payload);
+  c.worker(2).StopAgent();
+  c.Deliver(retry);
+  const std::string error = "Error on Node 1: " + kEmptyPayload;
+  EXPECT_EQ(c.DeliverNext(MT::EXCEPTION, 1, 2).error, error);
+  EXPECT_EQ(LogsWith(c, 2, "Send try "), Tries(2));
+  EXPECT_EQ(SentOf(c, MT::RREF_FORK_REQUEST, 2).size(), 2u);
   ASSERT_EQ(c.Errors(2).size(), 1u);
-  EXPECT_TRUE(SameError(c.Errors(2)[0], "A23", timeout, ErrorSite::kPoolCallback)) << c.Errors(2)[0].text;
-  EXPECT_TRUE(c.Logged(2, "Exception in thread pool task: " + timeout));
+  EXPECT_TRUE(SameError(c.Errors(2)[0], "A23", error, ErrorSite::kPoolCallback)) << c.Errors(2)[0].text;
+  EXPECT_TRUE(c.Logged(2, "Exception in thread pool task: " + error));
   EXPECT_TRUE(LogsWith(c, 2, kMaxRetries).empty());
   ContextView v = c.View(2);
   EXPECT_TRUE(v.retries.empty());
+  EXPECT_TRUE(v.requests.empty());
   EXPECT_EQ(v.pending_users, std::vector<ForkId>{Id(0, 2)});
   EXPECT_EQ(c.Debug(2), Counters(0, 0, 1, 1));
-  EXPECT_EQ(v.client_active_calls, 1);
+  EXPECT_EQ(v.client_active_calls, 1);  // the throwing pool task skipped its decrement
   EXPECT_FALSE(s.ran);
   EXPECT_FALSE(c.worker(2).aborted());
-  EXPECT_EQ(c.NextDeadline(), std::nullopt);
+  EXPECT_EQ(c.worker(2).NextDeadline(), std::nullopt);
 }
 
 }  // namespace

@@ -364,7 +364,9 @@ TEST(ControlTest, DuplicateRemoteCallExceptionFirstPinsCreator) {
 }
 
 // remote() to self delivered twice before its REMOTE_RET: the existing owner is reused (no fork), the function runs
-// twice and the second setValue fails ("Future can only be marked completed once") -> EXCEPTION reply.
+// twice and the second setValue fails ("Future can only be marked completed once") -> EXCEPTION reply. The throw is
+// inside assignOwnerRRef's then() continuation, so the response future fails: the EXCEPTION carries the raw text,
+// without "Error on Node 0: " and without handleError's log line.
 // Mirrors assignOwnerRRef (rrefId == forkId) -> OwnerRRef::setValue -> Future::markCompleted.
 TEST(ControlTest, DuplicateSelfRemoteCallSetsValueTwice) {
   Cluster c(1);
@@ -383,7 +385,8 @@ TEST(ControlTest, DuplicateSelfRemoteCallSetsValueTwice) {
   EXPECT_EQ(c.Errors(0)[0].text, text);
   EXPECT_EQ(c.Errors(0)[0].site, ErrorSite::kRequestHandler);
   Message exception = c.Take(MT::EXCEPTION, 0, 0);
-  EXPECT_EQ(exception.error, "Error on Node 0: " + text);
+  EXPECT_EQ(exception.error, text);
+  EXPECT_FALSE(c.Logged(0, "Received error while processing request"));
   ASSERT_EQ(c.View(0).owner_rrefs.size(), 1u);
   EXPECT_EQ(c.View(0).owner_rrefs[0].payload, 10);
   EXPECT_EQ(c.View(0).forks, (Forks{{Id(0, 0), {Id(0, 0)}}}));  // the self marker is untouched
@@ -394,6 +397,83 @@ TEST(ControlTest, DuplicateSelfRemoteCallSetsValueTwice) {
   EXPECT_TRUE(c.Errors(0).size() == 1u);
   c.Release(0, r);
   EXPECT_TRUE(c.View(0).owner_rrefs.empty());
+}
+
+// The same duplicate for a builtin/TorchScript remote() to self whose second run raises: assignOwnerRRef's
+// continuation calls OwnerRRef::setError, which is Future::setErrorIfNeeded: on a completed future it only logs at
+// INFO and the continuation goes on, so the second delivery is answered with REMOTE_RET too. When the first run had
+// already stored an error, the log line quotes it as the original exception.
+// Mirrors assignOwnerRRef -> OwnerRRef::setError -> Future::setErrorIfNeeded.
+TEST(ControlTest, DuplicateSelfScriptRemoteCallSecondErrorIsOnlyLogged) {
+  const std::string skipping =
+      "Skipping setting following error on the Future since it is already marked completed (this is not "
+      "necessarily an error):\n";
+  for (bool first_raises : {false, true}) {
+    SCOPED_TRACE(first_raises ? "first run raised" : "first run returned");
+    Cluster c(1);
+    int runs = 0;
+    c.Define("op", [&runs, first_raises](Cluster&, WorkerId, RunFunction&) {
+      ++runs;
+      if (runs == 1 && !first_raises) return Returns(10);
+      return FunctionResult{FunctionResult::Kind::kRaised, {}, "RuntimeError: boom " + std::to_string(runs), {}};
+    });
+    Handle r = c.Remote(0, 0, "op", {}, std::nullopt, CallKind::kScript, "int");
+    Message call = c.Take(MT::SCRIPT_REMOTE_CALL, 0, 0);
+    c.Deliver(call);
+    c.Deliver(call);
+    EXPECT_EQ(runs, 2);
+    EXPECT_TRUE(c.Errors(0).empty());
+    std::string expected = skipping + "RuntimeError: boom 2";
+    if (first_raises) expected += ", \nOriginal exception:\nRuntimeError: boom 1";
+    std::vector<Log> logs = EventsOf<Log>(c, 0);
+    ASSERT_EQ(logs.size(), 1u);
+    EXPECT_EQ(logs[0].level, LogLevel::kInfo);
+    EXPECT_EQ(logs[0].text, expected);
+    EXPECT_FALSE(c.Has(MT::EXCEPTION));
+    ASSERT_EQ(c.Count(MT::REMOTE_RET), 2u);  // both deliveries answer REMOTE_RET
+    ContextView v = c.View(0);
+    ASSERT_EQ(v.owner_rrefs.size(), 1u);
+    EXPECT_TRUE(v.owner_rrefs[0].value_set);
+    if (first_raises) {
+      EXPECT_EQ(v.owner_rrefs[0].error, std::optional<std::string>("RuntimeError: boom 1"));
+    } else {
+      EXPECT_EQ(v.owner_rrefs[0].error, std::nullopt);
+      EXPECT_EQ(v.owner_rrefs[0].payload, 10);  // the first value stays
+    }
+    c.DeliverNext(MT::REMOTE_RET, 0, 0);  // finishCreatingOwnerRRef: delForkOfOwner(r, r)
+    c.DeliverNext(MT::REMOTE_RET, 0, 0);  // the same request id: no future waits for it any more
+    EXPECT_TRUE(c.Logged(0, "no request is waiting for it"));
+    EXPECT_EQ(c.Debug(0), Counters(0, 0, 0, 0));
+    EXPECT_TRUE(c.Errors(0).empty());
+    c.Release(0, r);
+    EXPECT_TRUE(c.View(0).owner_rrefs.empty());
+  }
+}
+
+// A Python UDF's exception is the OwnerRRef's *value* (a RemoteException object, runPythonFunction's asFuture(...,
+// PyObjectType)), so a duplicate self PYTHON_REMOTE_CALL whose second run raises calls setValue on a completed
+// future: the "complete again" error, as an errored response future (raw EXCEPTION text).
+TEST(ControlTest, DuplicateSelfPythonRemoteCallSecondRaiseIsSetValue) {
+  Cluster c(1);
+  int runs = 0;
+  c.Define("udf", [&runs](Cluster&, WorkerId, RunFunction&) {
+    return ++runs == 1 ? Returns(10)
+                       : FunctionResult{FunctionResult::Kind::kRaised, {}, "ValueError: second", {}};
+  });
+  Handle r = c.Remote(0, 0, "udf");
+  Message call = c.Take(MT::PYTHON_REMOTE_CALL, 0, 0);
+  c.Deliver(call);
+  c.Deliver(call);
+  const std::string text =
+      "Attempting to mark a completed Future as complete again. Note that a Future can only be marked completed "
+      "once.";
+  ASSERT_EQ(c.Errors(0).size(), 1u);
+  EXPECT_EQ(c.Errors(0)[0].text, text);
+  EXPECT_FALSE(c.Logged(0, "Skipping setting following error"));
+  EXPECT_EQ(c.Take(MT::EXCEPTION, 0, 0).error, text);
+  EXPECT_EQ(c.View(0).owner_rrefs.at(0).payload, 10);
+  c.DeliverAll();
+  c.Release(0, r);
 }
 
 // The duplicate self REMOTE_CALL after the REMOTE_RET: the owner left owners_, so getOwnerRRef(forceCreated)

@@ -19,7 +19,7 @@ using PendingOwners = std::map<RRefId, std::int64_t>;
 
 FunctionResult Make(Cluster&, WorkerId, RunFunction& run) { return Returns(run.args.payload); }
 
-FunctionResult Raises(const std::string& error) { return FunctionResult{FunctionResult::Kind::kRaised, {}, error}; }
+FunctionResult Raises(const std::string& error) { return FunctionResult{FunctionResult::Kind::kRaised, {}, error, {}}; }
 
 RunFunction TakeHeldRun(Cluster& c, WorkerId id) {
   std::vector<RunFunction>& runs = c.held_runs(id);
@@ -360,6 +360,41 @@ TEST(FetchTest, PythonUdfExceptionIsStoredAsValue) {
   c.Release(0, a);
   c.DeliverAll();
   ExpectAllClean(c, 2);
+}
+
+// The value of an OwnerRRef holds an RRef that cannot be forked (a remote() of the owner's that timed out, A17): the
+// fetch's continuation pickles the value (serializePyObject, forking every RRef in it) and throws there, so the
+// response future fails: EXCEPTION with the raw text, no "Error on Node" prefix, no handleError log line.
+TEST(FetchTest, FetchOfValueWhoseRRefCannotBeForkedRepliesRawError) {
+  Cluster c(3);
+  c.Hold("nested");
+  Handle outer = c.Remote(0, 1, "nested");
+  c.DeliverNext(MT::PYTHON_REMOTE_CALL, 0, 1);
+  RunFunction run = TakeHeldRun(c, 1);
+  Handle inner = c.Remote(1, 2, "make", {}, 10 * kMillisecond);
+  c.Drop(MT::PYTHON_REMOTE_CALL, 1, 2);
+  c.AdvanceTo(10 * kMillisecond);  // the inner remote() times out: timedOut_ on worker 1's UserRRef
+  c.Finish(1, run.work, Returns(0, {inner}));
+  c.Release(1, inner);
+  c.DeliverNext(MT::REMOTE_RET, 1, 0);
+
+  FutureId f = c.ToHere(0, outer);
+  c.DeliverNext(MT::PYTHON_RREF_FETCH_CALL, 0, 1);
+  const std::string text =
+      "RRef creation via rpc.remote() timed out, and it is possible that the RRef on the owner node does not exist.";
+  ASSERT_EQ(c.Errors(1).size(), 1u);
+  EXPECT_EQ(c.Errors(1)[0].code, "A17");
+  EXPECT_EQ(c.Errors(1)[0].site, ErrorSite::kRequestHandler);
+  EXPECT_FALSE(c.Logged(1, "Received error while processing request"));
+  Message reply = c.Take(MT::EXCEPTION, 1, 0);
+  EXPECT_EQ(reply.error, text);
+  c.Deliver(reply);
+  EXPECT_EQ(c.Result(0, f)->error, std::optional<std::string>(text));
+  EXPECT_TRUE(c.View(1).pending_children.empty());
+  c.Release(0, outer);
+  c.DeliverAll();
+  EXPECT_EQ(c.Debug(0), Counters(0, 0, 0, 0));
+  EXPECT_EQ(c.Debug(1), Counters(0, 0, 0, 0));
 }
 
 // P10 (bug #40141): the to_here times out on the caller, the application then drops its RRef, its USER_DELETE

@@ -226,7 +226,7 @@ TEST(ForkTest, S4UserToOwnerThroughRemoteArgument) {
     for (const OwnerRRefView& o : v.owner_rrefs) {
       if (o.handle == run.args.rrefs.at(0)) return Returns(o.payload * 2);
     }
-    return FunctionResult{FunctionResult::Kind::kRaised, {}, "no owner"};
+    return FunctionResult{FunctionResult::Kind::kRaised, {}, "no owner", {}};
   });
   Handle a = c.Remote(0, 1, "make", Val(21));
   c.DeliverAll();
@@ -670,6 +670,36 @@ TEST(ForkTest, S7ReturnedOwnerRRefOwnerToUser) {
   ExpectAllClean(c, 2);
 }
 
+// The callee returns an RRef that cannot be forked (its own remote() timed out, A17). The throw happens in the
+// then() continuation that serializes the return value (serializePyObject / ScriptResp::toMessage), so the response
+// future fails: the caller gets the raw text (no "Error on Node" prefix) and the callee logs no handleError line.
+TEST(ForkTest, S7ReturnValueThatCannotBeForkedRepliesRawError) {
+  Cluster c(3);
+  c.Hold("ret_rref");
+  FutureId call = c.Rpc(0, 2, "ret_rref", {}, TimeUs{0});
+  c.DeliverNext(MT::PYTHON_CALL, 0, 2);
+  RunFunction run = TakeHeldRun(c, 2);
+  Handle h = c.Remote(2, 1, "make", {}, 10 * kMillisecond);
+  c.Drop(MT::PYTHON_REMOTE_CALL, 2, 1);
+  c.AdvanceTo(10 * kMillisecond);
+  ASSERT_TRUE(FindUser(c.View(2), h)->timed_out);
+  c.Finish(2, run.work, Returns(0, {h}));
+  const std::string text =
+      "RRef creation via rpc.remote() timed out, and it is possible that the RRef on the owner node does not exist.";
+  ASSERT_EQ(c.Errors(2).size(), 1u);
+  EXPECT_EQ(c.Errors(2)[0].code, "A17");
+  EXPECT_EQ(c.Errors(2)[0].site, ErrorSite::kRequestHandler);
+  EXPECT_FALSE(c.Logged(2, "Received error while processing request"));
+  EXPECT_TRUE(c.View(2).pending_children.empty());
+  Message reply = c.Take(MT::EXCEPTION, 2, 0);
+  EXPECT_EQ(reply.error, text);
+  c.Deliver(reply);
+  EXPECT_EQ(OutcomeOf(c, 0, call), text);
+  c.Release(2, h);
+  c.DeliverAll();
+  EXPECT_EQ(c.Debug(2), Counters(0, 0, 0, 0));
+}
+
 // ---------------------------------------------------------------------------------------------------------------------
 // S9: gating on two user->user forks (#34497), with the release inline on the second ACK (§9.4).
 
@@ -762,6 +792,64 @@ TEST(ForkTest, S9GatedOnTwoForksRunsInlineOnSecondAck) {
   c.DeliverAll();
   ASSERT_TRUE(c.Result(0, call).has_value());
   EXPECT_EQ(c.Result(0, call)->value.payload, 3);
+  ExpectAllClean(c, 3);
+}
+
+// §9.4, where the arguments go: the gated function runs inside the FORK_REQUEST's confirmation callback, and the
+// request object holding its arguments is freed when that callback (processMessage's thenAsync continuation) returns:
+// after the reply, before finishForkRequest sends CHILD_ACCEPT. So C's USER_DELETE of the argument precedes the
+// CHILD_ACCEPT that unpins A's parent. The harness hands the arguments back in FunctionResult::release_after_reply.
+TEST(ForkTest, S9InlineFunctionFreesArgumentsAfterReplyBeforeChildAccept) {
+  Cluster c(3);
+  c.Define("make", Make);
+  c.Define("check", [](Cluster&, WorkerId, RunFunction&) { return Returns(1); });
+  Handle a = c.Remote(0, 1, "make", Val(5));
+  c.DeliverAll();
+  FutureId call = c.Rpc(0, 2, "check", Val(0, {a}));
+  c.DeliverNext(MT::PYTHON_CALL, 0, 2);
+  c.DeliverNext(MT::RREF_FORK_REQUEST, 2, 1);
+  size_t before = c.sent().size();
+  c.DeliverNext(MT::RREF_ACK, 1, 2);  // confirms (0,2); "check" runs inline, returns, and its frame goes
+  std::vector<std::pair<MT, WorkerId>> order;
+  for (size_t i = before; i < c.sent().size(); ++i) order.emplace_back(c.sent()[i].type, c.sent()[i].to);
+  EXPECT_EQ(order, (std::vector<std::pair<MT, WorkerId>>{
+                       {MT::PYTHON_RET, 0}, {MT::RREF_USER_DELETE, 1}, {MT::RREF_CHILD_ACCEPT, 0}}));
+  EXPECT_EQ(c.Take(MT::RREF_USER_DELETE, 2, 1).fork_id, Id(0, 2));
+  EXPECT_EQ(c.Take(MT::RREF_CHILD_ACCEPT, 2, 0).fork_id, Id(0, 2));
+  c.DeliverAll();
+  EXPECT_EQ(c.Result(0, call)->value.payload, 1);
+}
+
+// The same with a host that finishes the function itself: FinishFunction releases `release_after_reply` after the
+// reply and before the deferred CHILD_ACCEPT, here both arguments of a function released by the second ACK.
+TEST(ForkTest, S9ReleaseAfterReplyPrecedesDeferredChildAccept) {
+  Cluster c(3);
+  c.Define("make", Make);
+  c.Hold("both");
+  Handle r1 = c.Remote(0, 1, "make", Val(1));
+  Handle r2 = c.Remote(0, 1, "make", Val(2));
+  c.DeliverAll();
+  c.Rpc(0, 2, "both", Val(0, {r1, r2}));
+  c.Release(0, r1);
+  c.Release(0, r2);
+  c.DeliverNext(MT::PYTHON_CALL, 0, 2);
+  c.DeliverNext(MT::RREF_FORK_REQUEST, 2, 1);
+  c.DeliverNext(MT::RREF_FORK_REQUEST, 2, 1);
+  c.DeliverNext(MT::RREF_ACK, 1, 2);  // (0,4) confirmed and accepted at once
+  c.DeliverNext(MT::RREF_ACK, 1, 2);  // (0,5) confirmed: "both" starts inline, its CHILD_ACCEPT waits
+  RunFunction run = TakeHeldRun(c, 2);
+  size_t before = c.sent().size();
+  FunctionResult result = Returns(3);
+  result.release_after_reply = run.args.rrefs;
+  c.Finish(2, run.work, result);
+  std::vector<std::pair<MT, ForkId>> order;
+  for (size_t i = before; i < c.sent().size(); ++i) order.emplace_back(c.sent()[i].type, c.sent()[i].fork_id);
+  EXPECT_EQ(order, (std::vector<std::pair<MT, ForkId>>{{MT::PYTHON_RET, ForkId{}},
+                                                       {MT::RREF_USER_DELETE, Id(0, 4)},
+                                                       {MT::RREF_USER_DELETE, Id(0, 5)},
+                                                       {MT::RREF_CHILD_ACCEPT, Id(0, 5)}}));
+  EXPECT_TRUE(c.View(2).users.empty());
+  c.DeliverAll();
   ExpectAllClean(c, 3);
 }
 

@@ -54,8 +54,9 @@ void Cluster::RunFunctionNow(WorkerId id, RunFunction run) {
   } else {
     result = f->second(*this, id, run);
   }
+  // The function's frame is gone: the core frees the arguments it did not keep right after the reply (§9.4).
+  result.release_after_reply.insert(result.release_after_reply.end(), run.args.rrefs.begin(), run.args.rrefs.end());
   Finish(id, run.work, std::move(result));
-  for (Handle h : run.args.rrefs) Release(id, h);  // the function's frame is gone
 }
 
 void Cluster::Finish(WorkerId id, WorkId work, FunctionResult result) {

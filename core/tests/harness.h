@@ -27,8 +27,8 @@ namespace rrefsim::core::testing {
 
 class Cluster;
 
-// A user function: gets the RunFunction (args carry one reference each, which the harness releases after the
-// function returns unless the function cleared them from `run.args`) and returns its result.
+// A user function: gets the RunFunction (args carry one reference each, which the harness hands back to the core in
+// FunctionResult::release_after_reply unless the function cleared them from `run.args`) and returns its result.
 using Function = std::function<FunctionResult(Cluster&, WorkerId self, RunFunction& run)>;
 
 struct Recorded {
@@ -132,7 +132,7 @@ inline DebugInfo Counters(std::int64_t owners, std::int64_t forks, std::int64_t 
 }
 inline Value Val(std::int64_t payload, std::vector<Handle> rrefs = {}) { return Value{payload, std::move(rrefs)}; }
 inline FunctionResult Returns(std::int64_t payload, std::vector<Handle> rrefs = {}) {
-  return FunctionResult{FunctionResult::Kind::kReturned, Val(payload, std::move(rrefs)), {}};
+  return FunctionResult{FunctionResult::Kind::kReturned, Val(payload, std::move(rrefs)), {}, {}};
 }
 
 using Forks = std::map<RRefId, std::vector<ForkId>>;

@@ -121,5 +121,220 @@ TEST(RemoteTest, S2RemoteToSelf) {
   EXPECT_TRUE(HasEvent<OwnerRRefFreed>(c, 0));
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// The order of ids and argument forks: Python UDFs vs builtins/TorchScript (§4.6).
+
+const std::string kRemoteTimedOut =
+    "RRef creation via rpc.remote() timed out, and it is possible that the RRef on the owner node does not exist.";
+
+FunctionResult Raises(const std::string& error) { return FunctionResult{FunctionResult::Kind::kRaised, {}, error, {}}; }
+
+// Worker 0's confirmed UserRRef of an RRef on worker 1: rrefId (0,0), forkId (0,1).
+Handle Confirmed(Cluster& c) {
+  Handle a = c.Remote(0, 1, "make");
+  c.DeliverNext(MT::PYTHON_REMOTE_CALL, 0, 1);
+  c.DeliverNext(MT::REMOTE_RET, 1, 0);
+  return a;
+}
+
+// Worker 0's UserRRef of an RRef on worker 1 whose remote() timed out (A17 when forked): (0,0), fork (0,1).
+Handle TimedOut(Cluster& c) {
+  Handle a = c.Remote(0, 1, "make", {}, 10 * kMillisecond);
+  c.Drop(MT::PYTHON_REMOTE_CALL, 0, 1);
+  c.AdvanceTo(10 * kMillisecond);
+  return a;
+}
+
+// pyRemotePythonUdf: the Python side pickles the UDF and its arguments (forking argument RRefs) before the result's
+// ids exist. pyRemoteBuiltin / remoteTorchscript: createUserRRef (rrefId, then forkId) or createOwnerRRef first; the
+// arguments fork when ScriptRemoteCall::toMessage() pickles the stack.
+TEST(RemoteTest, ScriptRemoteGeneratesIdsBeforeForkingArguments) {
+  Cluster c(3);
+  c.Define("make", AddOne);
+  c.Define("use", AddOne);
+  Handle a = Confirmed(c);
+  std::vector<Handle> results;
+
+  results.push_back(c.Remote(0, 2, "use", Val(0, {a}), std::nullopt, CallKind::kScript, "int"));
+  Message script = c.Take(MT::SCRIPT_REMOTE_CALL, 0, 2);
+  EXPECT_EQ(script.rref_id, Id(0, 2));
+  EXPECT_EQ(script.fork_id, Id(0, 3));
+  ASSERT_EQ(script.value.rrefs.size(), 1u);
+  EXPECT_EQ(script.value.rrefs[0].fork_id, Id(0, 4));
+
+  results.push_back(c.Remote(0, 2, "use", Val(0, {a})));
+  Message python = c.Take(MT::PYTHON_REMOTE_CALL, 0, 2);
+  ASSERT_EQ(python.value.rrefs.size(), 1u);
+  EXPECT_EQ(python.value.rrefs[0].fork_id, Id(0, 5));
+  EXPECT_EQ(python.rref_id, Id(0, 6));
+  EXPECT_EQ(python.fork_id, Id(0, 7));
+
+  // To self: createOwnerRRef + addSelfAsFork, then toMessage().
+  results.push_back(c.Remote(0, 0, "use", Val(0, {a}), std::nullopt, CallKind::kScript, "int"));
+  Message script_self = c.Take(MT::SCRIPT_REMOTE_CALL, 0, 0);
+  EXPECT_EQ(script_self.rref_id, Id(0, 8));
+  EXPECT_EQ(script_self.fork_id, Id(0, 8));
+  ASSERT_EQ(script_self.value.rrefs.size(), 1u);
+  EXPECT_EQ(script_self.value.rrefs[0].fork_id, Id(0, 9));
+
+  results.push_back(c.Remote(0, 0, "use", Val(0, {a})));
+  Message python_self = c.Take(MT::PYTHON_REMOTE_CALL, 0, 0);
+  ASSERT_EQ(python_self.value.rrefs.size(), 1u);
+  EXPECT_EQ(python_self.value.rrefs[0].fork_id, Id(0, 10));
+  EXPECT_EQ(python_self.rref_id, Id(0, 11));
+
+  for (const Message& m : {script, python, script_self, python_self}) c.Deliver(m);
+  c.DeliverAll();
+  c.Release(0, a);
+  for (Handle h : results) c.Release(0, h);
+  c.DeliverAll();
+  for (WorkerId w = 0; w < 3; ++w) EXPECT_EQ(c.Debug(w), Counters(0, 0, 0, 0)) << "worker " << w;
+  EXPECT_TRUE(c.Errors(0).empty());
+}
+
+// A script remote() whose argument cannot be forked (A17 here): the UserRRef createUserRRef made for the result dies
+// when the exception leaves pyRemoteBuiltin, and its tryDel sends RREF_USER_DELETE for an RRef that was never
+// created. No REMOTE_CALL leaves; the error returns to the caller. A Python UDF fails before any id exists.
+TEST(RemoteTest, ScriptRemoteArgumentForkFailureDeletesTheNewUserRRef) {
+  Cluster c(3);
+  c.Define("make", AddOne);
+  Handle a = TimedOut(c);
+  ASSERT_EQ(c.View(0).users.size(), 1u);
+  ASSERT_TRUE(c.View(0).users[0].timed_out);
+
+  Expected<Handle> python = c.TryRemote(0, CallSpec{2, "use", Val(0, {a}), CallKind::kPython, "PyObject", {}});
+  EXPECT_FALSE(python.ok());
+  EXPECT_EQ(python.error, kRemoteTimedOut);
+  EXPECT_TRUE(c.inflight().empty());  // nothing at all: the pickling failed first
+  EXPECT_TRUE(EventsOf<UserRRefDestroyed>(c, 0).empty());
+
+  Expected<Handle> script = c.TryRemote(0, CallSpec{2, "use", Val(0, {a}), CallKind::kScript, "int", {}});
+  EXPECT_FALSE(script.ok());
+  EXPECT_EQ(script.error, kRemoteTimedOut);
+  ASSERT_EQ(c.Errors(0).size(), 2u);
+  for (const ProtocolError& e : c.Errors(0)) {
+    EXPECT_EQ(e.code, "A17");
+    EXPECT_EQ(e.site, ErrorSite::kCaller);
+  }
+  EXPECT_FALSE(c.Has(MT::SCRIPT_REMOTE_CALL));
+  ASSERT_EQ(c.inflight().size(), 1u);
+  Message del = c.Take(MT::RREF_USER_DELETE, 0, 2);
+  EXPECT_EQ(del.rref_id, Id(0, 2));
+  EXPECT_EQ(del.fork_id, Id(0, 3));
+  std::vector<UserRRefDestroyed> destroyed = EventsOf<UserRRefDestroyed>(c, 0);
+  ASSERT_EQ(destroyed.size(), 1u);
+  EXPECT_EQ(destroyed[0].rref_id, Id(0, 2));
+  EXPECT_EQ(destroyed[0].fork_id, Id(0, 3));
+  ContextView v = c.View(0);
+  ASSERT_EQ(v.users.size(), 1u);  // only the timed-out argument
+  EXPECT_EQ(v.users[0].handle, a);
+  EXPECT_TRUE(v.pending_users.empty());
+  EXPECT_TRUE(v.pending_children.empty());
+  EXPECT_EQ(c.Debug(0), Counters(0, 0, 0, 1));
+
+  c.Deliver(del);  // the owner never heard of (0,2): a logged no-op, acknowledged
+  EXPECT_EQ(LastLog(c, 2), "Could not find OwnerRRef with RRefId = " + Gid(0, 2) +
+                               ", likely because it was deleted by a previously retried message");
+  c.DeliverAll();
+  EXPECT_EQ(c.Debug(0), Counters(0, 0, 0, 0));
+  EXPECT_EQ(c.Debug(2), Counters(0, 0, 0, 0));
+}
+
+// The same to self: createOwnerRRef + addSelfAsFork ran before toMessage() threw, and nothing undoes them: owners_
+// keeps the OwnerRRef and forks_ its self marker, so the value-less OwnerRRef outlives the failed call and is
+// reported as a leak at shutdown.
+TEST(RemoteTest, ScriptRemoteToSelfArgumentForkFailureKeepsOwnerAndSelfFork) {
+  Cluster c(2);
+  c.Define("make", AddOne);
+  Handle a = TimedOut(c);
+  Expected<Handle> r = c.TryRemote(0, CallSpec{0, "use", Val(0, {a}), CallKind::kScript, "int", {}});
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.error, kRemoteTimedOut);
+  ASSERT_EQ(c.Errors(0).size(), 1u);
+  EXPECT_EQ(c.Errors(0)[0].code, "A17");
+  EXPECT_TRUE(c.inflight().empty());
+  ContextView v = c.View(0);
+  EXPECT_EQ(v.owners, std::vector<RRefId>{Id(0, 2)});
+  EXPECT_EQ(v.forks, (std::map<RRefId, std::vector<ForkId>>{{Id(0, 2), {Id(0, 2)}}}));
+  ASSERT_EQ(v.owner_rrefs.size(), 1u);
+  EXPECT_EQ(v.owner_rrefs[0].app_refs, 0);
+  EXPECT_FALSE(v.owner_rrefs[0].value_set);
+  EXPECT_EQ(c.Debug(0), Counters(1, 1, 0, 0));
+  Output out;
+  Expected<bool> destroyed = c.worker(0).DestroyContext(/*ignore_leak=*/false, out);
+  c.Absorb(0, out);
+  EXPECT_EQ(destroyed.error, "Leaking RRef " + Gid(0, 2) + " with fork Id " + Gid(0, 2) + "\n");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The type of the OwnerRRef a remote() creates: valueFuture->elementType().
+
+// A builtin/TorchScript function that raises: runJitOperator / runJitFunction return asFuture(exception), a future
+// typed NoneType, so getOrCreateOwnerRRef creates the OwnerRRef with type NoneType (the creator's UserRRef keeps the
+// declared type). A Python UDF's future is typed PyObject either way.
+TEST(RemoteTest, RaisingScriptRemoteCreatesOwnerTypedNoneType) {
+  Cluster c(2);
+  const std::string error = "RuntimeError: boom";
+  c.Define("fail", [&](Cluster&, WorkerId, RunFunction&) { return Raises(error); });
+  Handle a = c.Remote(0, 1, "fail", {}, std::nullopt, CallKind::kScript, "Tensor");
+  c.DeliverNext(MT::SCRIPT_REMOTE_CALL, 0, 1);
+  ContextView owner = c.View(1);
+  ASSERT_EQ(owner.owner_rrefs.size(), 1u);
+  EXPECT_EQ(owner.owner_rrefs[0].type_str, "NoneType");
+  EXPECT_EQ(owner.owner_rrefs[0].error, std::optional<std::string>(error));
+  EXPECT_EQ(owner.forks, (std::map<RRefId, std::vector<ForkId>>{{Id(0, 0), {Id(0, 1)}}}));
+  c.DeliverNext(MT::REMOTE_RET, 1, 0);
+  ASSERT_EQ(c.View(0).users.size(), 1u);
+  EXPECT_EQ(c.View(0).users[0].type_str, "Tensor");
+  FutureId f = c.ToHere(0, a);
+  c.DeliverNext(MT::SCRIPT_RREF_FETCH_CALL, 0, 1);
+  c.DeliverNext(MT::EXCEPTION, 1, 0);
+  EXPECT_EQ(c.Result(0, f)->error, std::optional<std::string>(error));
+
+  Handle p = c.Remote(0, 1, "fail");
+  c.DeliverNext(MT::PYTHON_REMOTE_CALL, 0, 1);
+  owner = c.View(1);
+  ASSERT_EQ(owner.owner_rrefs.size(), 2u);
+  EXPECT_EQ(owner.owner_rrefs[1].type_str, "PyObject");
+  c.DeliverAll();
+  c.Release(0, a);
+  c.Release(0, p);
+  c.DeliverAll();
+  EXPECT_EQ(c.Debug(1), Counters(0, 0, 0, 0));
+  EXPECT_TRUE(c.Errors(1).empty());
+}
+
+// The owner already exists with the declared type (created when the creator forked its unconfirmed UserRRef to the
+// owner, S4) and the script function raises: getOrCreateOwnerRRef(r, NoneType) fails A14 synchronously in
+// assignOwnerRRef (an "Error on Node" EXCEPTION, logged), so the creator's remote() fails with UNKNOWN_ERROR (P5).
+TEST(RemoteTest, RaisingScriptRemoteForExistingOwnerFailsTypeCheckA14) {
+  Cluster c(2);
+  c.Define("fail", [](Cluster&, WorkerId, RunFunction&) { return Raises("RuntimeError: boom"); });
+  c.Define("check", AddOne);
+  Handle a = c.Remote(0, 1, "fail", {}, std::nullopt, CallKind::kScript, "Tensor");
+  Message call = c.Take(MT::SCRIPT_REMOTE_CALL, 0, 1);
+  FutureId rpc = c.Rpc(0, 1, "check", Val(0, {a}));
+  c.DeliverNext(MT::PYTHON_CALL, 0, 1);  // the owner is created from the argument, typed Tensor
+  ASSERT_EQ(c.View(1).owner_rrefs.size(), 1u);
+  EXPECT_EQ(c.View(1).owner_rrefs[0].type_str, "Tensor");
+  c.DeliverAll();
+  EXPECT_EQ(OutcomeOf(c, 0, rpc), "<ok>");
+
+  c.Deliver(call);
+  const std::string text = "OwnerRRef type is Tensor, expected type is NoneType";
+  ASSERT_EQ(c.Errors(1).size(), 1u);
+  EXPECT_EQ(c.Errors(1)[0].code, "A14");
+  EXPECT_EQ(c.Errors(1)[0].text, text);
+  EXPECT_EQ(LastLog(c, 1), "Received error while processing request type 260: " + text);
+  EXPECT_TRUE(c.View(1).forks.empty());  // addForkOfOwner was not reached
+  EXPECT_FALSE(c.View(1).owner_rrefs.at(0).value_set);
+  Message exception = c.Take(MT::EXCEPTION, 1, 0);
+  EXPECT_EQ(exception.error, "Error on Node 1: " + text);
+  c.Deliver(exception);
+  ASSERT_EQ(c.Errors(0).size(), 1u);
+  EXPECT_EQ(c.Errors(0)[0].code, "A23");
+  EXPECT_EQ(c.View(0).pending_users, std::vector<ForkId>{Id(0, 1)});
+}
+
 }  // namespace
 }  // namespace rrefsim::core::testing

@@ -49,7 +49,8 @@ struct Overloaded : F... {
 
 class Host;
 // A user function runs on the worker that received the request. It owns one reference per handle in `args`
-// (ownership rule of events.h): it moves the ones it keeps out of `args`, and the host releases the rest.
+// (ownership rule of events.h): it moves the ones it keeps out of `args`, and the host hands the rest back to the
+// core in FunctionResult::release_after_reply.
 using UserFunction = core::FunctionResult (*)(Host& host, std::vector<core::Handle>& args);
 
 // One worker's host: the core behind a mutex, an inbox served by a receive thread, and what the application is
@@ -252,7 +253,12 @@ core::FunctionResult MakeValue(Host&, std::vector<core::Handle>&) { return Retur
 // Keeps the RRef it was given (worker 2's program fetches it later) and returns 0. It must not call to_here itself:
 // it runs on the receive thread, which is the one that would deliver the answer.
 core::FunctionResult KeepAndFetch(Host& host, std::vector<core::Handle>& args) {
-  if (args.size() != 1) return {.kind = core::FunctionResult::Kind::kRaised, .value = {}, .error = "want one RRef"};
+  if (args.size() != 1) {
+    return {.kind = core::FunctionResult::Kind::kRaised,
+            .value = {},
+            .error = "want one RRef",
+            .release_after_reply = {}};
+  }
   host.Keep(args.front());
   args.clear();
   return Returned(0);
@@ -262,15 +268,18 @@ const std::map<std::string, UserFunction> kFunctions = {{"make_value", MakeValue
 core::Output Host::Run(const core::RunFunction& run) {
   Log(id_, "run " + run.function + " for w" + std::to_string(run.caller));
   std::vector<core::Handle> args = run.args.rrefs;
-  core::FunctionResult result{.kind = core::FunctionResult::Kind::kFailed, .value = {}, .error = {}};
+  core::FunctionResult result{
+      .kind = core::FunctionResult::Kind::kFailed, .value = {}, .error = {}, .release_after_reply = {}};
   if (auto it = kFunctions.find(run.function); it != kFunctions.end()) {
     result = it->second(*this, args);
   } else {
     result.error = "unknown function " + run.function;
   }
+  // The references the function did not keep: the core frees them right after the reply, before anything the
+  // function held back (as PyTorch frees the request's arguments, §9.4).
+  result.release_after_reply = args;
   core::Output out;
   worker_.FinishFunction(run.work, result, Now(), out);
-  for (core::Handle handle : args) worker_.Release(handle, Now(), out);  // the references the function did not keep
   return out;
 }
 

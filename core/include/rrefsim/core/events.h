@@ -44,6 +44,11 @@ struct FunctionResult {
   Kind kind = Kind::kReturned;
   Value value;
   std::string error;
+  // Handles (with one application reference each, owned by the host) that the core releases right after sending
+  // the reply, before anything the function held back (the deferred CHILD_ACCEPTs, §9.4). A host passes its frame's
+  // references here (the arguments it does not keep): in PyTorch the request object holding the arguments is freed
+  // when the callback that ran the function finishes, after the reply and before finishForkRequest's CHILD_ACCEPT.
+  std::vector<Handle> release_after_reply;
 };
 
 using FutureId = std::int64_t;  // an application future on this worker: a call's reply or a to_here
@@ -58,7 +63,9 @@ struct RunFunction {
   MessageType request = MessageType::PYTHON_CALL;
   std::string function;
   // One application reference per handle, owned by the host: like Python's argument tuple, the host releases them
-  // when the function's frame is gone, after FinishFunction (unless the function keeps them).
+  // when the function's frame is gone (unless the function keeps them), best by passing them in
+  // FunctionResult::release_after_reply, which frees them where PyTorch does; releasing them after FinishFunction
+  // is legal too.
   Value args;
 };
 

@@ -98,6 +98,8 @@ class Worker {
   void Release(Handle rref, TimeUs now, Output& out);
 
   // --- The host runs user functions (RunFunction events) and reports how they ended ---
+  // Sends the reply (or creates the OwnerRRef and sends REMOTE_RET), releases result.release_after_reply, then
+  // sends what the function held back (§9.4).
   void FinishFunction(WorkId work, const FunctionResult& result, TimeUs now, Output& out);
 
   // --- Transport and time ---
@@ -109,7 +111,10 @@ class Worker {
   // --- Graceful shutdown (S12), after the host's _wait_all_workers barrier ---
   // Step 2 (delAllUsersAndUnforkedOwners): progress arrives as ShutdownProgress events.
   void DeleteAllUsersAndUnforkedOwners(TimeUs now, Output& out);
-  // The agent stops running (join/shutdown): later retry callbacks fail instead of resending.
+  // The agent stops running (RpcAgent::shutdown sets rpcAgentRunning_ = false): the retry thread and the timeout
+  // thread exit, so no scheduled retry is resent and no attempt times out any more (their futures stay incomplete,
+  // and NextDeadline no longer reports them); an attempt that still fails (e.g. an EXCEPTION reply) is not retried:
+  // its original future fails with that attempt's error.
   void StopAgent();
   // Step 4 (destroyInstance): returns "Leaking RRef ..." lines as an error when !ignore_leak and forks remain.
   Expected<bool> DestroyContext(bool ignore_leak, Output& out);

@@ -1,0 +1,15 @@
+// `rrefsim bench`: the simulator's speed and memory, as one JSON object on stdout.
+#pragma once
+
+#include <cstdint>
+
+namespace rrefsim::cli {
+
+struct BenchOptions {
+  std::uint64_t mix_seeds = 1000;   // seeds per catalog scenario for messages_per_second
+  double s3_seconds = 2.0;          // how long to run S3 for runs_per_second
+};
+
+int RunBench(const BenchOptions& options);
+
+}  // namespace rrefsim::cli

@@ -1,0 +1,103 @@
+// The rrefsim command line: run, list, bench. Exit codes are in exit_codes.h and docs/cli.md.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+
+#include "bench.h"
+#include "campaign.h"
+#include "exit_codes.h"
+#include "rrefsim/scenarios/catalog.h"
+#include "rrefsim/sim/network.h"
+
+namespace rrefsim::cli {
+namespace {
+
+// "A:B" (half-open) into [begin, end).
+bool ParseRange(const std::string& text, std::uint64_t* begin, std::uint64_t* end) {
+  std::size_t colon = text.find(':');
+  if (colon == std::string::npos) return false;
+  try {
+    std::size_t used = 0;
+    *begin = std::stoull(text.substr(0, colon), &used);
+    if (used != colon) return false;
+    std::string rest = text.substr(colon + 1);
+    *end = std::stoull(rest, &used);
+    return used == rest.size() && *begin < *end && text[0] != '-' && rest[0] != '-';
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+int ListScenarios() {
+  for (const scenarios::CatalogEntry& e : scenarios::Catalog()) {
+    std::printf("%-26s %-13s %s\n", e.name.c_str(), e.faults.c_str(), e.summary.c_str());
+  }
+  return kExitOk;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"rrefsim: a deterministic simulator for PyTorch's RRef protocol"};
+  app.require_subcommand(1);
+
+  CampaignOptions run;
+  std::uint64_t seed = 0, seeds = 0;
+  std::string range;
+  CLI::App* run_cmd = app.add_subcommand("run", "run a scenario over seeds and report failures");
+  run_cmd->add_option("--scenario", run.scenario, "a catalog scenario (see `rrefsim list`)")->required();
+  auto* seed_opt = run_cmd->add_option("--seed", seed, "run one seed");
+  auto* seeds_opt = run_cmd->add_option("--seeds", seeds, "run seeds 0..N-1")->check(CLI::PositiveNumber);
+  auto* range_opt = run_cmd->add_option("--seed-range", range, "run seeds A..B-1 (half-open A:B)");
+  seed_opt->excludes(seeds_opt)->excludes(range_opt);
+  seeds_opt->excludes(range_opt);
+  run_cmd->add_option("--faults", run.profile, "fault profile: reorder, faulty-agent, lossy, chaos, swarm")
+      ->check(CLI::IsMember(sim::FaultProfiles()));
+  run_cmd->add_option("--fault", run.faults, "override a fault setting, KEY=VALUE (repeatable)");
+  run_cmd->add_option("--strategy", run.strategy, "scheduling strategy")->check(CLI::IsMember({"random", "pct"}));
+  run_cmd->add_option("--pct-depth", run.pct_depth, "PCT bug depth d (d-1 priority change points)")
+      ->check(CLI::Range(1, 100));
+  run_cmd->add_option("--protocol", run.protocol, "protocol mode")->check(CLI::IsMember({"pytorch"}));
+  run_cmd->add_flag("--trace", run.trace, "print every step of every run");
+
+  CLI::App* list_cmd = app.add_subcommand("list", "list the built-in scenarios");
+  BenchOptions bench;
+  CLI::App* bench_cmd = app.add_subcommand("bench", "measure simulator speed and memory (JSON on stdout)");
+  bench_cmd->add_option("--mix-seeds", bench.mix_seeds, "seeds per scenario in the message mix")
+      ->check(CLI::PositiveNumber);
+  bench_cmd->add_option("--s3-seconds", bench.s3_seconds, "seconds of S3 runs for runs_per_second")
+      ->check(CLI::PositiveNumber);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitBadInput;
+  }
+  if (*list_cmd) return ListScenarios();
+  if (*bench_cmd) return RunBench(bench);
+  if (*seeds_opt) run.seed_end = seeds;
+  if (*seed_opt) {
+    run.seed_begin = seed;
+    run.seed_end = seed + 1;
+  }
+  if (*range_opt && !ParseRange(range, &run.seed_begin, &run.seed_end)) {
+    std::fprintf(stderr, "rrefsim run: --seed-range '%s' is not A:B with A < B (non-negative integers)\n",
+                 range.c_str());
+    return kExitBadInput;
+  }
+  if (!*seed_opt && !*seeds_opt && !*range_opt) run.seed_end = 1;
+  return RunCampaign(run);
+}
+
+}  // namespace
+}  // namespace rrefsim::cli
+
+int main(int argc, char** argv) {
+  try {
+    return rrefsim::cli::Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rrefsim: internal error: %s\n", e.what());
+    return rrefsim::cli::kExitInternal;
+  }
+}

@@ -1,0 +1,25 @@
+// The built-in scenarios, in PyTorch's shapes (rref-protocol.md §5, rref-cases.md §1), written with the
+// simulator's script API. The JSON catalog of the scenario issue replaces these definitions with files.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "rrefsim/sim/scenario.h"
+#include "rrefsim/sim/world.h"
+
+namespace rrefsim::scenarios {
+
+struct CatalogEntry {
+  std::string name;
+  std::string summary;     // one line: what it exercises and the PyTorch test it mirrors
+  std::string faults;      // the fault profile it is meant for ("reorder" unless it says otherwise)
+  sim::Scenario scenario;
+  sim::Outcome expected = sim::Outcome::kOk;  // what a correct simulation of PyTorch must end with
+};
+
+const std::vector<CatalogEntry>& Catalog();
+const CatalogEntry* FindScenario(const std::string& name);
+
+}  // namespace rrefsim::scenarios

@@ -1,0 +1,193 @@
+// Applying a core's output to the simulated world: each message meets the network (fate decided through the
+// chooser), sends refused at the sender go straight back to the core (inline, as FaultyTensorPipeAgent fails them),
+// completed futures wake their waiters, and released user functions start on a handler fiber.
+#include <utility>
+#include <variant>
+
+#include "world_impl.h"
+
+namespace rrefsim::sim::detail {
+
+void Hasher::Mix(std::uint64_t word) {
+  for (int i = 0; i < 8; ++i) {
+    h_ ^= (word >> (8 * i)) & 0xff;
+    h_ *= 0x100000001b3ULL;
+  }
+}
+
+void Hasher::Mix(const std::string& text) {
+  for (unsigned char c : text) {
+    h_ ^= c;
+    h_ *= 0x100000001b3ULL;
+  }
+  Mix(text.size());
+}
+
+void Hasher::Mix(const core::Message& m) {
+  Mix(static_cast<std::uint64_t>(m.type));
+  Mix(static_cast<std::uint64_t>(m.id));
+  Mix((static_cast<std::uint64_t>(static_cast<std::uint16_t>(m.from)) << 16) |
+      static_cast<std::uint16_t>(m.to));
+  Mix(static_cast<std::uint64_t>(m.rref_id.local_id) ^ (static_cast<std::uint64_t>(m.rref_id.created_on) << 48));
+  Mix(static_cast<std::uint64_t>(m.fork_id.local_id) ^ (static_cast<std::uint64_t>(m.fork_id.created_on) << 48));
+  Mix(static_cast<std::uint64_t>(m.value.payload));
+  for (const core::ForkData& f : m.value.rrefs) {
+    Mix(static_cast<std::uint64_t>(f.fork_id.local_id) ^ (static_cast<std::uint64_t>(f.fork_id.created_on) << 48));
+  }
+  Mix(m.empty_payload ? 1 : 0);
+  if (!m.error.empty()) Mix(m.error);
+}
+
+namespace {
+
+// A numeric fingerprint of each event kind's essentials (cheap: no text is built unless someone traces).
+void HashEvent(Hasher& hash, const core::Event& event) {
+  hash.Mix(event.index());
+  if (const auto* d = std::get_if<core::UserRRefDestroyed>(&event)) {
+    hash.Mix(static_cast<std::uint64_t>(d->fork_id.local_id));
+  } else if (const auto* f = std::get_if<core::OwnerRRefFreed>(&event)) {
+    hash.Mix(static_cast<std::uint64_t>(f->rref_id.local_id));
+  } else if (const auto* e = std::get_if<core::ProtocolError>(&event)) {
+    hash.Mix(e->code);
+  } else if (const auto* done = std::get_if<core::FutureDone>(&event)) {
+    hash.Mix(static_cast<std::uint64_t>(done->future));
+    hash.Mix(static_cast<std::uint64_t>(done->outcome.value.payload));
+  }
+}
+
+std::string DescribeEvent(const core::Event& event) {
+  return std::visit(
+      [](const auto& e) -> std::string {
+        using E = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<E, core::RunFunction>) {
+          return "run " + e.function + " (work " + std::to_string(e.work) + ")";
+        } else if constexpr (std::is_same_v<E, core::FutureDone>) {
+          return "future " + std::to_string(e.future) +
+                 (e.outcome.ok() ? " = " + std::to_string(e.outcome.value.payload) : " failed: " + *e.outcome.error);
+        } else if constexpr (std::is_same_v<E, core::UserRRefDestroyed>) {
+          return "UserRRef destroyed " + core::ToString(e.fork_id);
+        } else if constexpr (std::is_same_v<E, core::OwnerRRefFreed>) {
+          return "OwnerRRef freed " + core::ToString(e.rref_id);
+        } else if constexpr (std::is_same_v<E, core::ProtocolError>) {
+          return "protocol error " + e.code + ": " + e.text;
+        } else if constexpr (std::is_same_v<E, core::Log>) {
+          return "log: " + e.text;
+        } else if constexpr (std::is_same_v<E, core::WorkerAborted>) {
+          return "worker aborted: " + e.text;
+        } else {
+          return std::string("shutdown step ") +
+                 (e.step == core::ShutdownStep::kUsersConfirmed ? "users confirmed" : "owners deleted") +
+                 (e.timed_out ? " (timed out)" : "");
+        }
+      },
+      event);
+}
+
+}  // namespace
+
+void World::Absorb(int worker, core::Output& out) {
+  core::Output taken = std::move(out);
+  out.clear();
+  Host& h = host(worker);
+  std::vector<std::pair<std::int64_t, std::string>> refused;
+  for (core::OutgoingMessage& o : taken.messages) {
+    ++result_.messages_sent;
+    hash_.Mix(o.message);
+    Fate fate;
+    try {
+      fate = network_.Decide(o.message, now_);
+    } catch (...) {
+      // Possibly on a fiber, where an escaping exception terminates: stop the run and rethrow from Execute.
+      if (!divergence_) divergence_ = std::current_exception();
+      continue;
+    }
+    if (fate.send_error) {
+      if (observer_) Observe("send_failed", worker, core::Describe(o.message) + ": " + *fate.send_error);
+      refused.emplace_back(o.message.id, *fate.send_error);
+      continue;
+    }
+    if (fate.delays.empty()) {
+      if (observer_) Observe("drop", worker, core::Describe(o.message));
+      continue;
+    }
+    for (TimeUs delay : fate.delays) {
+      if (observer_) Observe("send", worker, core::Describe(o.message) + " +" + std::to_string(delay) + "us");
+      inflight_.push_back(InFlight{o.message, now_ + delay, next_inflight_seq_++});
+    }
+  }
+  std::vector<core::RunFunction> runs;
+  for (core::Event& event : taken.events) {
+    HashEvent(hash_, event);
+    if (observer_) Observe("event", worker, DescribeEvent(event));
+    if (auto* done = std::get_if<core::FutureDone>(&event)) {
+      h.done[done->future] = std::move(done->outcome);
+      auto waiter = h.waiters.find(done->future);
+      if (waiter != h.waiters.end()) {
+        Wake(waiter->second);
+        h.waiters.erase(waiter);
+      }
+    } else if (auto* run = std::get_if<core::RunFunction>(&event)) {
+      runs.push_back(std::move(*run));
+    } else if (auto* aborted = std::get_if<core::WorkerAborted>(&event)) {
+      result_.detail = "worker " + std::to_string(worker) + " aborted: " + aborted->text;
+    } else if (auto* progress = std::get_if<core::ShutdownProgress>(&event)) {
+      if (progress->step == core::ShutdownStep::kOwnersDeleted) {
+        h.owners_deleted = true;
+        if (h.shutdown_waiter) Wake(*std::exchange(h.shutdown_waiter, std::nullopt));
+      }
+    }
+  }
+  for (const auto& [id, error] : refused) {  // inline in the sending context, before anything else
+    core::Output more;
+    h.core.SendFailed(id, error, now_, more);
+    Absorb(worker, more);
+  }
+  for (core::RunFunction& run : runs) SpawnFunction(worker, std::move(run));
+}
+
+bool World::WaitFuture(int worker, core::FutureId future, core::Outcome* outcome) {
+  Host& h = host(worker);
+  auto done = h.done.find(future);
+  if (done == h.done.end()) {
+    h.waiters[future] = CurrentFiber();
+    if (!Block("future " + std::to_string(future) + " on worker " + std::to_string(worker))) return false;
+    done = h.done.find(future);
+    if (done == h.done.end()) return false;
+  }
+  *outcome = std::move(done->second);
+  h.done.erase(done);
+  return true;
+}
+
+bool World::SleepFor(TimeUs duration) {
+  sleepers_.push_back(Sleeper{now_ + duration, next_sleep_seq_++, CurrentFiber()});
+  return Block("sleep until " + std::to_string(now_ + duration) + "us");
+}
+
+bool World::Barrier(int /*worker*/) {
+  int live = 0;
+  for (const Host& h : hosts_) live += h.core.aborted() ? 0 : 1;
+  if (static_cast<int>(barrier_waiters_.size()) + 1 >= live) {
+    std::vector<std::uint64_t> waiters = std::exchange(barrier_waiters_, {});
+    for (std::uint64_t f : waiters) Wake(f);
+    return !cancelling_;
+  }
+  barrier_waiters_.push_back(CurrentFiber());
+  return Block("a barrier (" + std::to_string(barrier_waiters_.size()) + " of " + std::to_string(live) +
+               " workers arrived)");
+}
+
+bool World::WaitOwnersDeleted(int worker) {
+  Host& h = host(worker);
+  if (h.owners_deleted) return true;
+  h.shutdown_waiter = CurrentFiber();
+  return Block("graceful shutdown: its OwnerRRefs to be deleted");
+}
+
+bool World::WaitJoin(int worker) {
+  host(worker).at_join = true;
+  join_waiters_.push_back(CurrentFiber());
+  return Block("join: zero active client calls on every worker");
+}
+
+}  // namespace rrefsim::sim::detail

@@ -1,0 +1,234 @@
+// The op interpreter. Each op calls the worker's core, applies the output, and yields (a scheduling point), so
+// every interleaving of application steps with deliveries and handler work is reachable. Errors that PyTorch raises
+// to the application become observations in a program and a raised exception in a function.
+#include "interpreter.h"
+
+#include <utility>
+
+#include "world_impl.h"
+
+namespace rrefsim::sim::detail {
+namespace {
+
+enum class Flow { kNext, kReturned, kRaised, kCancelled };
+
+struct Context {
+  World& world;
+  int worker;
+  bool in_function;
+  std::string where;  // "program 0" or "f on 2"
+  Frame frame;
+  core::FunctionResult result;
+};
+
+core::FunctionResult Raised(const std::string& text) {
+  core::FunctionResult r;
+  r.kind = core::FunctionResult::Kind::kRaised;
+  r.error = text;
+  return r;
+}
+
+std::int64_t Evaluate(const Context& c, const IntExpr& e) {
+  std::int64_t v = e.value;
+  if (e.base == IntExpr::Base::kArgs) {
+    auto args = c.frame.find("args");
+    v = args == c.frame.end() ? 0 : args->second.payload;
+  } else if (e.base == IntExpr::Base::kSelf) {
+    v = c.worker;
+  }
+  v += e.add;
+  if (e.modulo_world) {
+    std::int64_t n = c.world.workers();
+    v = ((v % n) + n) % n;
+  }
+  return v;
+}
+
+void ReleaseValue(Context& c, core::Value& value) {
+  for (core::Handle h : value.rrefs) {
+    core::Output out;
+    c.world.host(c.worker).core.Release(h, c.world.now(), out);
+    c.world.Absorb(c.worker, out);
+  }
+  value.rrefs.clear();
+}
+
+void Assign(Context& c, const std::string& name, core::Value value) {
+  if (name.empty()) {
+    ReleaseValue(c, value);
+    return;
+  }
+  auto it = c.frame.find(name);
+  if (it != c.frame.end()) ReleaseValue(c, it->second);
+  c.frame[name] = std::move(value);
+}
+
+// An error raised to the application: observed in a program, raised by a function.
+Flow Raise(Context& c, std::size_t op_index, const std::string& text) {
+  c.world.Record({c.worker, c.where + " op " + std::to_string(op_index), "error " + text, true});
+  if (!c.in_function) return Flow::kNext;
+  c.result = Raised(text);
+  return Flow::kRaised;
+}
+
+core::CallSpec Spec(Context& c, const Op& op) {
+  core::CallSpec spec;
+  spec.to = static_cast<core::WorkerId>(Evaluate(c, op.to));
+  spec.function = op.function;
+  spec.args.payload = Evaluate(c, op.payload);
+  for (const std::string& name : op.args) {
+    auto it = c.frame.find(name);
+    if (it != c.frame.end()) spec.args.rrefs.insert(spec.args.rrefs.end(), it->second.rrefs.begin(),
+                                                    it->second.rrefs.end());
+  }
+  spec.kind = op.call_kind;
+  spec.return_type = op.return_type;
+  spec.timeout = op.timeout;
+  return spec;
+}
+
+Flow Exec(Context& c, const std::vector<Op>& ops);
+
+Flow ExecOne(Context& c, const Op& op, std::size_t index) {
+  Host& h = c.world.host(c.worker);
+  core::Output out;
+  switch (op.kind) {
+    case Op::Kind::kRemote: {
+      core::Expected<core::Handle> r = h.core.Remote(Spec(c, op), c.world.now(), out);
+      c.world.Absorb(c.worker, out);
+      if (!r.ok()) return Raise(c, index, r.error);
+      Assign(c, op.out, core::Value{0, {*r.value}});
+      break;
+    }
+    case Op::Kind::kRpcSync: {
+      core::Expected<core::FutureId> f = h.core.RpcAsync(Spec(c, op), c.world.now(), out);
+      c.world.Absorb(c.worker, out);
+      if (!f.ok()) return Raise(c, index, f.error);
+      core::Outcome outcome;
+      if (!c.world.WaitFuture(c.worker, *f.value, &outcome)) return Flow::kCancelled;
+      if (!outcome.ok()) return Raise(c, index, *outcome.error);
+      Assign(c, op.out, std::move(outcome.value));
+      break;
+    }
+    case Op::Kind::kToHere: {
+      auto var = c.frame.find(op.var);
+      if (var == c.frame.end() || op.index >= var->second.rrefs.size()) {
+        return Raise(c, index, "no RRef at index " + std::to_string(op.index) + " of '" + op.var + "'");
+      }
+      core::Expected<core::FutureId> f = h.core.ToHere(var->second.rrefs[op.index], op.timeout, c.world.now(), out);
+      c.world.Absorb(c.worker, out);
+      if (!f.ok()) return Raise(c, index, f.error);
+      core::Outcome outcome;
+      if (!c.world.WaitFuture(c.worker, *f.value, &outcome)) return Flow::kCancelled;
+      if (!outcome.ok()) return Raise(c, index, *outcome.error);
+      c.world.Record({c.worker, c.where + " op " + std::to_string(index),
+                      "value " + std::to_string(outcome.value.payload), true});
+      Assign(c, op.out, std::move(outcome.value));
+      break;
+    }
+    case Op::Kind::kExpect: {
+      auto var = c.frame.find(op.var);
+      std::int64_t expected = Evaluate(c, op.payload);
+      bool ok = var != c.frame.end() && var->second.payload == expected;
+      c.world.Record({c.worker, c.where + " op " + std::to_string(index),
+                      ok ? "as expected" : "expected " + std::to_string(expected) + " in '" + op.var + "'", ok});
+      break;
+    }
+    case Op::Kind::kDel: {
+      auto var = c.frame.find(op.var);
+      if (var != c.frame.end()) {
+        ReleaseValue(c, var->second);
+        c.frame.erase(var);
+      }
+      break;
+    }
+    case Op::Kind::kLocal:
+      Assign(c, op.out, core::Value{0, {h.core.CreateLocal(core::Value{Evaluate(c, op.payload), {}}, "PyObject")}});
+      break;
+    case Op::Kind::kReturn:
+      c.result.kind = core::FunctionResult::Kind::kReturned;
+      if (!op.var.empty() && c.frame.contains(op.var)) {
+        c.result.value = c.frame.at(op.var);  // borrowed: the frame still owns the references
+      } else {
+        c.result.value = core::Value{Evaluate(c, op.payload), {}};
+      }
+      return Flow::kReturned;
+    case Op::Kind::kRaise:
+      c.result = Raised(op.text);
+      return Flow::kRaised;
+    case Op::Kind::kIfPositive:
+      return Exec(c, Evaluate(c, op.payload) > 0 ? op.then_ops : op.else_ops);
+    case Op::Kind::kBarrier:
+      if (!c.world.Barrier(c.worker)) return Flow::kCancelled;
+      break;
+    case Op::Kind::kSleep:
+      if (!c.world.SleepFor(op.duration)) return Flow::kCancelled;
+      break;
+  }
+  return c.world.Yield() ? Flow::kNext : Flow::kCancelled;
+}
+
+Flow Exec(Context& c, const std::vector<Op>& ops) {
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    Flow flow = ExecOne(c, ops[i], i);
+    if (flow != Flow::kNext) return flow;
+  }
+  return Flow::kNext;
+}
+
+void ReleaseFrame(Context& c) {
+  for (auto& [name, value] : c.frame) ReleaseValue(c, value);
+  c.frame.clear();
+}
+
+// rpc.shutdown(graceful=True): _wait_all_workers, delAllUsersAndUnforkedOwners, join, destroyInstance.
+bool Shutdown(Context& c) {
+  World& w = c.world;
+  Host& h = w.host(c.worker);
+  if (!w.Barrier(c.worker)) return false;
+  core::Output out;
+  h.core.DeleteAllUsersAndUnforkedOwners(w.now(), out);
+  w.Absorb(c.worker, out);
+  if (!w.WaitOwnersDeleted(c.worker)) return false;
+  if (!w.WaitJoin(c.worker)) return false;
+  h.core.StopAgent();
+  core::Expected<bool> destroyed = h.core.DestroyContext(w.config().ignore_rref_leak, out);
+  w.Absorb(c.worker, out);
+  if (!destroyed.ok()) w.Record({c.worker, "shutdown", "error " + destroyed.error, true});
+  return true;
+}
+
+}  // namespace
+
+void RunProgram(World& world, int worker) {
+  Context c{world, worker, false, "program " + std::to_string(worker), {}, {}};
+  const Block& program = world.scenario().programs.at(static_cast<std::size_t>(worker));
+  if (Exec(c, program.ops) == Flow::kCancelled) return;
+  ReleaseFrame(c);
+  if (world.scenario().graceful_shutdown && !Shutdown(c)) return;
+  world.host(worker).finished = true;
+}
+
+void RunFunctionBody(World& world, int worker, core::RunFunction run) {
+  Context c{world, worker, true, run.function + " on " + std::to_string(worker), {}, {}};
+  c.frame["args"] = std::move(run.args);
+  const FunctionDef* def = world.scenario().FindFunction(run.function);
+  if (def == nullptr) {
+    c.result.kind = core::FunctionResult::Kind::kFailed;
+    c.result.error = "unknown function " + run.function;
+  } else {
+    c.result.value = core::Value{0, {}};  // falling off the end returns None (payload 0)
+    if (Exec(c, def->body.ops) == Flow::kCancelled) return;
+  }
+  // The frame goes right after the reply and before anything the function held back (§9.4): the core releases it.
+  for (auto& [name, value] : c.frame) {
+    c.result.release_after_reply.insert(c.result.release_after_reply.end(), value.rrefs.begin(), value.rrefs.end());
+  }
+  c.frame.clear();
+  core::Output out;
+  world.host(worker).core.FinishFunction(run.work, c.result, world.now(), out);
+  world.Absorb(worker, out);
+  world.FunctionDone(worker);
+}
+
+}  // namespace rrefsim::sim::detail

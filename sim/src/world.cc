@@ -1,0 +1,364 @@
+// The World's main loop and its bookkeeping: steps, deliveries, the handler pools, virtual time, and the end of a
+// run (quiescence, deadlock, safety bounds, worker abort).
+#include <algorithm>
+#include <utility>
+
+#include "interpreter.h"
+#include "world_impl.h"
+
+namespace rrefsim::sim {
+
+const char* OutcomeName(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kOk:
+      return "ok";
+    case Outcome::kDeadlock:
+      return "deadlock";
+    case Outcome::kNoQuiescence:
+      return "no_quiescence";
+    case Outcome::kWorkerAbort:
+      return "worker_abort";
+  }
+  return "unknown";
+}
+
+RunResult Run(const Scenario& scenario, const RunConfig& config, Chooser& chooser, const StepObserver& observer) {
+  detail::World world(scenario, config, chooser, observer);
+  return world.Execute();
+}
+
+namespace detail {
+namespace {
+constexpr std::size_t kStackBytes = 256 * 1024;
+constexpr std::uint64_t kMessageItem = 1ULL << 63;  // kStep item keys: fibers are small ids, messages set this bit
+}  // namespace
+
+World::World(const Scenario& scenario, const RunConfig& config, Chooser& chooser, const StepObserver& observer)
+    : scenario_(scenario), config_(config), chooser_(chooser), observer_(observer), network_(config.faults, chooser) {
+  for (int i = 0; i < scenario.workers; ++i) {
+    core::WorkerConfig wc;
+    wc.id = static_cast<core::WorkerId>(i);
+    wc.mode = config.mode;
+    wc.retry_payload = config.retry_payload;
+    hosts_.emplace_back(wc);
+  }
+  result_.heal_time = network_.heal_time();
+}
+
+void World::Observe(const char* kind, int worker, const std::string& detail) {
+  if (observer_) observer_(StepEvent{result_.steps, now_, worker, kind, detail});
+}
+
+std::uint64_t World::Spawn(int worker, std::string name, std::function<void()> body) {
+  std::uint64_t id = next_fiber_++;
+  FiberRecord record;
+  record.worker = worker;
+  record.name = std::move(name);
+  fibers_.emplace(id, std::move(record));
+  spawning_ = id;
+  boost::fibers::fiber fiber(std::allocator_arg, boost::fibers::fixedsize_stack(kStackBytes),
+                             [this, id, body = std::move(body)] {
+                               if (!cancelling_) body();  // a fiber first scheduled while cancelling never starts
+                               FiberRecord& r = fibers_.at(id);
+                               r.state = FiberState::kDone;
+                               fiber_of_.erase(r.ctx);
+                             });
+  spawning_.reset();
+  fiber.detach();
+  return id;
+}
+
+void World::OnAwakened(context* ctx) {
+  if (!spawning_) return;
+  fibers_.at(*spawning_).ctx = ctx;
+  fiber_of_[ctx] = *spawning_;
+  spawning_.reset();
+}
+
+std::uint64_t World::CurrentFiber() const { return fiber_of_.at(context::active()); }
+
+bool World::Block(const std::string& why) {
+  if (cancelling_) return false;  // nothing may start waiting once the run is being cancelled: Cancel woke them all
+  FiberRecord& r = fibers_.at(CurrentFiber());
+  r.state = FiberState::kBlocked;
+  r.waiting_for = why;
+  context::active()->suspend();
+  r.state = FiberState::kReady;
+  r.waiting_for.clear();
+  return !cancelling_;
+}
+
+void World::Wake(std::uint64_t fiber) {
+  FiberRecord& r = fibers_.at(fiber);
+  if (r.state != FiberState::kBlocked) return;
+  r.state = FiberState::kReady;
+  context::active()->schedule(r.ctx);
+}
+
+bool World::Yield() {
+  yielding_ = context::active();
+  boost::this_fiber::yield();
+  yielding_ = nullptr;
+  return !cancelling_;
+}
+
+context* World::ChooseStep(const std::vector<context*>& ready, context* yielder, std::size_t* ready_index,
+                           bool* none) {
+  *none = false;
+  if ((bound_hit_ || divergence_) && !cancelling_) {  // a cancelled run still lets its fibers finish
+    *none = true;
+    return nullptr;
+  }
+  std::vector<std::uint64_t>& items = step_items_;  // reused: this runs at every scheduling point
+  items.clear();
+  for (context* c : ready) items.push_back(fiber_of_.at(c));
+  if (yielder != nullptr) items.push_back(fiber_of_.at(yielder));
+  std::size_t fibers = items.size();
+  if (!cancelling_) {
+    // Due messages, oldest first: option order is part of the recorded choice list.
+    std::vector<std::pair<TimeUs, std::uint64_t>>& due = step_due_;
+    due.clear();
+    for (const InFlight& f : inflight_) {
+      if (f.due <= now_) due.emplace_back(f.due, f.seq);
+    }
+    std::sort(due.begin(), due.end());
+    for (const auto& [time, seq] : due) items.push_back(kMessageItem | seq);
+  }
+  if (items.empty()) {
+    *none = true;
+    return nullptr;
+  }
+  std::uint64_t pick = 0;
+  if (items.size() > 1 && !cancelling_) {  // winding fibers down is not part of the run: no choice
+    try {
+      pick = chooser_.Choose(ChoiceRequest{ChoiceKind::kStep, items.size(), 0, -1, items});
+    } catch (...) {
+      // pick_next is noexcept: stop the run here and rethrow from Execute once every fiber has ended.
+      divergence_ = std::current_exception();
+      *none = true;
+      return nullptr;
+    }
+  }
+  if (!cancelling_ && ++result_.steps > config_.max_steps) {  // cancelling is not a step of the run
+    bound_hit_ = true;
+    result_.detail = "the safety bound of " + std::to_string(config_.max_steps) + " steps was reached";
+  }
+  hash_.Mix(items[pick]);
+  if (pick < ready.size()) {
+    *ready_index = pick;
+    return ready[pick];
+  }
+  if (pick < fibers) return yielder;
+  pending_delivery_ = items[pick] & ~kMessageItem;
+  return nullptr;
+}
+
+void World::DeliverChosen() {
+  std::uint64_t seq = *pending_delivery_;
+  pending_delivery_.reset();
+  auto it = std::find_if(inflight_.begin(), inflight_.end(), [seq](const InFlight& f) { return f.seq == seq; });
+  core::Message message = std::move(it->message);
+  *it = std::move(inflight_.back());  // order in inflight_ carries no meaning: ChooseStep sorts by (due, seq)
+  inflight_.pop_back();
+  int to = message.to;
+  Host& h = host(to);
+  if (h.core.aborted()) {
+    if (observer_) Observe("lost", to, core::Describe(message) + " (the worker aborted)");
+    return;
+  }
+  PoolTask task;
+  task.message = std::move(message);
+  if (h.busy_slots < scenario_.pool_size) {
+    RunPoolTask(to, std::move(task));
+  } else {
+    if (observer_) Observe("queued", to, core::Describe(task.message) + " (no free handler)");
+    h.backlog.push_back(std::move(task));
+  }
+}
+
+void World::RunPoolTask(int worker, PoolTask task) {
+  Host& h = host(worker);
+  ++h.busy_slots;
+  int saved_worker = std::exchange(pending_slot_worker_, worker);
+  bool saved_taken = std::exchange(slot_taken_by_function_, false);
+  core::Output out;
+  if (task.timers) {
+    h.timers_queued = false;
+    if (observer_) Observe("timers", worker, "");
+    h.core.AdvanceTo(now_, out);
+  } else {
+    ++result_.messages_delivered;
+    hash_.Mix(task.message);
+    if (observer_) Observe("deliver", worker, core::Describe(task.message));
+    h.core.Receive(task.message, now_, out);
+  }
+  Absorb(worker, out);
+  if (!slot_taken_by_function_) --h.busy_slots;
+  pending_slot_worker_ = saved_worker;
+  slot_taken_by_function_ = saved_taken;
+}
+
+void World::DrainBacklog(int worker) {
+  Host& h = host(worker);
+  while (!h.core.aborted() && h.busy_slots < scenario_.pool_size && !h.backlog.empty()) {
+    PoolTask task = std::move(h.backlog.front());
+    h.backlog.pop_front();
+    RunPoolTask(worker, std::move(task));
+  }
+}
+
+void World::FunctionDone(int worker) {
+  --host(worker).busy_slots;
+  DrainBacklog(worker);
+}
+
+void World::SpawnFunction(int worker, core::RunFunction run) {
+  if (pending_slot_worker_ == worker && !slot_taken_by_function_) {
+    slot_taken_by_function_ = true;  // the function runs on the handler that released it (§9.4)
+  } else {
+    ++host(worker).busy_slots;
+  }
+  std::string name = run.function + " on " + std::to_string(worker) + " (work " + std::to_string(run.work) + ")";
+  Spawn(worker, std::move(name), [this, worker, run = std::move(run)]() mutable {
+    RunFunctionBody(*this, worker, std::move(run));
+  });
+}
+
+bool World::AdvanceTime() {
+  std::optional<TimeUs> next;
+  auto consider = [&next](TimeUs t) {
+    if (!next || t < *next) next = t;
+  };
+  for (const InFlight& f : inflight_) consider(f.due);
+  for (const Host& h : hosts_) {
+    if (h.core.aborted() || h.timers_queued) continue;
+    if (std::optional<TimeUs> d = h.core.NextDeadline()) consider(*d);
+  }
+  for (const Sleeper& s : sleepers_) consider(s.due);
+  if (!next) return false;
+  if (*next > config_.max_time) {
+    bound_hit_ = true;
+    result_.detail = "the virtual time bound of " + std::to_string(config_.max_time / core::kSecond) +
+                     " s was reached";
+    return false;
+  }
+  now_ = std::max(now_, *next);
+  std::sort(sleepers_.begin(), sleepers_.end(),
+            [](const Sleeper& a, const Sleeper& b) { return a.due != b.due ? a.due < b.due : a.seq < b.seq; });
+  while (!sleepers_.empty() && sleepers_.front().due <= now_) {
+    Wake(sleepers_.front().fiber);
+    sleepers_.erase(sleepers_.begin());
+  }
+  for (int w = 0; w < workers(); ++w) {
+    Host& h = host(w);
+    if (h.core.aborted() || h.timers_queued) continue;
+    std::optional<TimeUs> d = h.core.NextDeadline();
+    if (!d || *d > now_) continue;
+    PoolTask task;
+    task.timers = true;
+    if (h.busy_slots < scenario_.pool_size) {
+      RunPoolTask(w, std::move(task));
+    } else {
+      h.timers_queued = true;  // a timeout completes on the pool: it waits for a free handler too
+      h.backlog.push_back(std::move(task));
+    }
+  }
+  return true;
+}
+
+void World::WakeJoinIfReady() {
+  if (join_waiters_.empty()) return;
+  std::int64_t active = 0;
+  for (const Host& h : hosts_) {
+    if (h.core.aborted()) continue;
+    if (!h.at_join) return;
+    active += h.core.View().client_active_calls;
+  }
+  if (active != 0) return;
+  std::vector<std::uint64_t> waiters = std::exchange(join_waiters_, {});
+  for (std::uint64_t f : waiters) Wake(f);
+}
+
+bool World::Quiescent() const {
+  for (const auto& [id, f] : fibers_) {
+    if (f.state != FiberState::kDone) return false;
+  }
+  for (const Host& h : hosts_) {
+    if (!h.backlog.empty() && !h.core.aborted()) return false;
+  }
+  return inflight_.empty();
+}
+
+std::string World::DescribeBlocked() const {
+  std::string text;
+  for (const auto& [id, f] : fibers_) {
+    if (f.state != FiberState::kBlocked) continue;
+    if (!text.empty()) text += "; ";
+    text += f.name + " waits for " + f.waiting_for;
+  }
+  for (int w = 0; w < static_cast<int>(hosts_.size()); ++w) {
+    const Host& h = hosts_[static_cast<std::size_t>(w)];
+    if (h.backlog.empty()) continue;
+    if (!text.empty()) text += "; ";
+    text += "worker " + std::to_string(w) + " has " + std::to_string(h.backlog.size()) +
+            " task(s) waiting for one of its " + std::to_string(scenario_.pool_size) + " busy handlers";
+  }
+  return text;
+}
+
+void World::Cancel() {
+  cancelling_ = true;
+  for (auto& [id, f] : fibers_) {
+    if (f.state == FiberState::kBlocked) Wake(id);
+  }
+  for (;;) {
+    bool running = false;
+    for (const auto& [id, f] : fibers_) running = running || f.state != FiberState::kDone;
+    if (!running) break;
+    boost::this_fiber::yield();
+  }
+}
+
+RunResult World::Execute() {
+  boost::fibers::use_scheduling_algorithm<SimAlgorithm>(this);
+  for (int w = 0; w < workers(); ++w) {
+    Spawn(w, "program " + std::to_string(w), [this, w] { RunProgram(*this, w); });
+  }
+  for (;;) {
+    boost::this_fiber::yield();
+    if (pending_delivery_) {
+      DeliverChosen();
+      continue;
+    }
+    if (bound_hit_ || divergence_) break;
+    std::size_t waiting = join_waiters_.size();
+    WakeJoinIfReady();
+    if (join_waiters_.size() != waiting) continue;
+    if (!AdvanceTime()) break;
+  }
+  bool aborted = false;
+  for (const Host& h : hosts_) aborted = aborted || h.core.aborted();
+  if (bound_hit_) {
+    result_.outcome = Outcome::kNoQuiescence;
+  } else if (aborted) {
+    result_.outcome = Outcome::kWorkerAbort;
+  } else if (!Quiescent()) {
+    result_.outcome = Outcome::kDeadlock;
+    result_.detail = DescribeBlocked();
+  }
+  Cancel();
+  result_.end_time = now_;
+  for (const Host& h : hosts_) result_.final_views.push_back(h.core.View());
+  result_.choices = chooser_.choices();
+  for (const Choice& c : result_.choices) {
+    hash_.Mix((static_cast<std::uint64_t>(c.kind) << 56) ^ (c.options << 28) ^ c.pick);
+  }
+  result_.hash = hash_.value();
+  // The algorithm points at this World: replace it before the World goes, since the dispatcher may still pick.
+  boost::fibers::use_scheduling_algorithm<boost::fibers::algo::round_robin>();
+  if (divergence_) std::rethrow_exception(divergence_);
+  return result_;
+}
+
+}  // namespace detail
+}  // namespace rrefsim::sim

@@ -1,0 +1,175 @@
+// Internal: the World of one run (hosts, fibers, network, clock) and its Boost.Fiber scheduling algorithm.
+#pragma once
+
+#include <boost/fiber/all.hpp>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "rrefsim/core/worker.h"
+#include "rrefsim/sim/chooser.h"
+#include "rrefsim/sim/network.h"
+#include "rrefsim/sim/world.h"
+
+namespace rrefsim::sim::detail {
+
+using boost::fibers::context;
+
+// FNV-1a over 64-bit words: the run's determinism fingerprint.
+class Hasher {
+ public:
+  void Mix(std::uint64_t word);
+  void Mix(const std::string& text);
+  void Mix(const core::Message& message);
+  std::uint64_t value() const { return h_; }
+
+ private:
+  std::uint64_t h_ = 0xcbf29ce484222325ULL;
+};
+
+struct InFlight {
+  core::Message message;
+  TimeUs due = 0;
+  std::uint64_t seq = 0;
+};
+
+// Work for a worker's handler pool: a delivery, or the agent's timers (timeouts complete on the pool).
+struct PoolTask {
+  bool timers = false;
+  core::Message message;
+};
+
+struct Host {
+  explicit Host(core::WorkerConfig config) : core(std::move(config)) {}
+  core::Worker core;
+  int busy_slots = 0;
+  std::deque<PoolTask> backlog;  // waiting for a free slot
+  bool timers_queued = false;
+  std::map<core::FutureId, core::Outcome> done;     // completed futures not yet taken
+  std::map<core::FutureId, std::uint64_t> waiters;  // future -> fiber waiting for it
+  bool owners_deleted = false;                      // shutdown step 2 finished
+  std::optional<std::uint64_t> shutdown_waiter;
+  bool at_join = false;
+  bool finished = false;                            // its program (and shutdown) completed
+};
+
+enum class FiberState { kReady, kBlocked, kDone };
+
+struct FiberRecord {
+  int worker = -1;
+  std::string name;  // "program 1", "f on 2 (work 3)"
+  context* ctx = nullptr;
+  FiberState state = FiberState::kReady;
+  std::string waiting_for;
+};
+
+// A frame's variables: each holds a value and one reference per RRef in it.
+using Frame = std::map<std::string, core::Value>;
+
+class World {
+ public:
+  World(const Scenario& scenario, const RunConfig& config, Chooser& chooser, const StepObserver& observer);
+  RunResult Execute();
+
+  // --- used by the scheduling algorithm ---
+  // Chooses the next step among the ready fibers (`ready`, plus `yielder` when not null) and the due messages.
+  // Returns the chosen fiber context, or nullptr when a delivery was chosen (pending_delivery_ is set).
+  // `none` is set when there was nothing to choose.
+  context* ChooseStep(const std::vector<context*>& ready, context* yielder, std::size_t* ready_index, bool* none);
+  context* yielding() const { return yielding_; }
+  void CountSwitch() { ++result_.fiber_switches; }
+  void OnAwakened(context* ctx);  // maps a newly spawned fiber's context to its id
+
+  // --- used by fibers (interpreter.cc) ---
+  Host& host(int worker) { return hosts_[static_cast<std::size_t>(worker)]; }
+  TimeUs now() const { return now_; }
+  int workers() const { return static_cast<int>(hosts_.size()); }
+  const Scenario& scenario() const { return scenario_; }
+  const RunConfig& config() const { return config_; }
+  void Absorb(int worker, core::Output& out);  // applies a core output: network, wakeups, functions
+  bool Yield();                                 // a scheduling point; false when the run is being cancelled
+  bool WaitFuture(int worker, core::FutureId future, core::Outcome* outcome);
+  bool SleepFor(TimeUs duration);
+  bool Barrier(int worker);
+  bool WaitOwnersDeleted(int worker);
+  bool WaitJoin(int worker);
+  void Observe(const char* kind, int worker, const std::string& detail);
+  void Record(Observation observation) { result_.observations.push_back(std::move(observation)); }
+  void FunctionDone(int worker);                // releases the function's pool slot
+  std::uint64_t CurrentFiber() const;
+
+ private:
+  friend class Interpreter;
+  std::uint64_t Spawn(int worker, std::string name, std::function<void()> body);
+  bool Block(const std::string& why);
+  void Wake(std::uint64_t fiber);
+  void RunPoolTask(int worker, PoolTask task);
+  void DrainBacklog(int worker);
+  void DeliverChosen();
+  bool AdvanceTime();
+  void WakeJoinIfReady();
+  void SpawnFunction(int worker, core::RunFunction run);
+  bool Quiescent() const;
+  void Cancel();
+  std::string DescribeBlocked() const;
+
+  const Scenario& scenario_;
+  const RunConfig& config_;
+  Chooser& chooser_;
+  const StepObserver& observer_;
+  Network network_;
+  std::vector<Host> hosts_;
+  TimeUs now_ = 0;
+  std::vector<InFlight> inflight_;
+  std::uint64_t next_inflight_seq_ = 0;
+  std::optional<std::uint64_t> pending_delivery_;  // seq of the chosen message
+  std::map<std::uint64_t, FiberRecord> fibers_;
+  std::map<context*, std::uint64_t> fiber_of_;     // lookup only; never iterated
+  std::uint64_t next_fiber_ = 1;
+  std::optional<std::uint64_t> spawning_;          // the id of the fiber being constructed
+  struct Sleeper {
+    TimeUs due;
+    std::uint64_t seq;
+    std::uint64_t fiber;
+  };
+  std::vector<Sleeper> sleepers_;
+  std::uint64_t next_sleep_seq_ = 0;
+  std::vector<std::uint64_t> barrier_waiters_;
+  std::vector<std::uint64_t> join_waiters_;
+  context* yielding_ = nullptr;
+  std::vector<std::uint64_t> step_items_;                  // ChooseStep's buffers
+  std::vector<std::pair<TimeUs, std::uint64_t>> step_due_;
+  bool cancelling_ = false;
+  bool bound_hit_ = false;
+  std::exception_ptr divergence_;  // the chooser threw (a replay diverged): the run stops, Run rethrows it
+  int pending_slot_worker_ = -1;  // the worker whose pool task is being processed (its slot may pass to a function)
+  bool slot_taken_by_function_ = false;
+  Hasher hash_;
+  RunResult result_;
+};
+
+// The Boost.Fiber algorithm: every pick among ready fibers and due messages goes through World::ChooseStep.
+class SimAlgorithm : public boost::fibers::algo::algorithm {
+ public:
+  explicit SimAlgorithm(World* world) : world_(world) {}
+  void awakened(context* ctx) noexcept override;
+  context* pick_next() noexcept override;
+  bool has_ready_fibers() const noexcept override;
+  void suspend_until(std::chrono::steady_clock::time_point const&) noexcept override {}
+  void notify() noexcept override {}
+
+ private:
+  context* Take(context*& slot);
+  World* world_;
+  std::vector<context*> ready_;
+  context* main_ = nullptr;
+  context* dispatcher_ = nullptr;
+  context* forced_ = nullptr;  // chosen while it could not be returned: runs at the next pick
+  bool force_main_ = false;
+};
+
+}  // namespace rrefsim::sim::detail

@@ -27,6 +27,7 @@ std::int64_t Worker::Impl::SendOnce(Message message, TimeUs timeout, Purpose pur
   if (timeout > 0) attempt.deadline = now + timeout;
   attempt.seq = next_seq++;
   attempt.purpose = std::move(purpose);
+  if (attempt.deadline) timers.insert({*attempt.deadline, attempt.seq, message.id, false});
   attempts.emplace(message.id, std::move(attempt));
   ++client_active_calls;
   out->messages.push_back({std::move(message), false});
@@ -69,6 +70,7 @@ void Worker::Impl::SendAttempt(std::int64_t retry_id, TimeUs timeout, bool from_
   attempt.seq = next_seq++;
   attempt.retry_id = retry_id;
   attempt.from_retry_thread = from_retry_thread;
+  if (attempt.deadline) timers.insert({*attempt.deadline, attempt.seq, m.id, false});
   attempts.emplace(m.id, std::move(attempt));
   ++client_active_calls;
   out->messages.push_back({std::move(m), true});
@@ -119,6 +121,7 @@ void Worker::Impl::OnResponse(const Message& response) {
 void Worker::Impl::OnAttemptDone(std::int64_t id, const Message* response, const std::string& error, Site site) {
   Attempt attempt = std::move(attempts.at(id));
   attempts.erase(id);
+  if (attempt.deadline) timers.erase({*attempt.deadline, attempt.seq, id, false});
   last_callback_threw = false;
   callback_held_by_function = false;
   if (attempt.retry_id) {
@@ -150,6 +153,7 @@ void Worker::Impl::RetryCallback(std::int64_t retry_id, const Message* response,
   } else if (entry.retry_count < config.retry.max_retries) {
     entry.scheduled = true;  // fires at next_time, computed when this attempt was sent
     entry.seq = next_seq++;
+    timers.insert({entry.next_time, entry.seq, retry_id, true});
     return;
   } else {
     final_error = "The RPC has not succeeded after the specified number of max retries (" +
@@ -165,50 +169,30 @@ void Worker::Impl::RetryCallback(std::int64_t retry_id, const Message* response,
 // attempts never time out, so their original futures stay incomplete.
 void Worker::Impl::FireDueTimers() {
   if (!agent_running) return;
-  for (;;) {
-    // The earliest due timer by (time, insertion sequence): an attempt's timeout or a scheduled retry.
-    std::optional<std::pair<TimeUs, std::uint64_t>> best;
-    std::int64_t best_id = 0;
-    bool best_is_retry = false;
-    for (const auto& [id, a] : attempts) {
-      if (!a.deadline || *a.deadline > now) continue;
-      std::pair<TimeUs, std::uint64_t> key{*a.deadline, a.seq};
-      if (!best || key < *best) best = key, best_id = id, best_is_retry = false;
-    }
-    for (const auto& [id, r] : retries) {
-      if (!r.scheduled || r.next_time > now) continue;
-      std::pair<TimeUs, std::uint64_t> key{r.next_time, r.seq};
-      if (!best || key < *best) best = key, best_id = id, best_is_retry = true;
-    }
-    if (!best || aborted) return;
-    if (best_is_retry) {
+  while (!timers.empty() && timers.begin()->time <= now && !aborted) {
+    Timer due = *timers.begin();
+    timers.erase(timers.begin());
+    if (due.retry) {
       // retryExpiredRpcs: resend, then compute the next retry time from the count before incrementing it.
-      RetryEntry& entry = retries.at(best_id);
-      entry.scheduled = false;
-      SendAttempt(best_id, config.default_timeout, /*from_retry_thread=*/true);
-      RetryEntry& after = retries.at(best_id);
+      retries.at(due.id).scheduled = false;
+      SendAttempt(due.id, config.default_timeout, /*from_retry_thread=*/true);
+      RetryEntry& after = retries.at(due.id);
       after.next_time = now + RetryDelay(config.retry, after.retry_count);
       ++after.retry_count;
     } else {
-      OnAttemptDone(best_id, nullptr, TimeoutErrorText(attempts.at(best_id).timeout), Site::kPool);
+      Attempt& attempt = attempts.at(due.id);
+      attempt.deadline.reset();  // its timer is the one firing
+      OnAttemptDone(due.id, nullptr, TimeoutErrorText(attempt.timeout), Site::kPool);
     }
   }
 }
 
 std::optional<TimeUs> Worker::Impl::NextDeadline() const {
   std::optional<TimeUs> next;
-  auto consider = [&next](TimeUs t) {
-    if (!next || t < *next) next = t;
-  };
-  if (agent_running) {  // no timer thread is left to fire them after the agent stopped
-    for (const auto& [id, a] : attempts) {
-      if (a.deadline) consider(*a.deadline);
-    }
-    for (const auto& [id, r] : retries) {
-      if (r.scheduled) consider(r.next_time);
-    }
+  if (agent_running && !timers.empty()) next = timers.begin()->time;  // no timer thread is left after a stop
+  if (shutdown == ShutdownStage::kWaitUsers || shutdown == ShutdownStage::kWaitOwners) {
+    if (!next || shutdown_deadline < *next) next = shutdown_deadline;
   }
-  if (shutdown == ShutdownStage::kWaitUsers || shutdown == ShutdownStage::kWaitOwners) consider(shutdown_deadline);
   return next;
 }
 

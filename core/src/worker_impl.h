@@ -144,6 +144,16 @@ struct Worker::Impl {
   std::uint64_t next_seq = 0;
   std::map<std::int64_t, Attempt> attempts;
   std::map<std::int64_t, RetryEntry> retries;
+  // Every pending timer in firing order (time, insertion sequence): attempt timeouts and scheduled retries. An index
+  // over `attempts` and `retries`, kept so that NextDeadline and FireDueTimers need not scan them.
+  struct Timer {
+    TimeUs time = 0;
+    std::uint64_t seq = 0;
+    std::int64_t id = 0;  // attempt (message) id, or retry id
+    bool retry = false;
+    friend auto operator<=>(const Timer&, const Timer&) = default;
+  };
+  std::set<Timer> timers;
   std::int64_t next_retry_id = 0;
   std::int64_t client_active_calls = 0;
   bool agent_running = true;

@@ -8,18 +8,14 @@
 
 namespace rrefsim::sim::detail {
 
+// A word at a time: multiply by the golden-ratio constant, fold the high bits down (a fingerprint, not a MAC).
 void Hasher::Mix(std::uint64_t word) {
-  for (int i = 0; i < 8; ++i) {
-    h_ ^= (word >> (8 * i)) & 0xff;
-    h_ *= 0x100000001b3ULL;
-  }
+  h_ = (h_ ^ word) * 0x9e3779b97f4a7c15ULL;
+  h_ ^= h_ >> 29;
 }
 
 void Hasher::Mix(const std::string& text) {
-  for (unsigned char c : text) {
-    h_ ^= c;
-    h_ *= 0x100000001b3ULL;
-  }
+  for (unsigned char c : text) Mix(c);
   Mix(text.size());
 }
 
@@ -112,7 +108,7 @@ void World::Absorb(int worker, core::Output& out) {
     }
     for (TimeUs delay : fate.delays) {
       if (observer_) Observe("send", worker, core::Describe(o.message) + " +" + std::to_string(delay) + "us");
-      inflight_.push_back(InFlight{o.message, now_ + delay, next_inflight_seq_++});
+      inflight_.emplace(InFlightKey{now_ + delay, next_inflight_seq_++}, o.message);
     }
   }
   std::vector<core::RunFunction> runs;

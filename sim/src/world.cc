@@ -116,13 +116,9 @@ context* World::ChooseStep(const std::vector<context*>& ready, context* yielder,
   std::size_t fibers = items.size();
   if (!cancelling_) {
     // Due messages, oldest first: option order is part of the recorded choice list.
-    std::vector<std::pair<TimeUs, std::uint64_t>>& due = step_due_;
-    due.clear();
-    for (const InFlight& f : inflight_) {
-      if (f.due <= now_) due.emplace_back(f.due, f.seq);
+    for (auto it = inflight_.begin(); it != inflight_.end() && it->first.first <= now_; ++it) {
+      items.push_back(kMessageItem | it->first.second);
     }
-    std::sort(due.begin(), due.end());
-    for (const auto& [time, seq] : due) items.push_back(kMessageItem | seq);
   }
   if (items.empty()) {
     *none = true;
@@ -149,17 +145,16 @@ context* World::ChooseStep(const std::vector<context*>& ready, context* yielder,
     return ready[pick];
   }
   if (pick < fibers) return yielder;
-  pending_delivery_ = items[pick] & ~kMessageItem;
+  // The due messages are the first entries of inflight_, in the order they were offered.
+  pending_delivery_ = std::next(inflight_.begin(), static_cast<std::ptrdiff_t>(pick - fibers))->first;
   return nullptr;
 }
 
 void World::DeliverChosen() {
-  std::uint64_t seq = *pending_delivery_;
+  auto it = inflight_.find(*pending_delivery_);
   pending_delivery_.reset();
-  auto it = std::find_if(inflight_.begin(), inflight_.end(), [seq](const InFlight& f) { return f.seq == seq; });
-  core::Message message = std::move(it->message);
-  *it = std::move(inflight_.back());  // order in inflight_ carries no meaning: ChooseStep sorts by (due, seq)
-  inflight_.pop_back();
+  core::Message message = std::move(it->second);
+  inflight_.erase(it);
   int to = message.to;
   Host& h = host(to);
   if (h.core.aborted()) {
@@ -229,7 +224,7 @@ bool World::AdvanceTime() {
   auto consider = [&next](TimeUs t) {
     if (!next || t < *next) next = t;
   };
-  for (const InFlight& f : inflight_) consider(f.due);
+  if (!inflight_.empty()) consider(inflight_.begin()->first.first);
   for (const Host& h : hosts_) {
     if (h.core.aborted() || h.timers_queued) continue;
     if (std::optional<TimeUs> d = h.core.NextDeadline()) consider(*d);

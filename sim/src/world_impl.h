@@ -19,7 +19,7 @@ namespace rrefsim::sim::detail {
 
 using boost::fibers::context;
 
-// FNV-1a over 64-bit words: the run's determinism fingerprint.
+// The run's determinism fingerprint, folded a 64-bit word at a time.
 class Hasher {
  public:
   void Mix(std::uint64_t word);
@@ -31,11 +31,8 @@ class Hasher {
   std::uint64_t h_ = 0xcbf29ce484222325ULL;
 };
 
-struct InFlight {
-  core::Message message;
-  TimeUs due = 0;
-  std::uint64_t seq = 0;
-};
+// An in-flight message's place in delivery order: its arrival time, then its send sequence.
+using InFlightKey = std::pair<TimeUs, std::uint64_t>;
 
 // Work for a worker's handler pool: a delivery, or the agent's timers (timeouts complete on the pool).
 struct PoolTask {
@@ -124,9 +121,9 @@ class World {
   Network network_;
   std::vector<Host> hosts_;
   TimeUs now_ = 0;
-  std::vector<InFlight> inflight_;
+  std::map<InFlightKey, core::Message> inflight_;  // by arrival: the due ones are a prefix
   std::uint64_t next_inflight_seq_ = 0;
-  std::optional<std::uint64_t> pending_delivery_;  // seq of the chosen message
+  std::optional<InFlightKey> pending_delivery_;  // the chosen message
   std::map<std::uint64_t, FiberRecord> fibers_;
   std::map<context*, std::uint64_t> fiber_of_;     // lookup only; never iterated
   std::uint64_t next_fiber_ = 1;
@@ -142,7 +139,6 @@ class World {
   std::vector<std::uint64_t> join_waiters_;
   context* yielding_ = nullptr;
   std::vector<std::uint64_t> step_items_;                  // ChooseStep's buffers
-  std::vector<std::pair<TimeUs, std::uint64_t>> step_due_;
   bool cancelling_ = false;
   bool bound_hit_ = false;
   std::exception_ptr divergence_;  // the chooser threw (a replay diverged): the run stops, Run rethrows it

@@ -30,7 +30,7 @@ std::int64_t Worker::Impl::SendOnce(Message message, TimeUs timeout, Purpose pur
   if (attempt.deadline) timers.insert({*attempt.deadline, attempt.seq, message.id, false});
   attempts.emplace(message.id, std::move(attempt));
   ++client_active_calls;
-  out->messages.push_back({std::move(message), false});
+  out->messages.push_back({std::move(message), false, -1});
   return out->messages.back().message.id;
 }
 
@@ -73,14 +73,14 @@ void Worker::Impl::SendAttempt(std::int64_t retry_id, TimeUs timeout, bool from_
   if (attempt.deadline) timers.insert({*attempt.deadline, attempt.seq, m.id, false});
   attempts.emplace(m.id, std::move(attempt));
   ++client_active_calls;
-  out->messages.push_back({std::move(m), true});
+  out->messages.push_back({std::move(m), true, retry_id});
 }
 
 void Worker::Impl::SendResponse(const Message& request, Message response) {
   response.id = request.id;
   response.from = config.id;
   response.to = request.from;
-  out->messages.push_back({std::move(response), false});
+  out->messages.push_back({std::move(response), false, -1});
 }
 
 // RequestCallbackNoPython::handleError, for a request whose processing threw synchronously (processMessage's and

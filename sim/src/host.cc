@@ -91,7 +91,7 @@ void World::Absorb(int worker, core::Output& out) {
     hash_.Mix(o.message);
     Fate fate;
     try {
-      fate = network_.Decide(o.message, now_);
+      fate = network_.Decide(o.message, now_, o.retry_chain);
     } catch (...) {
       // Possibly on a fiber, where an escaping exception terminates: stop the run and rethrow from Execute.
       if (!divergence_) divergence_ = std::current_exception();

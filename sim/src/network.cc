@@ -85,7 +85,7 @@ Network::Network(FaultConfig config, Chooser& chooser) : config_(std::move(confi
   }
 }
 
-Fate Network::Decide(const core::Message& message, TimeUs now) {
+Fate Network::Decide(const core::Message& message, TimeUs now, std::int64_t retry_chain) {
   Fate fate;
   if (auto error = InjectedFailure(message)) {
     fate.send_error = std::move(error);
@@ -93,7 +93,7 @@ Fate Network::Decide(const core::Message& message, TimeUs now) {
   }
   const std::uint64_t key = MessageKey(message);
   const bool fault_phase = now < heal_time_;
-  if (fault_phase && (LostToPartition(message, now, key) || Dropped(message, key))) return fate;
+  if (fault_phase && (LostToPartition(message, now, key) || Dropped(message, key, retry_chain))) return fate;
   int copies = 1;
   if (fault_phase && config_.duplicate > 0 && Coin(ChoiceKind::kDuplicate, key, config_.duplicate)) copies = 2;
   const auto fixed = config_.messages_to_delay.find(message.type);
@@ -135,31 +135,36 @@ bool Network::LostToPartition(const core::Message& message, TimeUs now, std::uin
   return true;
 }
 
-bool Network::Dropped(const core::Message& message, std::uint64_t key) {
+bool Network::Dropped(const core::Message& message, std::uint64_t key, std::int64_t retry_chain) {
   if (config_.drop <= 0) return false;
   const bool chained = IsControl(message.type) || message.type == MessageType::RREF_ACK;
   if (config_.control_only && !chained) return false;
   const int limit = config_.max_consecutive_drops;
   if (limit < 0) return Coin(ChoiceKind::kDrop, key, config_.drop);
   if (!chained) return limit > 0 && Coin(ChoiceKind::kDrop, key, config_.drop);  // sent once: a chain of one
-  int& drops = drops_by_chain_[ChainOf(message)];
+  int& drops = drops_by_chain_[ChainOf(message, retry_chain)];
   if (drops >= limit) return false;  // the chain used its losses: deliver without asking
   if (!Coin(ChoiceKind::kDrop, key, config_.drop)) return false;
   ++drops;
   return true;
 }
 
-// A control request's chain is (sender, type, rref id, fork id), recorded under (sender, id) so that the RREF_ACK
-// answering it (sent back to that sender with the same id) finds it.
-std::string Network::ChainOf(const core::Message& message) {
+// A control request's chain is the sender's retry chain when the host knows it (it survives TensorPipe's emptied
+// retries), else (sender, type, rref id, fork id); it is recorded under (sender, id) so that the RREF_ACK answering
+// it (sent back to that sender with the same id) finds it.
+std::string Network::ChainOf(const core::Message& message, std::int64_t retry_chain) {
   if (message.type == MessageType::RREF_ACK) {
     const auto it = chain_of_request_.find({message.to, message.id});
     if (it != chain_of_request_.end()) return it->second;
     return "ack|" + std::to_string(message.to) + '|' + std::to_string(message.id);
   }
   std::string chain = std::to_string(message.from) + '|' + std::to_string(static_cast<unsigned>(message.type)) + '|';
-  Append(chain, message.rref_id);
-  Append(chain, message.fork_id);
+  if (retry_chain >= 0) {
+    chain += "retry " + std::to_string(retry_chain);
+  } else {
+    Append(chain, message.rref_id);
+    Append(chain, message.fork_id);
+  }
   chain_of_request_[{message.from, message.id}] = chain;
   return chain;
 }

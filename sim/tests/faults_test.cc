@@ -582,3 +582,25 @@ TEST(FaultsTest, PartitionLosesMessagesUntilItHealsAndTheRunCompletes) {
 
 }  // namespace
 }  // namespace rrefsim::sim
+
+namespace rrefsim::sim {
+namespace {
+
+// The lossy profile's promise holds per retried message even when TensorPipe empties the retries' payloads: the
+// chain is the sender's retry, not the (now missing) ids in the payload.
+TEST(FaultsTest, LossyLimitCountsEmptiedRetriesOfOneMessageAsOneChain) {
+  Scenario s("s1_remote_to_here", 4);
+  s.Function("make").Return(Int(42));
+  s.On(0).Remote("a", To(1), "make").ToHere("v", "a").Del("a");
+  RunConfig config = testing::Config("lossy", {"drop=1", "max_consecutive_drops=1", "heal_min_ms=100000",
+                                               "heal_max_ms=100000"});
+  testing::Traced t = testing::RunTraced(s, config, 1);
+  int user_delete_drops = 0;
+  for (const StepEvent& e : t.events) {
+    if (e.kind == "drop" && e.worker == 0 && testing::Contains(e.detail, "RREF_USER_DELETE")) ++user_delete_drops;
+  }
+  EXPECT_EQ(user_delete_drops, 1) << testing::Dump(t);
+}
+
+}  // namespace
+}  // namespace rrefsim::sim

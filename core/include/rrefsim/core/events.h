@@ -123,7 +123,8 @@ using Event = std::variant<RunFunction, FutureDone, UserRRefDestroyed, OwnerRRef
 
 struct OutgoingMessage {
   Message message;
-  bool retried = false;  // sent through sendWithRetries (control messages) rather than once
+  bool retried = false;         // sent through sendWithRetries (control messages) rather than once
+  std::int64_t retry_chain = -1;  // the same number for every attempt of one retried message; -1 when sent once
 };
 
 struct Output {

@@ -101,14 +101,16 @@ class Network {
   // The fate of `message`, sent at `now`. In order: an injected send failure (no choice); then, during the fault
   // phase, a cut link or a new partition (the message is lost), a drop, a duplicate; then each copy's delay, plus
   // messages_to_delay. Choices are keyed (sender << 48) | (response ? 1 << 47 : 0) | id; option 0 is always benign.
-  Fate Decide(const core::Message& message, TimeUs now);
+  // `retry_chain` (core::OutgoingMessage::retry_chain) ties the attempts of one retried control message together,
+  // even when a TensorPipe retry carries an empty payload; -1 falls back to the message's own ids.
+  Fate Decide(const core::Message& message, TimeUs now, std::int64_t retry_chain = -1);
 
  private:
   bool Cut(core::WorkerId from, core::WorkerId to, TimeUs now) const;
   std::optional<std::string> InjectedFailure(const core::Message& message);
   bool LostToPartition(const core::Message& message, TimeUs now, std::uint64_t key);
-  bool Dropped(const core::Message& message, std::uint64_t key);
-  std::string ChainOf(const core::Message& message);
+  bool Dropped(const core::Message& message, std::uint64_t key, std::int64_t retry_chain);
+  std::string ChainOf(const core::Message& message, std::int64_t retry_chain);
   TimeUs DrawDelay(std::uint64_t key, bool fault_phase);
   bool Coin(ChoiceKind kind, std::uint64_t key, double p_one);
 

@@ -221,7 +221,7 @@ TEST(ReplayChooser, ARecordedPickOutOfRangeIsADivergence) {
 
 // ---- PCT ----
 
-std::uint64_t PickedItem(PctChooser& pct, const Items& ready) { return ready[pct.Choose(Step(ready))]; }
+std::uint64_t PickedItem(Chooser& pct, const Items& ready) { return ready[pct.Choose(Step(ready))]; }
 
 TEST(PctChooser, RejectsInvalidParameters) {
   EXPECT_THROW(PctChooser(1, 0, 10), std::invalid_argument);
@@ -331,6 +331,49 @@ TEST(PctChooser, FindsADepthTwoBugAtLeastAsOftenAsPromised) {
   EXPECT_GE(found, kRuns / 80);
   EXPECT_EQ(found_without_change_points, 0);  // the bug really has depth 2: one ordering constraint is not enough
   RecordProperty("found", found);
+}
+
+}  // namespace
+}  // namespace rrefsim::sim
+
+namespace rrefsim::sim {
+namespace {
+
+// Two threads of 40 steps; the bug needs thread 1's first step exactly between thread 0's 30th and 31st (depth 2).
+// Random scheduling almost never holds thread 1 back that long ((1/2)^30); PCT only needs thread 0 on top and its
+// one change point on that step: about 1/2 * 1/80 per run.
+template <class MakeChooser>
+int LateStartBugsFound(MakeChooser make, int runs) {
+  constexpr std::uint64_t kStepsEach = 40;
+  int found = 0;
+  for (int seed = 0; seed < runs; ++seed) {
+    auto chooser = make(static_cast<std::uint64_t>(seed));
+    std::uint64_t done[2] = {0, 0};
+    for (;;) {
+      Items ready;
+      for (std::uint64_t t = 0; t < 2; ++t) {
+        if (done[t] < kStepsEach) ready.push_back(t);
+      }
+      if (ready.empty()) break;
+      const std::uint64_t thread = PickedItem(chooser, ready);
+      if (thread == 1 && done[1] == 0) {
+        found += done[0] == 30 ? 1 : 0;
+        break;
+      }
+      ++done[thread];
+    }
+  }
+  return found;
+}
+
+TEST(PctChooser, FindsADeepOrderingBugFarMoreOftenThanRandom) {
+  constexpr int kRuns = 4000;
+  const int pct = LateStartBugsFound([](std::uint64_t seed) { return PctChooser(seed, 2, 80); }, kRuns);
+  const int random = LateStartBugsFound([](std::uint64_t seed) { return RandomChooser(seed); }, kRuns);
+  EXPECT_GE(pct, kRuns / 160 / 2);  // the bound 1/(n k^(d-1)) = 1/160, with slack for sampling
+  EXPECT_GT(pct, 4 * random + 5);
+  RecordProperty("pct", pct);
+  RecordProperty("random", random);
 }
 
 }  // namespace

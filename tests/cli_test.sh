@@ -33,15 +33,37 @@ expect 2 "unknown fault key" -- "$rrefsim" run --scenario s1_remote_to_here --fa
 expect 2 "bad seed range" -- "$rrefsim" run --scenario s1_remote_to_here --seed-range 5:2
 expect 2 "unknown flag" -- "$rrefsim" run --scenario s1_remote_to_here --bogus
 expect 2 "no subcommand" -- "$rrefsim"
+expect 2 "a negative seed" -- "$rrefsim" run --scenario s1_remote_to_here --seed -1
+expect 2 "a seed with no room for seed + 1" -- "$rrefsim" run --scenario s1_remote_to_here --seed 18446744073709551615
+expect 2 "zero seeds" -- "$rrefsim" run --scenario s1_remote_to_here --seeds 0
+expect 2 "--pct-depth without --strategy" -- "$rrefsim" run --scenario s1_remote_to_here --pct-depth 3
+expect 0 "version" -- "$rrefsim" --version
+
+# Interrupted: SIGINT stops after the current run, keeps what was printed (also into a pipe or file) and exits 130.
+"$rrefsim" run --scenario s10_nested_rref_stress --seeds 100000000 --faults lossy >"$tmp/interrupted" 2>&1 &
+pid=$!
+sleep 1
+kill -INT "$pid"
+wait "$pid"
+code=$?
+if [[ $code -eq 130 ]] && grep -q '^FAIL s10_nested_rref_stress seed ' "$tmp/interrupted" &&
+   grep -q '^interrupted: ' "$tmp/interrupted"; then
+  echo "ok: an interrupted campaign keeps its results and exits 130"
+else
+  echo "FAIL: interrupted campaign: exit $code"
+  sed 's/^/  | /' "$tmp/interrupted" | head -10
+  failures=$((failures + 1))
+fi
 
 # The failure report names the replay command, and the replay reproduces the same failure.
 "$rrefsim" run --scenario s3_user_to_user --seeds 60 --faults lossy >"$tmp/campaign" 2>&1
-replay=$(grep -m1 '^  replay: ' "$tmp/campaign" | sed 's/^  replay: rrefsim //')
+replay=$(grep -m1 '^  replay: ' "$tmp/campaign" | sed 's/^  replay: //')
 if [[ -z $replay ]]; then
   echo "FAIL: no replay command in a failing campaign's output"
   failures=$((failures + 1))
 else
-  expect 1 "the printed replay command reproduces the failure" -- "$rrefsim" $replay
+  # The command names this very binary (argv[0]), so it can be pasted as printed.
+  expect 1 "the printed replay command reproduces the failure" -- $replay
 fi
 
 # Same seed, same trace, byte for byte, in two processes.

@@ -10,43 +10,43 @@
 #include "rrefsim/scenarios/catalog.h"
 
 namespace rrefsim::cli {
+
+std::atomic<bool> g_interrupted{false};
+
 namespace {
+
+using ull = unsigned long long;
+
+struct Totals {
+  std::uint64_t runs = 0, steps = 0, messages = 0, failures = 0;
+};
 
 std::unique_ptr<sim::Chooser> MakeChooser(const CampaignOptions& o, std::uint64_t seed) {
   if (o.strategy == "pct") return std::make_unique<sim::PctChooser>(seed, o.pct_depth, 2000);
   return std::make_unique<sim::RandomChooser>(seed);
 }
 
-std::string ReplayCommand(const CampaignOptions& o, const std::string& profile, std::uint64_t seed) {
-  std::string cmd = "rrefsim run --scenario " + o.scenario + " --seed " + std::to_string(seed) + " --faults " + profile;
+std::string ReplayCommand(const CampaignOptions& o, const std::string& scenario, const std::string& profile,
+                          std::uint64_t seed) {
+  std::string cmd = o.program + " run --scenario " + scenario + " --seed " + std::to_string(seed) + " --faults " +
+                    profile;
   for (const std::string& f : o.faults) cmd += " --fault " + f;
   if (o.strategy != "random") cmd += " --strategy " + o.strategy + " --pct-depth " + std::to_string(o.pct_depth);
-  return cmd;
+  return cmd + " --trace";
+}
+
+void PrintTraceHeader() {
+  std::printf("%8s %15s  %-3s %-11s %s\n", "step", "virtual time", "wkr", "kind",
+              "detail (a send's +N us is the network delay it drew)");
 }
 
 void PrintStep(const sim::StepEvent& e) {
-  std::printf("%8llu %12.3f ms  w%-2d %-11s %s\n", static_cast<unsigned long long>(e.step), e.time / 1000.0, e.worker,
-              e.kind.c_str(), e.detail.c_str());
+  std::printf("%8llu %12.3f ms  w%-2d %-11s %s\n", static_cast<ull>(e.step), e.time / 1000.0, e.worker, e.kind.c_str(),
+              e.detail.c_str());
 }
 
-}  // namespace
-
-std::string FailureOf(const sim::RunResult& r, sim::Outcome expected) {
-  if (r.outcome != expected) {
-    std::string failure = std::string(sim::OutcomeName(r.outcome)) + ": " + r.detail;
-    if (r.outcome == sim::Outcome::kOk) failure += " (expected " + std::string(sim::OutcomeName(expected)) + ")";
-    return failure;
-  }
-  for (const sim::Observation& o : r.observations) {
-    if (!o.expected_ok) return "to_here_value: worker " + std::to_string(o.worker) + " " + o.where + ": " + o.what;
-  }
-  return "";
-}
-
-namespace {
-
-int RunOne(const CampaignOptions& o, const scenarios::CatalogEntry* entry) {
-  std::string profile = o.profile.empty() ? entry->faults : o.profile;
+int RunOne(const CampaignOptions& o, const scenarios::CatalogEntry& entry, Totals& totals) {
+  std::string profile = o.profile.empty() ? entry.faults : o.profile;
   sim::FaultConfigResult faults = sim::MakeFaultConfig(profile, o.faults);
   if (!faults.config) {
     std::fprintf(stderr, "rrefsim run: %s\n", faults.error.c_str());
@@ -55,63 +55,90 @@ int RunOne(const CampaignOptions& o, const scenarios::CatalogEntry* entry) {
   sim::RunConfig config;
   config.faults = *faults.config;
   auto start = std::chrono::steady_clock::now();  // wall clock for the summary's rates only
-  std::uint64_t runs = 0, steps = 0, messages = 0, failures = 0;
+  Totals mine;
   std::map<std::string, std::uint64_t> failures_by_kind;
   std::set<std::uint64_t> hashes;
-  for (std::uint64_t seed = o.seed_begin; seed < o.seed_end; ++seed) {
+  for (std::uint64_t seed = o.seed_begin; seed < o.seed_end && !g_interrupted; ++seed) {
     std::unique_ptr<sim::Chooser> chooser = MakeChooser(o, seed);
-    sim::StepObserver observer = o.trace ? sim::StepObserver(PrintStep) : sim::StepObserver();
-    sim::RunResult r = sim::Run(entry->scenario, config, *chooser, observer);
-    ++runs;
-    steps += r.steps;
-    messages += r.messages_delivered;
+    if (o.trace) PrintTraceHeader();
+    sim::RunResult r = sim::Run(entry.scenario, config, *chooser, o.trace ? sim::StepObserver(PrintStep) : nullptr);
+    ++mine.runs;
+    mine.steps += r.steps;
+    mine.messages += r.messages_delivered;
     hashes.insert(r.hash);
-    std::string failure = FailureOf(r, entry->expected);
-    if (o.trace) {
-      std::printf("seed %llu: %s, %llu steps, hash %016llx\n", static_cast<unsigned long long>(seed),
-                  failure.empty() ? "ok" : failure.c_str(), static_cast<unsigned long long>(r.steps),
-                  static_cast<unsigned long long>(r.hash));
-    }
+    std::string failure = FailureOf(r, entry.expected);
+    if (o.trace) std::printf("seed %llu: %s, run hash %016llx\n", static_cast<ull>(seed), failure.empty() ? "ok" : failure.c_str(), static_cast<ull>(r.hash));
     if (failure.empty()) continue;
-    ++failures;
+    ++mine.failures;
     ++failures_by_kind[failure.substr(0, failure.find(':'))];
-    if (static_cast<int>(failures) <= o.show_failures) {
-      std::printf("FAIL seed %llu: %s\n  replay: %s\n", static_cast<unsigned long long>(seed), failure.c_str(),
-                  ReplayCommand(o, profile, seed).c_str());
+    if (!o.trace && static_cast<int>(mine.failures) <= o.show_failures) {
+      std::printf("FAIL %s seed %llu: %s\n  replay: %s\n", entry.name.c_str(), static_cast<ull>(seed), failure.c_str(),
+                  ReplayCommand(o, entry.name, profile, seed).c_str());
     }
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("%s under %s (%s, %s): %llu runs, %llu failing, %zu distinct run hashes\n", entry->name.c_str(),
-              profile.c_str(), o.protocol.c_str(), o.strategy.c_str(), static_cast<unsigned long long>(runs),
-              static_cast<unsigned long long>(failures), hashes.size());
-  for (const auto& [kind, n] : failures_by_kind) {
-    std::printf("  %s: %llu\n", kind.c_str(), static_cast<unsigned long long>(n));
+  if (!o.trace && static_cast<int>(mine.failures) > o.show_failures) {
+    std::printf("  (%llu more failing seeds not shown; --show-failures N prints more)\n",
+                static_cast<ull>(mine.failures) - static_cast<ull>(o.show_failures));
   }
-  std::printf("  %.0f runs/s, %.0f steps/s, %.0f messages/s\n", runs / seconds, steps / seconds, messages / seconds);
-  return failures == 0 ? kExitOk : kExitViolation;
+  std::printf("%s under %s (%s, %s): %llu run%s, %llu failing, %zu distinct run hashes\n", entry.name.c_str(),
+              profile.c_str(), o.protocol.c_str(), o.strategy.c_str(), static_cast<ull>(mine.runs),
+              mine.runs == 1 ? "" : "s", static_cast<ull>(mine.failures), hashes.size());
+  for (const auto& [kind, n] : failures_by_kind) std::printf("  failing with %s: %llu\n", kind.c_str(), static_cast<ull>(n));
+  if (mine.runs > 1) {
+    std::printf("  %.0f runs/s, %.0f steps/s, %.0f messages/s\n", mine.runs / seconds, mine.steps / seconds,
+                mine.messages / seconds);
+  }
+  totals.runs += mine.runs;
+  totals.steps += mine.steps;
+  totals.messages += mine.messages;
+  totals.failures += mine.failures;
+  return mine.failures == 0 ? kExitOk : kExitViolation;
 }
 
 }  // namespace
 
-int RunCampaign(const CampaignOptions& o) {
-  if (o.scenario == "all") {
-    int status = kExitOk;
-    for (const scenarios::CatalogEntry& e : scenarios::Catalog()) {
-      CampaignOptions one = o;
-      one.scenario = e.name;
-      int s = RunOne(one, &e);
-      if (s != kExitOk && status == kExitOk) status = s;
-      if (s == kExitBadInput) return s;
-    }
-    return status;
+std::string FailureOf(const sim::RunResult& r, sim::Outcome expected) {
+  if (r.outcome != expected) {
+    std::string failure = std::string(sim::OutcomeName(r.outcome));
+    if (!r.detail.empty()) failure += ": " + r.detail;
+    if (r.outcome == sim::Outcome::kOk) failure += " (the scenario must end with " + std::string(sim::OutcomeName(expected)) + ")";
+    return failure;
   }
-  const scenarios::CatalogEntry* entry = scenarios::FindScenario(o.scenario);
-  if (entry == nullptr) {
+  for (const sim::Observation& o : r.observations) {
+    if (!o.expected_ok) return "to_here_value: worker " + std::to_string(o.worker) + " " + o.where + ": " + o.what;
+  }
+  return "";
+}
+
+int RunCampaign(const CampaignOptions& o) {
+  std::vector<const scenarios::CatalogEntry*> entries;
+  if (o.scenario == "all") {
+    for (const scenarios::CatalogEntry& e : scenarios::Catalog()) entries.push_back(&e);
+  } else if (const scenarios::CatalogEntry* e = scenarios::FindScenario(o.scenario)) {
+    entries.push_back(e);
+  } else {
     std::fprintf(stderr, "rrefsim run: unknown scenario '%s' (see `rrefsim list`, or use 'all')\n",
                  o.scenario.c_str());
     return kExitBadInput;
   }
-  return RunOne(o, entry);
+  Totals totals;
+  int status = kExitOk;
+  for (const scenarios::CatalogEntry* e : entries) {
+    int s = RunOne(o, *e, totals);
+    if (s == kExitBadInput) return s;
+    if (s != kExitOk) status = s;
+    if (g_interrupted) break;
+  }
+  if (entries.size() > 1) {
+    std::printf("all %zu scenarios: %llu runs, %llu failing\n", entries.size(), static_cast<ull>(totals.runs),
+                static_cast<ull>(totals.failures));
+  }
+  if (g_interrupted) {
+    std::printf("interrupted: the results above cover the runs that finished\n");
+    return kExitInterrupted;
+  }
+  return status;
 }
 
 }  // namespace rrefsim::cli

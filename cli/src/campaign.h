@@ -1,6 +1,7 @@
-// `rrefsim run`: a campaign of seeded runs of one scenario, and its summary.
+// `rrefsim run`: a campaign of seeded runs of catalog scenarios, and its summary.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -10,17 +11,21 @@
 namespace rrefsim::cli {
 
 struct CampaignOptions {
-  std::string scenario;        // a catalog name, or "all"
+  std::string program = "rrefsim";  // how to call this binary in printed replay commands (argv[0])
+  std::string scenario;             // a catalog name, or "all"
   std::uint64_t seed_begin = 0;
-  std::uint64_t seed_end = 1;  // half-open
-  std::string profile;         // empty: the scenario's own profile
+  std::uint64_t seed_end = 1;       // half-open
+  std::string profile;              // empty: the scenario's own profile
   std::vector<std::string> faults;
   std::string strategy = "random";
   int pct_depth = 3;
   std::string protocol = "pytorch";
-  bool trace = false;          // print every step of every run
-  int show_failures = 10;
+  bool trace = false;               // print every step of every run
+  int show_failures = 10;           // failing seeds printed per scenario (all are counted)
 };
+
+// Set by SIGINT/SIGTERM: the campaign stops after the current run, prints what it has and exits 130.
+extern std::atomic<bool> g_interrupted;
 
 // Why a run failed, or "" when it passed: an outcome other than the expected one, or a wrong to_here value.
 std::string FailureOf(const sim::RunResult& result, sim::Outcome expected);

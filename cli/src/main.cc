@@ -1,7 +1,9 @@
 // The rrefsim command line: run, list, bench. Exit codes are in exit_codes.h and docs/cli.md.
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
 #include <exception>
+#include <limits>
 
 #include "bench.h"
 #include "campaign.h"
@@ -28,7 +30,46 @@ bool ParseRange(const std::string& text, std::uint64_t* begin, std::uint64_t* en
   }
 }
 
+// A non-negative integer that leaves room for seed + 1.
+const CLI::Validator kSeed(
+    [](std::string& text) -> std::string {
+      std::uint64_t v = 0;
+      std::size_t used = 0;
+      try {
+        if (text.empty() || text[0] == '-' || text[0] == '+') throw std::invalid_argument(text);
+        v = std::stoull(text, &used);
+      } catch (const std::exception&) {
+        return "'" + text + "' is not a seed (a non-negative integer below 2^64 - 1)";
+      }
+      if (used != text.size() || v == std::numeric_limits<std::uint64_t>::max()) {
+        return "'" + text + "' is not a seed (a non-negative integer below 2^64 - 1)";
+      }
+      return "";
+    },
+    "SEED");
+
+const CLI::Validator kPositive(
+    [](std::string& text) -> std::string {
+      try {
+        std::size_t used = 0;
+        double v = std::stod(text, &used);
+        if (used == text.size() && v > 0) return "";
+      } catch (const std::exception&) {
+      }
+      return "'" + text + "' must be a number greater than 0";
+    },
+    "POSITIVE");
+
+void OnSignal(int) { g_interrupted = true; }
+
+std::string FaultKeysText() {
+  std::string text = "Fault keys for --fault KEY=VALUE:\n";
+  for (const std::string& line : sim::FaultKeyHelp()) text += "  " + line + "\n";
+  return text;
+}
+
 int ListScenarios() {
+  std::printf("%-26s %-13s %s\n", "scenario", "profile", "what it exercises");
   for (const scenarios::CatalogEntry& e : scenarios::Catalog()) {
     std::printf("%-26s %-13s %s\n", e.name.c_str(), e.faults.c_str(), e.summary.c_str());
   }
@@ -43,18 +84,27 @@ int Main(int argc, char** argv) {
   std::uint64_t seed = 0, seeds = 0;
   std::string range;
   CLI::App* run_cmd = app.add_subcommand("run", "run a scenario over seeds and report failures");
-  run_cmd->add_option("--scenario", run.scenario, "a catalog scenario (see `rrefsim list`)")->required();
-  auto* seed_opt = run_cmd->add_option("--seed", seed, "run one seed");
-  auto* seeds_opt = run_cmd->add_option("--seeds", seeds, "run seeds 0..N-1")->check(CLI::PositiveNumber);
+  run_cmd->add_option("--scenario", run.scenario, "a catalog scenario (see `rrefsim list`), or 'all'")->required();
+  auto* seed_opt = run_cmd->add_option("--seed", seed, "run one seed (default: seed 0)")->check(kSeed);
+  auto* seeds_opt = run_cmd->add_option("--seeds", seeds, "run seeds 0..N-1")->check(kSeed)->check(kPositive);
   auto* range_opt = run_cmd->add_option("--seed-range", range, "run seeds A..B-1 (half-open A:B)");
   seed_opt->excludes(seeds_opt)->excludes(range_opt);
   seeds_opt->excludes(range_opt);
-  run_cmd->add_option("--faults", run.profile, "fault profile: reorder, faulty-agent, lossy, chaos, swarm")
+  run_cmd->add_option("--faults", run.profile,
+                      "fault profile: reorder, faulty-agent, lossy, chaos, swarm (default: the scenario's own)")
       ->check(CLI::IsMember(sim::FaultProfiles()));
-  run_cmd->add_option("--fault", run.faults, "override a fault setting, KEY=VALUE (repeatable)");
-  run_cmd->add_option("--strategy", run.strategy, "scheduling strategy")->check(CLI::IsMember({"random", "pct"}));
+  run_cmd->add_option("--fault", run.faults, "override a fault setting, KEY=VALUE (repeatable; keys below)");
+  auto* strategy_opt = run_cmd->add_option("--strategy", run.strategy, "scheduling strategy")
+                           ->check(CLI::IsMember({"random", "pct"}))
+                           ->capture_default_str();
   run_cmd->add_option("--pct-depth", run.pct_depth, "PCT bug depth d (d-1 priority change points)")
-      ->check(CLI::Range(1, 100));
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str()
+      ->needs(strategy_opt);
+  run_cmd->add_option("--show-failures", run.show_failures, "failing seeds to print per scenario")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  run_cmd->footer(FaultKeysText());
   run_cmd->add_option("--protocol", run.protocol, "protocol mode")->check(CLI::IsMember({"pytorch"}));
   run_cmd->add_flag("--trace", run.trace, "print every step of every run");
 
@@ -62,18 +112,20 @@ int Main(int argc, char** argv) {
   BenchOptions bench;
   CLI::App* bench_cmd = app.add_subcommand("bench", "measure simulator speed and memory (JSON on stdout)");
   bench_cmd->add_option("--mix-seeds", bench.mix_seeds, "seeds per scenario in the message mix")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive)
+      ->capture_default_str();
   bench_cmd->add_option("--s3-seconds", bench.s3_seconds, "seconds of S3 runs for runs_per_second")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive)
+      ->capture_default_str();
+  app.set_version_flag("--version", "rrefsim 0.1.0");
 
   try {
     app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return kExitBadInput;
+    int code = app.exit(e);  // prints help, the version, or the error
+    return code == 0 ? kExitOk : kExitBadInput;
   }
+  run.program = argc > 0 ? argv[0] : "rrefsim";
   if (*list_cmd) return ListScenarios();
   if (*bench_cmd) return RunBench(bench);
   if (*seeds_opt) run.seed_end = seeds;
@@ -87,6 +139,10 @@ int Main(int argc, char** argv) {
     return kExitBadInput;
   }
   if (!*seed_opt && !*seeds_opt && !*range_opt) run.seed_end = 1;
+  // Results are printed as they are found, line by line, so that an interrupted or piped campaign keeps them.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
   return RunCampaign(run);
 }
 

@@ -160,17 +160,20 @@ bool World::SleepFor(TimeUs duration) {
   return Block("sleep until " + std::to_string(now_ + duration) + "us");
 }
 
-bool World::Barrier(int /*worker*/) {
+// Barriers meet by name: every live worker's k-th program barrier ("barrier k"), or rpc.shutdown's
+// _wait_all_workers ("shutdown"); a worker at one barrier never releases another.
+bool World::Barrier(const std::string& name) {
   int live = 0;
   for (const Host& h : hosts_) live += h.core.aborted() ? 0 : 1;
-  if (static_cast<int>(barrier_waiters_.size()) + 1 >= live) {
-    std::vector<std::uint64_t> waiters = std::exchange(barrier_waiters_, {});
+  std::vector<std::uint64_t>& waiting = barrier_waiters_[name];
+  if (static_cast<int>(waiting.size()) + 1 >= live) {
+    std::vector<std::uint64_t> waiters = std::exchange(waiting, {});
+    barrier_waiters_.erase(name);
     for (std::uint64_t f : waiters) Wake(f);
     return !cancelling_;
   }
-  barrier_waiters_.push_back(CurrentFiber());
-  return Block("a barrier (" + std::to_string(barrier_waiters_.size()) + " of " + std::to_string(live) +
-               " workers arrived)");
+  waiting.push_back(CurrentFiber());
+  return Block(name);
 }
 
 bool World::WaitOwnersDeleted(int worker) {

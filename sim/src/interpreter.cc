@@ -130,8 +130,13 @@ Flow ExecOne(Context& c, const Op& op, std::size_t index) {
       auto var = c.frame.find(op.var);
       std::int64_t expected = Evaluate(c, op.payload);
       bool ok = var != c.frame.end() && var->second.payload == expected;
-      c.world.Record({c.worker, c.where + " op " + std::to_string(index),
-                      ok ? "as expected" : "expected " + std::to_string(expected) + " in '" + op.var + "'", ok});
+      std::string what = "as expected";
+      if (var == c.frame.end()) {
+        what = "expected " + std::to_string(expected) + " in '" + op.var + "', which has no value (an earlier op failed)";
+      } else if (!ok) {
+        what = "expected " + std::to_string(expected) + " in '" + op.var + "', got " + std::to_string(var->second.payload);
+      }
+      c.world.Record({c.worker, c.where + " op " + std::to_string(index), what, ok});
       break;
     }
     case Op::Kind::kDel: {
@@ -159,7 +164,7 @@ Flow ExecOne(Context& c, const Op& op, std::size_t index) {
     case Op::Kind::kIfPositive:
       return Exec(c, Evaluate(c, op.payload) > 0 ? op.then_ops : op.else_ops);
     case Op::Kind::kBarrier:
-      if (!c.world.Barrier(c.worker)) return Flow::kCancelled;
+      if (!c.world.Barrier("barrier " + std::to_string(++h.barriers_passed))) return Flow::kCancelled;
       break;
     case Op::Kind::kSleep:
       if (!c.world.SleepFor(op.duration)) return Flow::kCancelled;
@@ -185,7 +190,7 @@ void ReleaseFrame(Context& c) {
 bool Shutdown(Context& c) {
   World& w = c.world;
   Host& h = w.host(c.worker);
-  if (!w.Barrier(c.worker)) return false;
+  if (!w.Barrier("the shutdown barrier")) return false;
   core::Output out;
   h.core.DeleteAllUsersAndUnforkedOwners(w.now(), out);
   w.Absorb(c.worker, out);

@@ -284,19 +284,39 @@ bool World::Quiescent() const {
   return inflight_.empty();
 }
 
+// What is stuck, grouped by what it waits for ("program 0, program 1 wait for ..."), with the counts that keep a
+// join waiting (a leaked active client call, §9.3) and the work that waits for a handler.
 std::string World::DescribeBlocked() const {
-  std::string text;
+  std::map<std::string, std::vector<std::string>> by_reason;  // ordered: deterministic text
   for (const auto& [id, f] : fibers_) {
-    if (f.state != FiberState::kBlocked) continue;
-    if (!text.empty()) text += "; ";
-    text += f.name + " waits for " + f.waiting_for;
+    if (f.state == FiberState::kBlocked) by_reason[f.waiting_for].push_back(f.name);
+  }
+  std::string text;
+  auto add = [&text](const std::string& part) { text += (text.empty() ? "" : "; ") + part; };
+  int live = 0;
+  for (const Host& h : hosts_) live += h.core.aborted() ? 0 : 1;
+  for (const auto& [reason, names] : by_reason) {
+    std::string who;
+    for (const std::string& n : names) who += (who.empty() ? "" : ", ") + n;
+    std::string arrived;
+    if (auto b = barrier_waiters_.find(reason); b != barrier_waiters_.end()) {
+      arrived = " (" + std::to_string(b->second.size()) + " of " + std::to_string(live) + " workers arrived)";
+    }
+    add(who + (names.size() == 1 ? " waits for " : " wait for ") + reason + arrived);
+  }
+  if (!join_waiters_.empty()) {
+    std::string active;
+    for (int w = 0; w < static_cast<int>(hosts_.size()); ++w) {
+      std::int64_t calls = hosts_[static_cast<std::size_t>(w)].core.View().client_active_calls;
+      if (calls != 0) active += (active.empty() ? "" : ", ") + ("worker " + std::to_string(w) + ": " + std::to_string(calls));
+    }
+    if (!active.empty()) add("active client calls that never completed: " + active);
   }
   for (int w = 0; w < static_cast<int>(hosts_.size()); ++w) {
     const Host& h = hosts_[static_cast<std::size_t>(w)];
     if (h.backlog.empty()) continue;
-    if (!text.empty()) text += "; ";
-    text += "worker " + std::to_string(w) + " has " + std::to_string(h.backlog.size()) +
-            " task(s) waiting for one of its " + std::to_string(scenario_.pool_size) + " busy handlers";
+    add("worker " + std::to_string(w) + " has " + std::to_string(h.backlog.size()) +
+        " task(s) waiting for one of its " + std::to_string(scenario_.pool_size) + " busy handlers");
   }
   return text;
 }

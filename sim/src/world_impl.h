@@ -52,6 +52,7 @@ struct Host {
   std::optional<std::uint64_t> shutdown_waiter;
   bool at_join = false;
   bool finished = false;                            // its program (and shutdown) completed
+  int barriers_passed = 0;                          // program barriers reached so far
 };
 
 enum class FiberState { kReady, kBlocked, kDone };
@@ -91,7 +92,7 @@ class World {
   bool Yield();                                 // a scheduling point; false when the run is being cancelled
   bool WaitFuture(int worker, core::FutureId future, core::Outcome* outcome);
   bool SleepFor(TimeUs duration);
-  bool Barrier(int worker);
+  bool Barrier(const std::string& name);
   bool WaitOwnersDeleted(int worker);
   bool WaitJoin(int worker);
   void Observe(const char* kind, int worker, const std::string& detail);
@@ -135,7 +136,7 @@ class World {
   };
   std::vector<Sleeper> sleepers_;
   std::uint64_t next_sleep_seq_ = 0;
-  std::vector<std::uint64_t> barrier_waiters_;
+  std::map<std::string, std::vector<std::uint64_t>> barrier_waiters_;
   std::vector<std::uint64_t> join_waiters_;
   context* yielding_ = nullptr;
   std::vector<std::uint64_t> step_items_;                  // ChooseStep's buffers

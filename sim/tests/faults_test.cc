@@ -503,7 +503,9 @@ TEST(FaultsTest, DuplicateControlMessagesOnS3FollowSection61) {
 TEST(FaultsTest, DuplicateRemoteCallWhoseExceptionWinsLeavesShutdownAtJoin) {
   Traced t = RunTraced(RemoteToHere(), DuplicateEverything(), 2);
   ASSERT_EQ(t.result.outcome, Outcome::kDeadlock) << t.result.detail << "\n" << Dump(t);
-  EXPECT_TRUE(Contains(t.result.detail, "program 0 waits for join")) << t.result.detail;
+  EXPECT_TRUE(Contains(t.result.detail, "program 0, program 1, program 2, program 3 wait for join"))
+      << t.result.detail;
+  EXPECT_TRUE(Contains(t.result.detail, "active client calls that never completed: worker 0: 1")) << t.result.detail;
   bool overtaken = false;
   for (const Delivery& d : Deliveries(t)) {
     if (d.deliver.worker == 0 && StartsWith(d.deliver.detail, "EXCEPTION#") &&

@@ -26,6 +26,9 @@ expect 0 "list" -- "$rrefsim" list
 expect 0 "a passing campaign" -- "$rrefsim" run --scenario s3_user_to_user --seeds 20
 expect 0 "a scenario that must deadlock does" -- "$rrefsim" run --scenario pool_exhaustion --seeds 5
 expect 1 "a failing campaign (PyTorch under loss)" -- "$rrefsim" run --scenario s3_user_to_user --seeds 60 --faults lossy
+expect 0 "a scenario's own fault settings (faulty agent, 3 failing sends)" -- "$rrefsim" run --scenario s3_faulty_agent --seeds 10
+expect 1 "--fault overrides the scenario's settings (6 failing sends abort a worker)" -- \
+  "$rrefsim" run --scenario s3_faulty_agent --seeds 10 --fault num_fail_sends=6
 expect 2 "unknown scenario" -- "$rrefsim" run --scenario nope
 expect 2 "unknown profile" -- "$rrefsim" run --scenario s1_remote_to_here --faults nope
 expect 2 "fault value out of range" -- "$rrefsim" run --scenario s1_remote_to_here --fault drop=2

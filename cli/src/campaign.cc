@@ -47,7 +47,9 @@ void PrintStep(const sim::StepEvent& e) {
 
 int RunOne(const CampaignOptions& o, const scenarios::CatalogEntry& entry, Totals& totals) {
   std::string profile = o.profile.empty() ? entry.faults : o.profile;
-  sim::FaultConfigResult faults = sim::MakeFaultConfig(profile, o.faults);
+  std::vector<std::string> overrides = entry.fault_overrides;  // profile < scenario < command line
+  overrides.insert(overrides.end(), o.faults.begin(), o.faults.end());
+  sim::FaultConfigResult faults = sim::MakeFaultConfig(profile, overrides);
   if (!faults.config) {
     std::fprintf(stderr, "rrefsim run: %s\n", faults.error.c_str());
     return kExitBadInput;

@@ -69,9 +69,12 @@ std::string FaultKeysText() {
 }
 
 int ListScenarios() {
-  std::printf("%-26s %-13s %s\n", "scenario", "profile", "what it exercises");
+  std::printf("%-26s %-13s %s\n", "scenario", "profile", "what it exercises [its own fault settings]");
   for (const scenarios::CatalogEntry& e : scenarios::Catalog()) {
-    std::printf("%-26s %-13s %s\n", e.name.c_str(), e.faults.c_str(), e.summary.c_str());
+    std::string own;
+    for (const std::string& f : e.fault_overrides) own += (own.empty() ? " [" : " ") + f;
+    if (!own.empty()) own += "]";
+    std::printf("%-26s %-13s %s%s\n", e.name.c_str(), e.faults.c_str(), e.summary.c_str(), own.c_str());
   }
   return kExitOk;
 }

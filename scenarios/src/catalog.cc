@@ -130,30 +130,42 @@ Scenario PoolExhaustion() {
   return s;
 }
 
+CatalogEntry Entry(std::string name, std::string summary, std::string faults, Scenario scenario,
+                   std::vector<std::string> fault_overrides = {}, sim::Outcome expected = sim::Outcome::kOk) {
+  CatalogEntry e;
+  e.name = std::move(name);
+  e.summary = std::move(summary);
+  e.faults = std::move(faults);
+  e.scenario = std::move(scenario);
+  e.fault_overrides = std::move(fault_overrides);
+  e.expected = expected;
+  return e;
+}
+
 std::vector<CatalogEntry> Build() {
   std::vector<CatalogEntry> c;
-  c.push_back({"s1_remote_to_here", "S1: remote() to another worker, to_here, drop (test_rref_to_here)", "reorder",
-               S1()});
-  c.push_back({"s2_remote_to_self", "S2: remote() to self (test_self_remote_rref_as_rpc_arg)", "reorder", S2()});
-  c.push_back({"s3_user_to_user", "S3: a UserRRef shared user to user, world size 4 (test_rref_context_debug_info)",
-               "reorder", S3()});
-  c.push_back({"s4_user_to_owner", "S4: a UserRRef sent back to its owner, the phantom fork", "reorder", S4()});
-  c.push_back({"s5_owner_to_user", "S5: an OwnerRRef sent to a user, early fork registration", "reorder", S5()});
-  c.push_back({"s6_owner_to_self", "S6: an OwnerRRef sent to self", "reorder", S6()});
-  c.push_back({"s7_rpc_returns_rref", "S7: an rpc returning a UserRRef (test_return_rref)", "reorder", S7()});
-  c.push_back({"s9_gated_on_two_forks", "S9: a user function gated on two forked arguments (test_user_rrefs_confirmed)",
-               "reorder", S9()});
-  c.push_back({"s10_nested_rref_stress", "S10: 20 RRefs nested in one value (test_nested_rref_stress)", "reorder",
-               S10()});
-  c.push_back({"forward_chain_ttl8", "remote() forwarding an RRef through 8 hops (test_rref_forward_chain)",
-               "reorder", ForwardChain()});
-  c.push_back({"shutdown_with_live_users", "S12: graceful shutdown while programs hold RRefs", "reorder",
-               ShutdownWithLiveUsers()});
-  c.push_back({"s3_faulty_agent", "S3 with 3 failing sends per control message (FaultyAgentRpcTest)",
-               "faulty-agent", S3()});
+  c.push_back(Entry("s1_remote_to_here", "S1: remote() to another worker, to_here, drop (test_rref_to_here)", "reorder",
+               S1()));
+  c.push_back(Entry("s2_remote_to_self", "S2: remote() to self (test_self_remote_rref_as_rpc_arg)", "reorder", S2()));
+  c.push_back(Entry("s3_user_to_user", "S3: a UserRRef shared user to user, world size 4 (test_rref_context_debug_info)",
+               "reorder", S3()));
+  c.push_back(Entry("s4_user_to_owner", "S4: a UserRRef sent back to its owner, the phantom fork", "reorder", S4()));
+  c.push_back(Entry("s5_owner_to_user", "S5: an OwnerRRef sent to a user, early fork registration", "reorder", S5()));
+  c.push_back(Entry("s6_owner_to_self", "S6: an OwnerRRef sent to self", "reorder", S6()));
+  c.push_back(Entry("s7_rpc_returns_rref", "S7: an rpc returning a UserRRef (test_return_rref)", "reorder", S7()));
+  c.push_back(Entry("s9_gated_on_two_forks", "S9: a user function gated on two forked arguments (test_user_rrefs_confirmed)",
+               "reorder", S9()));
+  c.push_back(Entry("s10_nested_rref_stress", "S10: 20 RRefs nested in one value (test_nested_rref_stress)", "reorder",
+               S10()));
+  c.push_back(Entry("forward_chain_ttl8", "remote() forwarding an RRef through 8 hops (test_rref_forward_chain)",
+               "reorder", ForwardChain()));
+  c.push_back(Entry("shutdown_with_live_users", "S12: graceful shutdown while programs hold RRefs", "reorder",
+               ShutdownWithLiveUsers()));
+  c.push_back(Entry("s3_faulty_agent", "S3 with 3 failing sends per control message (FaultyAgentRpcTest)",
+               "faulty-agent", S3(), {"num_fail_sends=3"}));
   c.back().scenario.name = "s3_faulty_agent";
-  c.push_back({"pool_exhaustion", "a blocking user function holds the only handler its fetch reply needs", "reorder",
-               PoolExhaustion(), sim::Outcome::kDeadlock});
+  c.push_back(Entry("pool_exhaustion", "a blocking user function holds the only handler its fetch reply needs", "reorder",
+               PoolExhaustion(), {}, sim::Outcome::kDeadlock));
   return c;
 }
 

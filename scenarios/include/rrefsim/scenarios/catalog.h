@@ -16,6 +16,9 @@ struct CatalogEntry {
   std::string summary;     // one line: what it exercises and the PyTorch test it mirrors
   std::string faults;      // the fault profile it is meant for ("reorder" unless it says otherwise)
   sim::Scenario scenario;
+  // The scenario's own fault settings, KEY=VALUE. Precedence: the profile's defaults, then these, then the command
+  // line's --fault overrides.
+  std::vector<std::string> fault_overrides;
   sim::Outcome expected = sim::Outcome::kOk;  // what a correct simulation of PyTorch must end with
 };
 

@@ -86,10 +86,7 @@ Scenario S10() {
     inner.push_back("r" + std::to_string(i));
     nest.Remote(inner.back(), To(2), "make");
   }
-  nest.Remote("all", To(2), "make");  // a fresh variable that will carry every inner RRef
-  nest.Del("all");
-  s.Function("pack").ReturnVar("args");
-  nest.RpcSync("packed", To(1), "pack", inner).ReturnVar("packed");
+  nest.Pack("packed", inner).ReturnVar("packed");  // return [r0, ..., r19]
   s.On(0).Remote("outer", To(1), "nest").ToHere("inner", "outer").ToHere("v", "inner", 19).Expect("v", 42)
       .Del("inner").Del("outer");
   return s;

@@ -106,9 +106,15 @@ void World::Absorb(int worker, core::Output& out) {
       if (observer_) Observe("drop", worker, core::Describe(o.message));
       continue;
     }
-    for (TimeUs delay : fate.delays) {
+    for (std::size_t i = 0; i < fate.delays.size(); ++i) {
+      TimeUs delay = fate.delays[i];
       if (observer_) Observe("send", worker, core::Describe(o.message) + " +" + std::to_string(delay) + "us");
-      inflight_.emplace(InFlightKey{now_ + delay, next_inflight_seq_++}, o.message);
+      InFlightKey key{now_ + delay, next_inflight_seq_++};
+      if (i + 1 == fate.delays.size()) {
+        inflight_.emplace(key, std::move(o.message));  // the last copy takes the message
+      } else {
+        inflight_.emplace(key, o.message);
+      }
     }
   }
   std::vector<core::RunFunction> runs;

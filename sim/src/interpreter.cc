@@ -150,6 +150,19 @@ Flow ExecOne(Context& c, const Op& op, std::size_t index) {
     case Op::Kind::kLocal:
       Assign(c, op.out, core::Value{0, {h.core.CreateLocal(core::Value{Evaluate(c, op.payload), {}}, "PyObject")}});
       break;
+    case Op::Kind::kPack: {
+      core::Value packed;
+      for (const std::string& name : op.args) {
+        auto it = c.frame.find(name);
+        if (it == c.frame.end()) continue;
+        for (core::Handle r : it->second.rrefs) {
+          h.core.Retain(r);
+          packed.rrefs.push_back(r);
+        }
+      }
+      Assign(c, op.out, std::move(packed));
+      break;
+    }
     case Op::Kind::kReturn:
       c.result.kind = core::FunctionResult::Kind::kReturned;
       if (!op.var.empty() && c.frame.contains(op.var)) {

@@ -68,6 +68,15 @@ Block& Block::Local(std::string out, IntExpr payload) {
   return *this;
 }
 
+Block& Block::Pack(std::string out, std::vector<std::string> vars) {
+  Op op;
+  op.kind = Op::Kind::kPack;
+  op.out = std::move(out);
+  op.args = std::move(vars);
+  ops.push_back(std::move(op));
+  return *this;
+}
+
 Block& Block::Return(IntExpr payload) {
   Op op;
   op.kind = Op::Kind::kReturn;

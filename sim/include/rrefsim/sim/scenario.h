@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,6 +45,7 @@ struct Op {
     kExpect,      // var's payload must equal payload (checked by the to_here_value checker)
     kDel,         // release every RRef in var
     kLocal,       // out = RRef(payload) on this worker
+    kPack,        // out = a value holding every RRef of args (another reference to each, like a Python list)
     kReturn,      // return var (or payload when var is empty)
     kRaise,       // raise text
     kIfPositive,  // if payload > 0 then_ops else else_ops
@@ -78,6 +80,7 @@ class Block {
   Block& Expect(std::string var, std::int64_t payload);
   Block& Del(std::string var);
   Block& Local(std::string out, IntExpr payload);
+  Block& Pack(std::string out, std::vector<std::string> vars);
   Block& Return(IntExpr payload);
   Block& ReturnVar(std::string var);
   Block& Raise(std::string text);
@@ -99,15 +102,17 @@ struct FunctionDef {
 struct Scenario {
   Scenario() = default;
   Scenario(std::string name, int workers);
-  Block& On(int worker);                    // the program of `worker`
-  Block& Function(const std::string& name);  // defines (or returns) a function
+  // The program of `worker`, and a function's body (defined on first use). The references stay valid while the
+  // Scenario lives: builders may hold one while defining other functions.
+  Block& On(int worker);
+  Block& Function(const std::string& name);
   const FunctionDef* FindFunction(const std::string& name) const;
 
   std::string name;
   int workers = 0;
   int pool_size = 16;  // each worker's handler pool (TensorPipe's num_worker_threads)
   std::vector<Block> programs;
-  std::vector<FunctionDef> functions;
+  std::deque<FunctionDef> functions;  // a deque: Function() returns references that later definitions keep valid
   bool graceful_shutdown = true;  // every program ends with rpc.shutdown(graceful=True)
 };
 

@@ -21,14 +21,7 @@ FunctionResult Make(Cluster&, WorkerId, RunFunction& run) { return Returns(run.a
 
 FunctionResult Raises(const std::string& error) { return FunctionResult{FunctionResult::Kind::kRaised, {}, error, {}}; }
 
-RunFunction TakeHeldRun(Cluster& c, WorkerId id) {
-  std::vector<RunFunction>& runs = c.held_runs(id);
-  EXPECT_EQ(runs.size(), 1u);
-  if (runs.empty()) return RunFunction{};
-  RunFunction run = runs.front();
-  runs.clear();
-  return run;
-}
+using forking::TakeHeldRun;
 
 // Every message `from` sent to `to` so far with one of `types`.
 int SentCount(const Cluster& c, WorkerId from, WorkerId to, std::vector<MT> types) {

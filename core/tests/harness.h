@@ -3,15 +3,18 @@
 // No simulator, no fibers: each test says exactly which message arrives when.
 #pragma once
 
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
+#include <ostream>
 #include <set>
 #include <string>
+#include <tuple>
+#include <variant>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "rrefsim/core/worker.h"
 
@@ -163,5 +166,167 @@ inline std::string OutcomeOf(const Cluster& c, WorkerId id, FutureId f) {
   if (!o) return "<pending>";
   return o->ok() ? std::string("<ok>") : *o->error;
 }
+
+// Helpers shared by the test files of one area. Each area has its own namespace, pulled in with `using namespace`
+// by those files only, so the names do not clash with same-named helpers that other test files define locally.
+// Helpers that assert (they need GoogleTest) are defined in harness.cc.
+
+// --- the RPC agent: retry_test.cc and timeout_test.cc ---
+namespace agent {
+
+inline constexpr TimeUs kMs = kMillisecond;
+
+inline const std::string kMaxRetries = "The RPC has not succeeded after the specified number of max retries (5).";
+inline const std::string kEmptyPayload =
+    "Unexpected end of pickler archive.";  // unpickler.cpp's AT_ERROR, with its period
+
+// "Send try 1 failed" ... "Send try n failed" (rpcRetryCallback's LOG(INFO)).
+inline std::vector<std::string> Tries(int n) {
+  std::vector<std::string> lines;
+  for (int i = 1; i <= n; ++i) lines.push_back("Send try " + std::to_string(i) + " failed");
+  return lines;
+}
+
+inline std::vector<std::string> LogsWith(const Cluster& c, WorkerId id, const std::string& text) {
+  std::vector<std::string> lines;
+  for (const std::string& line : c.Logs(id)) {
+    if (line.find(text) != std::string::npos) lines.push_back(line);
+  }
+  return lines;
+}
+
+inline bool SameError(const ProtocolError& e, const std::string& code, const std::string& text, ErrorSite site) {
+  return e.code == code && e.text == text && e.site == site;
+}
+
+// The virtual time at which every message in Cluster::sent() was emitted (call Sync after each step).
+class SendClock {
+ public:
+  void Sync(const Cluster& c) {
+    while (at_.size() < c.sent().size()) at_.push_back(c.now());
+  }
+  // Send times, in milliseconds, of the messages of `type` sent by `from`.
+  std::vector<TimeUs> Ms(const Cluster& c, MessageType type, WorkerId from) {
+    Sync(c);
+    std::vector<TimeUs> times;
+    for (size_t i = 0; i < c.sent().size(); ++i) {
+      if (c.sent()[i].type == type && c.sent()[i].from == from) times.push_back(at_[i] / kMs);
+    }
+    return times;
+  }
+
+ private:
+  std::vector<TimeUs> at_;
+};
+
+inline std::vector<Message> SentOf(const Cluster& c, MessageType type, WorkerId from) {
+  std::vector<Message> out;
+  for (const Message& m : c.sent()) {
+    if (m.type == type && m.from == from) out.push_back(m);
+  }
+  return out;
+}
+
+// Delivers every in-flight message at once (oldest first) and fires timers in order, until nothing is left or the
+// next deadline lies after `limit`.
+void Settle(Cluster& c, SendClock& clock, TimeUs limit = 3600 * kSecond);
+
+// FaultyTensorPipeAgent::send: the first `num_fail_sends` sends of each distinct payload of a listed type fail
+// synchronously at the sender with INTENTIONAL_FAILURE (a payload is identified by sender, type, rref and fork).
+inline std::function<std::optional<std::string>(const Message&)> FaultyAgent(std::set<MessageType> types,
+                                                                             int num_fail_sends) {
+  auto counts = std::make_shared<std::map<std::tuple<WorkerId, MessageType, RRefId, ForkId>, int>>();
+  return [types = std::move(types), num_fail_sends, counts](const Message& m) -> std::optional<std::string> {
+    if (!types.contains(m.type)) return std::nullopt;
+    int& sent = (*counts)[{m.from, m.type, m.rref_id, m.fork_id}];
+    if (sent >= num_fail_sends) return std::nullopt;
+    ++sent;
+    return "RPCErr:2:Send attempt failed intentionally for " + std::string(MessageTypeName(m.type)) + "(" +
+           ToString(m.rref_id) + ", " + ToString(m.fork_id) + ")";
+  };
+}
+
+inline FunctionResult Make5(Cluster&, WorkerId, RunFunction&) { return Returns(5); }
+
+// rpc.remote(worker 0 -> worker 1, "make"), delivered and confirmed: r = (0,0), creator fork a = (0,1).
+inline Handle ConfirmedRemote(Cluster& c) {
+  Handle a = c.Remote(0, 1, "make");
+  c.DeliverNext(MessageType::PYTHON_REMOTE_CALL, 0, 1);
+  c.DeliverNext(MessageType::REMOTE_RET, 1, 0);
+  return a;
+}
+
+// S3 under faults: worker 0 passes its confirmed UserRRef a of r (owned by 1) to worker 2 in an rpc without timeout.
+// Worker 2's child c = (0,2) sends RREF_FORK_REQUEST to the owner and gates "gated" on its confirmation.
+struct ForkSetup {
+  Handle a;
+  FutureId call = 0;
+  bool ran = false;
+};
+inline void StartUserToUserFork(Cluster& c, ForkSetup& s) {
+  c.Define("make", Make5);
+  c.Define("gated", [&s](Cluster&, WorkerId, RunFunction&) {
+    s.ran = true;
+    return Returns(0);
+  });
+  s.a = ConfirmedRemote(c);
+  s.call = c.Rpc(0, 2, "gated", Val(0, {s.a}), TimeUs{0});
+  c.DeliverNext(MessageType::PYTHON_CALL, 0, 2);
+}
+
+}  // namespace agent
+
+// --- forking RRefs: fork_test.cc, returned_rref_test.cc, gating_test.cc and nested_test.cc ---
+namespace forking {
+
+using Children = std::map<ForkId, ForkId>;
+
+inline FunctionResult Make(Cluster&, WorkerId, RunFunction& run) { return Returns(run.args.payload); }
+
+inline const UserRRefView* FindUser(const ContextView& v, Handle h) {
+  for (const UserRRefView& u : v.users) {
+    if (u.handle == h) return &u;
+  }
+  return nullptr;
+}
+
+template <class E>
+int CountEvents(const Cluster& c, WorkerId id) {
+  int n = 0;
+  for (const Recorded& r : c.events()) n += (r.worker == id && std::holds_alternative<E>(r.event)) ? 1 : 0;
+  return n;
+}
+
+// Takes the only held run of `id` out of the harness.
+RunFunction TakeHeldRun(Cluster& c, WorkerId id);
+
+// Every worker's context is empty, nothing is in flight and no protocol error was reported.
+void ExpectAllClean(const Cluster& c, int workers);
+
+}  // namespace forking
+
+// --- control messages delivered twice: control_test.cc and duplicate_call_test.cc ---
+namespace control {
+
+inline FunctionResult Make(Cluster&, WorkerId, RunFunction&) { return Returns(7); }
+
+// A "keep" function: stores its argument RRefs (the application keeps them) instead of letting them go.
+inline Function Keeper(std::map<WorkerId, std::vector<Handle>>& kept) {
+  return [&kept](Cluster&, WorkerId self, RunFunction& run) {
+    for (Handle h : run.args.rrefs) kept[self].push_back(h);
+    run.args.rrefs.clear();
+    return Returns(0);
+  };
+}
+
+// S1 up to the confirmation: worker `from` holds a confirmed UserRRef of an RRef owned by `to`.
+inline Handle Created(Cluster& c, WorkerId from, WorkerId to) {
+  Handle a = c.Remote(from, to, "make");
+  c.DeliverNext(MessageType::PYTHON_REMOTE_CALL, from, to);
+  c.DeliverNext(MessageType::REMOTE_RET, to, from);
+  return a;
+}
+
+}  // namespace control
 
 }  // namespace rrefsim::core::testing

@@ -1,6 +1,9 @@
 #include "harness.h"
 
+#include <algorithm>
 #include <utility>
+
+#include <gtest/gtest.h>
 
 namespace rrefsim::core::testing {
 
@@ -230,5 +233,56 @@ std::vector<ProtocolError> Cluster::Errors(WorkerId id) const {
   }
   return errors;
 }
+
+
+namespace agent {
+
+void Settle(Cluster& c, SendClock& clock, TimeUs limit) {
+  for (int step = 0; step < 100000; ++step) {
+    clock.Sync(c);
+    if (!c.inflight().empty()) {
+      c.DeliverAll(1);
+      continue;
+    }
+    std::optional<TimeUs> next = c.NextDeadline();
+    if (!next || *next > limit) return;
+    c.AdvanceTo(std::max(*next, c.now()));
+  }
+  ADD_FAILURE() << "the cluster did not settle";
+}
+
+}  // namespace agent
+
+namespace forking {
+
+RunFunction TakeHeldRun(Cluster& c, WorkerId id) {
+  std::vector<RunFunction>& runs = c.held_runs(id);
+  EXPECT_EQ(runs.size(), 1u);
+  if (runs.empty()) return RunFunction{};
+  RunFunction run = runs.front();
+  runs.clear();
+  return run;
+}
+
+void ExpectAllClean(const Cluster& c, int workers) {
+  for (WorkerId w = 0; w < workers; ++w) {
+    ContextView v = c.View(w);
+    EXPECT_EQ(v.debug, Counters(0, 0, 0, 0)) << "worker " << w;
+    EXPECT_TRUE(v.owners.empty()) << "worker " << w;
+    EXPECT_TRUE(v.forks.empty()) << "worker " << w;
+    EXPECT_TRUE(v.pending_users.empty()) << "worker " << w;
+    EXPECT_TRUE(v.confirmed_users.empty()) << "worker " << w;
+    EXPECT_TRUE(v.pending_children.empty()) << "worker " << w;
+    EXPECT_TRUE(v.pending_owners.empty()) << "worker " << w;
+    EXPECT_TRUE(v.users.empty()) << "worker " << w;
+    EXPECT_TRUE(v.owner_rrefs.empty()) << "worker " << w;
+    EXPECT_TRUE(v.requests.empty()) << "worker " << w;
+    EXPECT_EQ(v.client_active_calls, 0) << "worker " << w;
+    EXPECT_TRUE(c.Errors(w).empty()) << "worker " << w;
+  }
+  EXPECT_TRUE(c.inflight().empty());
+}
+
+}  // namespace forking
 
 }  // namespace rrefsim::core::testing

@@ -1,5 +1,6 @@
 #include "campaign.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -21,8 +22,8 @@ struct Totals {
   std::uint64_t runs = 0, steps = 0, messages = 0, failures = 0;
 };
 
-std::unique_ptr<sim::Chooser> MakeChooser(const CampaignOptions& o, std::uint64_t seed) {
-  if (o.strategy == "pct") return std::make_unique<sim::PctChooser>(seed, o.pct_depth, 2000);
+std::unique_ptr<sim::Chooser> MakeChooser(const CampaignOptions& o, std::uint64_t seed, std::uint64_t pct_steps) {
+  if (o.strategy == "pct") return std::make_unique<sim::PctChooser>(seed, o.pct_depth, pct_steps);
   return std::make_unique<sim::RandomChooser>(seed);
 }
 
@@ -45,23 +46,41 @@ void PrintStep(const sim::StepEvent& e) {
               e.detail.c_str());
 }
 
-int RunOne(const CampaignOptions& o, const scenarios::CatalogEntry& entry, Totals& totals) {
-  std::string profile = o.profile.empty() ? entry.faults : o.profile;
-  std::vector<std::string> overrides = entry.fault_overrides;  // profile < scenario < command line
+std::string ProfileOf(const CampaignOptions& o, const scenarios::CatalogEntry& entry) {
+  return o.profile.empty() ? entry.faults : o.profile;
+}
+
+// The fault settings of one scenario in this campaign: profile < scenario < command line.
+sim::FaultConfigResult FaultsOf(const CampaignOptions& o, const scenarios::CatalogEntry& entry) {
+  std::vector<std::string> overrides = entry.fault_overrides;
   overrides.insert(overrides.end(), o.faults.begin(), o.faults.end());
-  sim::FaultConfigResult faults = sim::MakeFaultConfig(profile, overrides);
-  if (!faults.config) {
-    std::fprintf(stderr, "rrefsim run: %s\n", faults.error.c_str());
-    return kExitBadInput;
-  }
+  sim::FaultConfigResult faults = sim::MakeFaultConfig(ProfileOf(o, entry), overrides);
+  if (!faults.config) faults.error = "scenario " + entry.name + ": " + faults.error;
+  return faults;
+}
+
+// PCT's k, the number of steps its change points are drawn among: the scheduling choices (more than one option)
+// of a plain random run of the scenario. A fixed guess would put the change points past the end of short runs.
+std::uint64_t CalibratePctSteps(const scenarios::CatalogEntry& entry, const sim::RunConfig& config,
+                                std::uint64_t seed) {
+  sim::RandomChooser chooser(seed);
+  sim::RunResult r = sim::Run(entry.scenario, config, chooser);
+  std::uint64_t steps = 0;
+  for (const sim::Choice& c : r.choices) steps += c.kind == sim::ChoiceKind::kStep ? 1 : 0;
+  return std::max<std::uint64_t>(steps, 1);
+}
+
+int RunOne(const CampaignOptions& o, const scenarios::CatalogEntry& entry, Totals& totals) {
+  std::string profile = ProfileOf(o, entry);
   sim::RunConfig config;
-  config.faults = *faults.config;
+  config.faults = *FaultsOf(o, entry).config;  // checked before the campaign started
+  std::uint64_t pct_steps = o.strategy == "pct" ? CalibratePctSteps(entry, config, o.seed_begin) : 0;
   auto start = std::chrono::steady_clock::now();  // wall clock for the summary's rates only
   Totals mine;
   std::map<std::string, std::uint64_t> failures_by_kind;
   std::set<std::uint64_t> hashes;
   for (std::uint64_t seed = o.seed_begin; seed < o.seed_end && !g_interrupted; ++seed) {
-    std::unique_ptr<sim::Chooser> chooser = MakeChooser(o, seed);
+    std::unique_ptr<sim::Chooser> chooser = MakeChooser(o, seed, pct_steps);
     if (o.trace) PrintTraceHeader();
     sim::RunResult r = sim::Run(entry.scenario, config, *chooser, o.trace ? sim::StepObserver(PrintStep) : nullptr);
     ++mine.runs;
@@ -123,6 +142,13 @@ int RunCampaign(const CampaignOptions& o) {
     std::fprintf(stderr, "rrefsim run: unknown scenario '%s' (see `rrefsim list`, or use 'all')\n",
                  o.scenario.c_str());
     return kExitBadInput;
+  }
+  for (const scenarios::CatalogEntry* e : entries) {  // every setting is checked before any run starts
+    sim::FaultConfigResult faults = FaultsOf(o, *e);
+    if (!faults.config) {
+      std::fprintf(stderr, "rrefsim run: %s\n", faults.error.c_str());
+      return kExitBadInput;
+    }
   }
   Totals totals;
   int status = kExitOk;

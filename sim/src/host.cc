@@ -29,14 +29,21 @@ void Hasher::Mix(const core::Message& m) {
   Mix(static_cast<std::uint64_t>(m.value.payload));
   for (const core::ForkData& f : m.value.rrefs) {
     Mix(static_cast<std::uint64_t>(f.fork_id.local_id) ^ (static_cast<std::uint64_t>(f.fork_id.created_on) << 48));
+    Mix(static_cast<std::uint64_t>(f.rref_id.local_id) ^ (static_cast<std::uint64_t>(f.rref_id.created_on) << 48));
+    Mix((static_cast<std::uint64_t>(static_cast<std::uint16_t>(f.owner)) << 16) |
+        static_cast<std::uint16_t>(f.parent));
+    Mix(f.type_str);
   }
   Mix(m.empty_payload ? 1 : 0);
-  if (!m.error.empty()) Mix(m.error);
+  Mix(m.function);
+  Mix(m.type_str);
+  if (m.value.raised) Mix(*m.value.raised);
+  Mix(m.error);
 }
 
 namespace {
 
-// A numeric fingerprint of each event kind's essentials (cheap: no text is built unless someone traces).
+// A fingerprint of each event's full content (no text is built for it unless someone traces).
 void HashEvent(Hasher& hash, const core::Event& event) {
   hash.Mix(event.index());
   if (const auto* d = std::get_if<core::UserRRefDestroyed>(&event)) {
@@ -45,9 +52,25 @@ void HashEvent(Hasher& hash, const core::Event& event) {
     hash.Mix(static_cast<std::uint64_t>(f->rref_id.local_id));
   } else if (const auto* e = std::get_if<core::ProtocolError>(&event)) {
     hash.Mix(e->code);
+    hash.Mix(e->text);
+    hash.Mix(static_cast<std::uint64_t>(e->site));
   } else if (const auto* done = std::get_if<core::FutureDone>(&event)) {
     hash.Mix(static_cast<std::uint64_t>(done->future));
     hash.Mix(static_cast<std::uint64_t>(done->outcome.value.payload));
+    hash.Mix(done->outcome.value.rrefs.size());
+    if (done->outcome.error) hash.Mix(*done->outcome.error);
+  } else if (const auto* log = std::get_if<core::Log>(&event)) {
+    hash.Mix(static_cast<std::uint64_t>(log->level));
+    hash.Mix(log->text);
+  } else if (const auto* run = std::get_if<core::RunFunction>(&event)) {
+    hash.Mix(static_cast<std::uint64_t>(run->work));
+    hash.Mix(run->function);
+    hash.Mix(static_cast<std::uint64_t>(run->args.payload));
+    hash.Mix(run->args.rrefs.size());
+  } else if (const auto* aborted = std::get_if<core::WorkerAborted>(&event)) {
+    hash.Mix(aborted->text);
+  } else if (const auto* progress = std::get_if<core::ShutdownProgress>(&event)) {
+    hash.Mix((static_cast<std::uint64_t>(progress->step) << 1) | (progress->timed_out ? 1 : 0));
   }
 }
 
@@ -94,7 +117,7 @@ void World::Absorb(int worker, core::Output& out) {
       fate = network_.Decide(o.message, now_, o.retry_chain);
     } catch (...) {
       // Possibly on a fiber, where an escaping exception terminates: stop the run and rethrow from Execute.
-      if (!divergence_) divergence_ = std::current_exception();
+      if (!failure_) failure_ = std::current_exception();
       continue;
     }
     if (fate.send_error) {
@@ -132,6 +155,7 @@ void World::Absorb(int worker, core::Output& out) {
       runs.push_back(std::move(*run));
     } else if (auto* aborted = std::get_if<core::WorkerAborted>(&event)) {
       result_.detail = "worker " + std::to_string(worker) + " aborted: " + aborted->text;
+      OnWorkerAborted(worker);
     } else if (auto* progress = std::get_if<core::ShutdownProgress>(&event)) {
       if (progress->step == core::ShutdownStep::kOwnersDeleted) {
         h.owners_deleted = true;
@@ -169,8 +193,7 @@ bool World::SleepFor(TimeUs duration) {
 // Barriers meet by name: every live worker's k-th program barrier ("barrier k"), or rpc.shutdown's
 // _wait_all_workers ("shutdown"); a worker at one barrier never releases another.
 bool World::Barrier(const std::string& name) {
-  int live = 0;
-  for (const Host& h : hosts_) live += h.core.aborted() ? 0 : 1;
+  int live = LiveWorkers();
   std::vector<std::uint64_t>& waiting = barrier_waiters_[name];
   if (static_cast<int>(waiting.size()) + 1 >= live) {
     std::vector<std::uint64_t> waiters = std::exchange(waiting, {});

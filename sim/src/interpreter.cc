@@ -71,9 +71,17 @@ Flow Raise(Context& c, std::size_t op_index, const std::string& text) {
   return Flow::kRaised;
 }
 
+// The destination, or nullopt for one that does not exist: TensorPipeAgent::getWorkerInfo raises
+// "Unknown destination worker <id>" to the caller.
+std::optional<core::WorkerId> Destination(Context& c, const Op& op) {
+  std::int64_t to = Evaluate(c, op.to);
+  if (to < 0 || to >= c.world.workers()) return std::nullopt;
+  return static_cast<core::WorkerId>(to);
+}
+
 core::CallSpec Spec(Context& c, const Op& op) {
   core::CallSpec spec;
-  spec.to = static_cast<core::WorkerId>(Evaluate(c, op.to));
+  spec.to = *Destination(c, op);
   spec.function = op.function;
   spec.args.payload = Evaluate(c, op.payload);
   for (const std::string& name : op.args) {
@@ -94,6 +102,7 @@ Flow ExecOne(Context& c, const Op& op, std::size_t index) {
   core::Output out;
   switch (op.kind) {
     case Op::Kind::kRemote: {
+      if (!Destination(c, op)) return Raise(c, index, "Unknown destination worker " + std::to_string(Evaluate(c, op.to)));
       core::Expected<core::Handle> r = h.core.Remote(Spec(c, op), c.world.now(), out);
       c.world.Absorb(c.worker, out);
       if (!r.ok()) return Raise(c, index, r.error);
@@ -101,6 +110,7 @@ Flow ExecOne(Context& c, const Op& op, std::size_t index) {
       break;
     }
     case Op::Kind::kRpcSync: {
+      if (!Destination(c, op)) return Raise(c, index, "Unknown destination worker " + std::to_string(Evaluate(c, op.to)));
       core::Expected<core::FutureId> f = h.core.RpcAsync(Spec(c, op), c.world.now(), out);
       c.world.Absorb(c.worker, out);
       if (!f.ok()) return Raise(c, index, f.error);

@@ -158,4 +158,21 @@ const FunctionDef* Scenario::FindFunction(const std::string& function_name) cons
   return nullptr;
 }
 
+std::string Validate(const Scenario& s) {
+  if (s.workers < 1 || s.workers > 32767) {
+    return "scenario '" + s.name + "': workers is " + std::to_string(s.workers) + " (expected 1 to 32767)";
+  }
+  if (static_cast<int>(s.programs.size()) != s.workers) {
+    return "scenario '" + s.name + "': " + std::to_string(s.programs.size()) + " programs for " +
+           std::to_string(s.workers) + " workers (expected one program per worker)";
+  }
+  if (s.pool_size < 1) {
+    return "scenario '" + s.name + "': pool_size is " + std::to_string(s.pool_size) + " (expected at least 1)";
+  }
+  for (const FunctionDef& f : s.functions) {
+    if (f.name.empty()) return "scenario '" + s.name + "': a function has no name";
+  }
+  return "";
+}
+
 }  // namespace rrefsim::sim

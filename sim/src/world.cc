@@ -1,6 +1,7 @@
 // The World's main loop and its bookkeeping: steps, deliveries, the handler pools, virtual time, and the end of a
 // run (quiescence, deadlock, safety bounds, worker abort).
 #include <algorithm>
+#include <stdexcept>
 #include <utility>
 
 #include "interpreter.h"
@@ -23,6 +24,7 @@ const char* OutcomeName(Outcome outcome) {
 }
 
 RunResult Run(const Scenario& scenario, const RunConfig& config, Chooser& chooser, const StepObserver& observer) {
+  if (std::string problem = Validate(scenario); !problem.empty()) throw std::invalid_argument(problem);
   detail::World world(scenario, config, chooser, observer);
   return world.Execute();
 }
@@ -60,7 +62,11 @@ std::uint64_t World::Spawn(int worker, std::string name, std::function<void()> b
   thread_local boost::fibers::pooled_fixedsize_stack stacks(kStackBytes);
   boost::fibers::fiber fiber(std::allocator_arg, stacks,
                              [this, id, body = std::move(body)] {
-                               if (!cancelling_) body();  // a fiber first scheduled while cancelling never starts
+                               try {
+                                 if (!cancelling_) body();
+                               } catch (...) {  // escaping a fiber would terminate the process
+                                 if (!failure_) failure_ = std::current_exception();
+                               }  // a fiber first scheduled while cancelling never starts
                                FiberRecord& r = fibers_.at(id);
                                r.state = FiberState::kDone;
                                fiber_of_.erase(r.ctx);
@@ -87,7 +93,7 @@ bool World::Block(const std::string& why) {
   context::active()->suspend();
   r.state = FiberState::kReady;
   r.waiting_for.clear();
-  return !cancelling_;
+  return !cancelling_ && !failure_ && !host(r.worker).core.aborted();  // an aborted worker's fibers end
 }
 
 void World::Wake(std::uint64_t fiber) {
@@ -101,13 +107,44 @@ bool World::Yield() {
   yielding_ = context::active();
   boost::this_fiber::yield();
   yielding_ = nullptr;
-  return !cancelling_;
+  return !cancelling_ && !failure_ && !host(fibers_.at(CurrentFiber()).worker).core.aborted();
+}
+
+int World::LiveWorkers() const {
+  int live = 0;
+  for (const Host& h : hosts_) live += h.core.aborted() ? 0 : 1;
+  return live;
+}
+
+// The worker process died (§9.3): its fibers end at their next scheduling point, and the barriers that waited for
+// it count only the live workers now.
+void World::OnWorkerAborted(int worker) {
+  for (auto& [id, f] : fibers_) {
+    if (f.worker == worker && f.state == FiberState::kBlocked) Wake(id);
+  }
+  for (auto& [name, waiting] : barrier_waiters_) {
+    std::erase_if(waiting, [this, worker](std::uint64_t f) { return fibers_.at(f).worker == worker; });
+  }
+  ReleaseCompleteBarriers();
+}
+
+void World::ReleaseCompleteBarriers() {
+  int live = LiveWorkers();
+  for (auto it = barrier_waiters_.begin(); it != barrier_waiters_.end();) {
+    if (static_cast<int>(it->second.size()) < live || it->second.empty()) {
+      ++it;
+      continue;
+    }
+    std::vector<std::uint64_t> waiters = std::move(it->second);
+    it = barrier_waiters_.erase(it);
+    for (std::uint64_t f : waiters) Wake(f);
+  }
 }
 
 context* World::ChooseStep(const std::vector<context*>& ready, context* yielder, std::size_t* ready_index,
                            bool* none) {
   *none = false;
-  if ((bound_hit_ || divergence_) && !cancelling_) {  // a cancelled run still lets its fibers finish
+  if ((bound_hit_ || failure_) && !cancelling_) {  // a cancelled run still lets its fibers finish
     *none = true;
     return nullptr;
   }
@@ -129,10 +166,13 @@ context* World::ChooseStep(const std::vector<context*>& ready, context* yielder,
   std::uint64_t pick = 0;
   if (items.size() > 1 && !cancelling_) {  // winding fibers down is not part of the run: no choice
     try {
-      pick = chooser_.Choose(ChoiceRequest{ChoiceKind::kStep, items.size(), 0, -1, items});
+      // The key fingerprints the offered items, so a replay that offers different steps fails loudly.
+      Hasher offered;
+      for (std::uint64_t item : items) offered.Mix(item);
+      pick = chooser_.Choose(ChoiceRequest{ChoiceKind::kStep, items.size(), offered.value() | 1, -1, items});
     } catch (...) {
       // pick_next is noexcept: stop the run here and rethrow from Execute once every fiber has ended.
-      divergence_ = std::current_exception();
+      failure_ = std::current_exception();
       *none = true;
       return nullptr;
     }
@@ -338,6 +378,21 @@ void World::Cancel() {
 
 RunResult World::Execute() {
   boost::fibers::use_scheduling_algorithm<SimAlgorithm>(this);
+  try {
+    return ExecuteSteps();
+  } catch (...) {
+    if (!failure_) failure_ = std::current_exception();
+  }
+  Finish();  // the fibers end and the scheduler no longer points at this World before the exception leaves
+  std::rethrow_exception(failure_);
+}
+
+void World::Finish() {
+  Cancel();
+  boost::fibers::use_scheduling_algorithm<boost::fibers::algo::round_robin>();
+}
+
+RunResult World::ExecuteSteps() {
   for (int w = 0; w < workers(); ++w) {
     Spawn(w, "program " + std::to_string(w), [this, w] { RunProgram(*this, w); });
   }
@@ -347,7 +402,7 @@ RunResult World::Execute() {
       DeliverChosen();
       continue;
     }
-    if (bound_hit_ || divergence_) break;
+    if (bound_hit_ || failure_) break;
     std::size_t waiting = join_waiters_.size();
     WakeJoinIfReady();
     if (join_waiters_.size() != waiting) continue;
@@ -363,7 +418,7 @@ RunResult World::Execute() {
     result_.outcome = Outcome::kDeadlock;
     result_.detail = DescribeBlocked();
   }
-  Cancel();
+  Finish();
   result_.end_time = now_;
   for (const Host& h : hosts_) result_.final_views.push_back(h.core.View());
   result_.choices = chooser_.choices();
@@ -371,9 +426,7 @@ RunResult World::Execute() {
     hash_.Mix((static_cast<std::uint64_t>(c.kind) << 56) ^ (c.options << 28) ^ c.pick);
   }
   result_.hash = hash_.value();
-  // The algorithm points at this World: replace it before the World goes, since the dispatcher may still pick.
-  boost::fibers::use_scheduling_algorithm<boost::fibers::algo::round_robin>();
-  if (divergence_) std::rethrow_exception(divergence_);
+  if (failure_) std::rethrow_exception(failure_);
   return result_;
 }
 

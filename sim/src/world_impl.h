@@ -71,7 +71,7 @@ using Frame = std::map<std::string, core::Value>;
 class World {
  public:
   World(const Scenario& scenario, const RunConfig& config, Chooser& chooser, const StepObserver& observer);
-  RunResult Execute();
+  RunResult Execute();  // runs ExecuteSteps; on any exception, winds the run down and rethrows it
 
   // --- used by the scheduling algorithm ---
   // Chooses the next step among the ready fibers (`ready`, plus `yielder` when not null) and the due messages.
@@ -112,7 +112,12 @@ class World {
   void WakeJoinIfReady();
   void SpawnFunction(int worker, core::RunFunction run);
   bool Quiescent() const;
+  RunResult ExecuteSteps();
   void Cancel();
+  void ReleaseCompleteBarriers();  // after a worker aborted, fewer workers are live
+  void OnWorkerAborted(int worker);
+  int LiveWorkers() const;
+  void Finish();  // winds the run down and restores a neutral scheduling algorithm
   std::string DescribeBlocked() const;
 
   const Scenario& scenario_;
@@ -142,7 +147,9 @@ class World {
   std::vector<std::uint64_t> step_items_;                  // ChooseStep's buffers
   bool cancelling_ = false;
   bool bound_hit_ = false;
-  std::exception_ptr divergence_;  // the chooser threw (a replay diverged): the run stops, Run rethrows it
+  // An exception that must end the run (a replay diverged, a bug surfaced on a fiber): the run stops choosing, its
+  // fibers wind down, and Run rethrows it. Exceptions may not escape pick_next (noexcept) or a fiber (terminate).
+  std::exception_ptr failure_;
   int pending_slot_worker_ = -1;  // the worker whose pool task is being processed (its slot may pass to a function)
   bool slot_taken_by_function_ = false;
   Hasher hash_;

@@ -184,3 +184,58 @@ TEST(TerminationTest, ForkRequestFailingSixTimesAbortsTheChildWorker) {
 
 }  // namespace
 }  // namespace rrefsim::sim
+
+namespace rrefsim::sim {
+namespace {
+
+using namespace rrefsim::sim::testing;
+
+// A worker that aborts (§9.3) stops: its program does not go on to later barriers or its shutdown, and nothing it
+// would have sent appears after the abort.
+TEST(TerminationTest, AnAbortedWorkersProgramStopsAtTheAbort) {
+  Scenario s = UserToUser();
+  s.On(2).Sleep(20 * kSecond);  // would reach its shutdown barrier long after the abort
+  RunConfig config = Config("faulty-agent", {"num_fail_sends=10"});
+  Traced t = RunTraced(s, config, 0);
+  ASSERT_EQ(t.result.outcome, Outcome::kWorkerAbort) << Dump(t);
+  EXPECT_TRUE(Contains(t.result.detail, "worker 2 aborted")) << t.result.detail;
+  bool aborted = false;
+  for (const StepEvent& e : t.events) {
+    if (e.worker == 2 && e.kind == "event" && Contains(e.detail, "worker aborted")) aborted = true;
+    if (aborted && e.worker == 2) {
+      EXPECT_TRUE(e.kind == "lost" || Contains(e.detail, "worker aborted")) << e.kind << " " << e.detail;
+    }
+  }
+  EXPECT_TRUE(aborted) << Dump(t);
+  // Worker 0's rpc to the dead worker only fails at its 60 s timeout; the shutdown barrier of the live workers must
+  // wait for it. (Had worker 2's program gone on, it would have completed that barrier at 20 s.)
+  for (const StepEvent& e : t.events) {
+    if (e.worker == 1 && e.kind == "event" && Contains(e.detail, "shutdown step")) {
+      EXPECT_GE(e.time, 60 * kSecond) << Dump(t);
+      break;
+    }
+  }
+}
+
+TEST(TerminationTest, AnUnknownDestinationIsRaisedToTheProgram) {
+  Scenario s("unknown_destination", 2);
+  s.Function("make").Return(Int(1));
+  s.On(0).Remote("a", To(7), "make");
+  Traced t = RunTraced(s, Config("reorder"), 0);
+  EXPECT_EQ(t.result.outcome, Outcome::kOk) << Dump(t);
+  ASSERT_EQ(t.result.observations.size(), 1u);
+  EXPECT_EQ(t.result.observations[0].what, "error Unknown destination worker 7");
+}
+
+TEST(TerminationTest, AScenarioThatCannotRunIsRefused) {
+  Scenario none("no_workers", 0);
+  EXPECT_EQ(Validate(none), "scenario 'no_workers': workers is 0 (expected 1 to 32767)");
+  Scenario pool = UserToUser();
+  pool.pool_size = 0;
+  EXPECT_EQ(Validate(pool), "scenario 's3_user_to_user': pool_size is 0 (expected at least 1)");
+  RandomChooser chooser(0);
+  EXPECT_THROW(sim::Run(pool, RunConfig{}, chooser), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace rrefsim::sim

@@ -116,4 +116,8 @@ struct Scenario {
   bool graceful_shutdown = true;  // every program ends with rpc.shutdown(graceful=True)
 };
 
+// "" when the scenario can run, else what is wrong with it (no workers, a program count that does not match, a pool
+// without handlers, an unnamed function). Run refuses a scenario with an error.
+std::string Validate(const Scenario& scenario);
+
 }  // namespace rrefsim::sim

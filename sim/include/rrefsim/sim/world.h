@@ -72,6 +72,8 @@ struct RunResult {
 // Called after every step; `views` are taken lazily only by observers that ask for them.
 using StepObserver = std::function<void(const StepEvent&)>;
 
+// Throws std::invalid_argument for a scenario that Validate rejects, and rethrows what the chooser throws
+// (ReplayDivergence) once the run has wound down.
 RunResult Run(const Scenario& scenario, const RunConfig& config, Chooser& chooser,
               const StepObserver& observer = nullptr);
 

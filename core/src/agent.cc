@@ -167,32 +167,48 @@ void Worker::Impl::RetryCallback(std::int64_t retry_id, const Message* response,
 // The retry thread (retryExpiredRpcs) and TensorPipe's timeout thread (pollTimeoutRpcs) loop while
 // rpcAgentRunning_; after RpcAgent::shutdown they have exited: scheduled retries are never resent and outstanding
 // attempts never time out, so their original futures stay incomplete.
-void Worker::Impl::FireDueTimers() {
+namespace {
+// Attempt timeouts are TensorPipe's (completed on the pool); retries are the agent's retry thread's.
+bool Matches(bool retry, Timers which) {
+  return which == Timers::kAll || (retry ? which == Timers::kAgentThreads : which == Timers::kTimeouts);
+}
+}  // namespace
+
+void Worker::Impl::FireDueTimers(Timers which) {
   if (!agent_running) return;
-  while (!timers.empty() && timers.begin()->time <= now && !aborted) {
-    Timer due = *timers.begin();
-    timers.erase(timers.begin());
-    if (due.retry) {
+  for (;;) {
+    auto due = timers.begin();
+    while (due != timers.end() && due->time <= now && !Matches(due->retry, which)) ++due;
+    if (due == timers.end() || due->time > now || aborted) return;
+    Timer timer = *due;
+    timers.erase(due);
+    if (timer.retry) {
       // retryExpiredRpcs: resend, then compute the next retry time from the count before incrementing it.
-      retries.at(due.id).scheduled = false;
-      SendAttempt(due.id, config.default_timeout, /*from_retry_thread=*/true);
-      RetryEntry& after = retries.at(due.id);
+      retries.at(timer.id).scheduled = false;
+      SendAttempt(timer.id, config.default_timeout, /*from_retry_thread=*/true);
+      RetryEntry& after = retries.at(timer.id);
       after.next_time = now + RetryDelay(config.retry, after.retry_count);
       ++after.retry_count;
     } else {
-      Attempt& attempt = attempts.at(due.id);
+      Attempt& attempt = attempts.at(timer.id);
       attempt.deadline.reset();  // its timer is the one firing
-      OnAttemptDone(due.id, nullptr, TimeoutErrorText(attempt.timeout), Site::kPool);
+      OnAttemptDone(timer.id, nullptr, TimeoutErrorText(attempt.timeout), Site::kPool);
     }
   }
 }
 
-std::optional<TimeUs> Worker::Impl::NextDeadline() const {
+std::optional<TimeUs> Worker::Impl::NextDeadline(Timers which) const {
   std::optional<TimeUs> next;
-  if (agent_running && !timers.empty()) next = timers.begin()->time;  // no timer thread is left after a stop
-  if (shutdown == ShutdownStage::kWaitUsers || shutdown == ShutdownStage::kWaitOwners) {
-    if (!next || shutdown_deadline < *next) next = shutdown_deadline;
+  if (agent_running) {  // no timer thread is left after a stop
+    for (const Timer& t : timers) {
+      if (Matches(t.retry, which)) {
+        next = t.time;
+        break;
+      }
+    }
   }
+  bool shutdown_waiting = shutdown == ShutdownStage::kWaitUsers || shutdown == ShutdownStage::kWaitOwners;
+  if (shutdown_waiting && which != Timers::kTimeouts && (!next || shutdown_deadline < *next)) next = shutdown_deadline;
   return next;
 }
 

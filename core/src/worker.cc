@@ -122,14 +122,16 @@ void Worker::SendFailed(std::int64_t message_id, const std::string& error, TimeU
   });
 }
 
-std::optional<TimeUs> Worker::NextDeadline() const {
+std::optional<TimeUs> Worker::NextDeadline(Timers which) const {
   if (impl_->aborted) return std::nullopt;
-  return impl_->NextDeadline();
+  return impl_->NextDeadline(which);
 }
 
-void Worker::AdvanceTo(TimeUs now, Output& out) {
+// The shutdown wait's deadline is checked after every input (WithCall), so kTimeouts calls check it too; that is
+// harmless: it only fires once it is due.
+void Worker::AdvanceTo(TimeUs now, Output& out, Timers which) {
   if (impl_->aborted) return;
-  WithCall(*impl_, now, out, [&] { impl_->FireDueTimers(); });
+  WithCall(*impl_, now, out, [&] { impl_->FireDueTimers(which); });
 }
 
 void Worker::DeleteAllUsersAndUnforkedOwners(TimeUs now, Output& out) {

@@ -117,6 +117,8 @@ struct PendingUser {
   std::optional<WorkId> gate;
 };
 
+using Timers = Worker::Timers;
+
 struct Worker::Impl {
   explicit Impl(WorkerConfig c) : config(std::move(c)) {}
 
@@ -218,8 +220,8 @@ struct Worker::Impl {
   void OnResponse(const Message& response);
   void OnAttemptDone(std::int64_t id, const Message* response, const std::string& error, Site site);
   void RetryCallback(std::int64_t retry_id, const Message* response, const std::string& error, Site site);
-  void FireDueTimers();
-  std::optional<TimeUs> NextDeadline() const;
+  void FireDueTimers(Timers which);
+  std::optional<TimeUs> NextDeadline(Timers which) const;
 
   // --- completions (control.cc, remote.cc, calls.cc, fetch.cc) ---
   void Complete(const Purpose& purpose, const Message* response, const std::string& error, Site site);

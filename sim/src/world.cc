@@ -221,8 +221,8 @@ void World::RunPoolTask(int worker, PoolTask task) {
   core::Output out;
   if (task.timers) {
     h.timers_queued = false;
-    if (observer_) Observe("timers", worker, "");
-    h.core.AdvanceTo(now_, out);
+    if (observer_) Observe("timers", worker, "timeouts");
+    h.core.AdvanceTo(now_, out, core::Worker::Timers::kTimeouts);
   } else {
     ++result_.messages_delivered;
     hash_.Mix(task.message);
@@ -267,9 +267,13 @@ bool World::AdvanceTime() {
     if (!next || t < *next) next = t;
   };
   if (!inflight_.empty()) consider(inflight_.begin()->first.first);
+  using Timers = core::Worker::Timers;
   for (const Host& h : hosts_) {
-    if (h.core.aborted() || h.timers_queued) continue;
-    if (std::optional<TimeUs> d = h.core.NextDeadline()) consider(*d);
+    if (h.core.aborted()) continue;
+    // A queued timeout task waits for a handler; the retry thread and the shutdown wait do not.
+    if (std::optional<TimeUs> d = h.core.NextDeadline(h.timers_queued ? Timers::kAgentThreads : Timers::kAll)) {
+      consider(*d);
+    }
   }
   for (const Sleeper& s : sleepers_) consider(s.due);
   if (!next) return false;
@@ -288,15 +292,23 @@ bool World::AdvanceTime() {
   }
   for (int w = 0; w < workers(); ++w) {
     Host& h = host(w);
-    if (h.core.aborted() || h.timers_queued) continue;
-    std::optional<TimeUs> d = h.core.NextDeadline();
-    if (!d || *d > now_) continue;
+    if (h.core.aborted()) continue;
+    // Retries and the shutdown wait fire on their own threads in PyTorch: inline here, no handler needed.
+    if (std::optional<TimeUs> d = h.core.NextDeadline(Timers::kAgentThreads); d && *d <= now_) {
+      if (observer_) Observe("timers", w, "retry thread / shutdown wait");
+      core::Output out;
+      h.core.AdvanceTo(now_, out, Timers::kAgentThreads);
+      Absorb(w, out);
+    }
+    // Timeouts complete on the agent's pool (markFutureWithError): they need a free handler.
+    std::optional<TimeUs> d = h.core.NextDeadline(Timers::kTimeouts);
+    if (h.timers_queued || !d || *d > now_) continue;
     PoolTask task;
     task.timers = true;
     if (h.busy_slots < scenario_.pool_size) {
       RunPoolTask(w, std::move(task));
     } else {
-      h.timers_queued = true;  // a timeout completes on the pool: it waits for a free handler too
+      h.timers_queued = true;
       h.backlog.push_back(std::move(task));
     }
   }

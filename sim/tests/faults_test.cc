@@ -606,3 +606,34 @@ TEST(FaultsTest, LossyLimitCountsEmptiedRetriesOfOneMessageAsOneChain) {
 
 }  // namespace
 }  // namespace rrefsim::sim
+
+namespace rrefsim::sim {
+namespace {
+
+// Retries are resent by the agent's retry thread, not by a pool handler: a worker whose only handler is busy in a
+// long user function still resends at PyTorch's gaps.
+TEST(FaultsTest, RetriesDoNotWaitForABusyHandler) {
+  Scenario s("busy_pool_retries", 3);
+  s.pool_size = 1;
+  s.Function("make").Return(Int(42));
+  s.Function("sleepy").Sleep(10 * kSecond).Return(Int(0));
+  s.On(0).Remote("a", To(2), "make").ToHere("v", "a").Sleep(300 * kMillisecond).Del("a");
+  s.On(1).Sleep(200 * kMillisecond).RpcSync("", To(0), "sleepy");  // occupies worker 0's handler ~1.7 s to ~11.7 s
+  RunConfig config = testing::Config("faulty-agent", {"messages_to_fail=RREF_USER_DELETE", "num_fail_sends=3"});
+  testing::Traced t = testing::RunTraced(s, config, 0);
+  EXPECT_EQ(t.result.outcome, Outcome::kOk) << testing::Dump(t);
+  std::vector<TimeUs> attempts;
+  for (const StepEvent& e : t.events) {
+    if (e.worker == 0 && (e.kind == "send_failed" || e.kind == "send") &&
+        testing::Contains(e.detail, "RREF_USER_DELETE")) {
+      attempts.push_back(e.time);
+    }
+  }
+  ASSERT_EQ(attempts.size(), 4u) << testing::Dump(t);
+  EXPECT_EQ(attempts[1] - attempts[0], 1000 * kMillisecond);
+  EXPECT_EQ(attempts[2] - attempts[0], 2000 * kMillisecond);
+  EXPECT_EQ(attempts[3] - attempts[0], 3500 * kMillisecond);
+}
+
+}  // namespace
+}  // namespace rrefsim::sim

@@ -105,8 +105,13 @@ class Worker {
   // --- Transport and time ---
   void Receive(const Message& message, TimeUs now, Output& out);
   void SendFailed(std::int64_t message_id, const std::string& error, TimeUs now, Output& out);
-  std::optional<TimeUs> NextDeadline() const;
-  void AdvanceTo(TimeUs now, Output& out);
+  // Which timers a call concerns. PyTorch fires them on different threads, which a host may model: TensorPipe's
+  // timeout thread hands a timed-out attempt to the agent's pool (kTimeouts), while RpcAgent's retry thread resends
+  // retries and graceful shutdown's wait times out on the thread that called shutdown (kAgentThreads).
+  enum class Timers { kAll, kTimeouts, kAgentThreads };
+  std::optional<TimeUs> NextDeadline(Timers which = Timers::kAll) const;
+  // Fires the due timers of the given kind, in (time, insertion) order.
+  void AdvanceTo(TimeUs now, Output& out, Timers which = Timers::kAll);
 
   // --- Graceful shutdown (S12), after the host's _wait_all_workers barrier ---
   // Step 2 (delAllUsersAndUnforkedOwners): progress arrives as ShutdownProgress events.

@@ -38,21 +38,8 @@ const std::vector<MT> kFetchReplies = {MT::PYTHON_RREF_FETCH_RET, MT::SCRIPT_RRE
 const char kTimeoutText[] =
     "RPCErr:1:RPC ran for more than set timeout (60000 ms) and will now be marked with an error";
 
-void ExpectAllClean(const Cluster& c, int workers) {
-  for (WorkerId w = 0; w < workers; ++w) {
-    ContextView v = c.View(w);
-    EXPECT_EQ(v.debug, Counters(0, 0, 0, 0)) << "worker " << w;
-    EXPECT_TRUE(v.owners.empty()) << "worker " << w;
-    EXPECT_TRUE(v.forks.empty()) << "worker " << w;
-    EXPECT_TRUE(v.pending_users.empty()) << "worker " << w;
-    EXPECT_TRUE(v.pending_children.empty()) << "worker " << w;
-    EXPECT_TRUE(v.pending_owners.empty()) << "worker " << w;
-    EXPECT_TRUE(v.users.empty()) << "worker " << w;
-    EXPECT_TRUE(v.owner_rrefs.empty()) << "worker " << w;
-    EXPECT_TRUE(v.requests.empty()) << "worker " << w;
-  }
-  EXPECT_TRUE(c.inflight().empty());
-}
+using forking::ExpectAllClean;
+using forking::ExpectCleanState;
 
 // S8: two to_here() calls reach the owner before the REMOTE_CALL. Mirrors RRefContext::getOwnerRRef (a pendingOwners_
 // future, one per RRef, every fetch chained on it) and getOrCreateOwnerRRef completing it; the replies go out when
@@ -504,7 +491,12 @@ TEST(FetchTest, ToHereAfterShutdownDeletedTheUser) {
   int deletes = 0;
   for (const Message& m : c.sent()) deletes += m.type == MT::RREF_USER_DELETE ? 1 : 0;
   EXPECT_EQ(deletes, 1);
-  ExpectAllClean(c, 2);
+  // The two A18 errors raised to the application above are the only protocol errors.
+  std::vector<ProtocolError> errors = c.Errors(0);
+  ASSERT_EQ(errors.size(), 2u);
+  for (const ProtocolError& e : errors) EXPECT_EQ(e.code, "A18");
+  EXPECT_TRUE(c.Errors(1).empty());
+  ExpectCleanState(c, 2);
 }
 
 }  // namespace

@@ -300,7 +300,9 @@ int CountEvents(const Cluster& c, WorkerId id) {
 // Takes the only held run of `id` out of the harness.
 RunFunction TakeHeldRun(Cluster& c, WorkerId id);
 
-// Every worker's context is empty, nothing is in flight and no protocol error was reported.
+// Every map, counter and agent record of workers 0..workers-1 is empty, and nothing is in flight.
+void ExpectCleanState(const Cluster& c, int workers);
+// ExpectCleanState, and no worker reported a protocol error.
 void ExpectAllClean(const Cluster& c, int workers);
 
 }  // namespace forking

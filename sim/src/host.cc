@@ -43,6 +43,16 @@ void Hasher::Mix(const core::Message& m) {
 
 namespace {
 
+checkers::StepRecord OutgoingRecord(checkers::RecordKind kind, int worker, const core::OutgoingMessage& o) {
+  checkers::StepRecord record;
+  record.kind = kind;
+  record.worker = worker;
+  record.message = &o.message;
+  record.retried = o.retried;
+  record.retry_chain = o.retry_chain;
+  return record;
+}
+
 // A fingerprint of each event's full content (no text is built for it unless someone traces).
 void HashEvent(Hasher& hash, const core::Event& event) {
   hash.Mix(event.index());
@@ -74,40 +84,13 @@ void HashEvent(Hasher& hash, const core::Event& event) {
   }
 }
 
-std::string DescribeEvent(const core::Event& event) {
-  return std::visit(
-      [](const auto& e) -> std::string {
-        using E = std::decay_t<decltype(e)>;
-        if constexpr (std::is_same_v<E, core::RunFunction>) {
-          return "run " + e.function + " (work " + std::to_string(e.work) + ")";
-        } else if constexpr (std::is_same_v<E, core::FutureDone>) {
-          return "future " + std::to_string(e.future) +
-                 (e.outcome.ok() ? " = " + std::to_string(e.outcome.value.payload) : " failed: " + *e.outcome.error);
-        } else if constexpr (std::is_same_v<E, core::UserRRefDestroyed>) {
-          return "UserRRef destroyed " + core::ToString(e.fork_id);
-        } else if constexpr (std::is_same_v<E, core::OwnerRRefFreed>) {
-          return "OwnerRRef freed " + core::ToString(e.rref_id);
-        } else if constexpr (std::is_same_v<E, core::ProtocolError>) {
-          return "protocol error " + e.code + ": " + e.text;
-        } else if constexpr (std::is_same_v<E, core::Log>) {
-          return "log: " + e.text;
-        } else if constexpr (std::is_same_v<E, core::WorkerAborted>) {
-          return "worker aborted: " + e.text;
-        } else {
-          return std::string("shutdown step ") +
-                 (e.step == core::ShutdownStep::kUsersConfirmed ? "users confirmed" : "owners deleted") +
-                 (e.timed_out ? " (timed out)" : "");
-        }
-      },
-      event);
-}
-
 }  // namespace
 
 void World::Absorb(int worker, core::Output& out) {
   core::Output taken = std::move(out);
   out.clear();
   Host& h = host(worker);
+  MarkChanged(worker);
   std::vector<std::pair<std::int64_t, std::string>> refused;
   for (core::OutgoingMessage& o : taken.messages) {
     ++result_.messages_sent;
@@ -121,18 +104,27 @@ void World::Absorb(int worker, core::Output& out) {
       continue;
     }
     if (fate.send_error) {
-      if (observer_) Observe("send_failed", worker, core::Describe(o.message) + ": " + *fate.send_error);
+      if (observer_) {
+        checkers::StepRecord record = OutgoingRecord(checkers::RecordKind::kSendFailed, worker, o);
+        record.text = *fate.send_error;
+        Emit(record);
+      }
       refused.emplace_back(o.message.id, *fate.send_error);
       continue;
     }
     if (fate.delays.empty()) {
-      if (observer_) Observe("drop", worker, core::Describe(o.message));
+      if (observer_) Emit(OutgoingRecord(checkers::RecordKind::kDrop, worker, o));
       continue;
     }
     for (std::size_t i = 0; i < fate.delays.size(); ++i) {
       TimeUs delay = fate.delays[i];
-      if (observer_) Observe("send", worker, core::Describe(o.message) + " +" + std::to_string(delay) + "us");
       InFlightKey key{now_ + delay, next_inflight_seq_++};
+      if (observer_) {
+        checkers::StepRecord record = OutgoingRecord(checkers::RecordKind::kSend, worker, o);
+        record.message_seq = key.second;
+        record.delay = delay;
+        Emit(record);
+      }
       if (i + 1 == fate.delays.size()) {
         inflight_.emplace(key, std::move(o.message));  // the last copy takes the message
       } else {
@@ -143,7 +135,13 @@ void World::Absorb(int worker, core::Output& out) {
   std::vector<core::RunFunction> runs;
   for (core::Event& event : taken.events) {
     HashEvent(hash_, event);
-    if (observer_) Observe("event", worker, DescribeEvent(event));
+    if (observer_) {
+      checkers::StepRecord record;
+      record.kind = checkers::RecordKind::kEvent;
+      record.worker = worker;
+      record.event = &event;
+      Emit(record);
+    }
     if (auto* done = std::get_if<core::FutureDone>(&event)) {
       h.done[done->future] = std::move(done->outcome);
       auto waiter = h.waiters.find(done->future);

@@ -19,14 +19,35 @@ const char* OutcomeName(Outcome outcome) {
       return "no_quiescence";
     case Outcome::kWorkerAbort:
       return "worker_abort";
+    case Outcome::kStopped:
+      return "stopped";
   }
   return "unknown";
 }
 
-RunResult Run(const Scenario& scenario, const RunConfig& config, Chooser& chooser, const StepObserver& observer) {
+RunResult Run(const Scenario& scenario, const RunConfig& config, Chooser& chooser, checkers::RunObserver* observer) {
   if (std::string problem = Validate(scenario); !problem.empty()) throw std::invalid_argument(problem);
   detail::World world(scenario, config, chooser, observer);
   return world.Execute();
+}
+
+namespace {
+// Hands each record over as text; never stops the run.
+class TextObserver : public checkers::RunObserver {
+ public:
+  explicit TextObserver(const StepObserver& observer) : observer_(observer) {}
+  void OnRecord(const checkers::StepRecord& record) override { observer_(ToStepEvent(record)); }
+  bool OnStepEnd(const checkers::GlobalView&) override { return true; }
+
+ private:
+  const StepObserver& observer_;
+};
+}  // namespace
+
+RunResult Run(const Scenario& scenario, const RunConfig& config, Chooser& chooser, const StepObserver& observer) {
+  if (!observer) return Run(scenario, config, chooser, static_cast<checkers::RunObserver*>(nullptr));
+  TextObserver text(observer);
+  return Run(scenario, config, chooser, &text);
 }
 
 namespace detail {
@@ -35,7 +56,7 @@ constexpr std::size_t kStackBytes = 256 * 1024;
 constexpr std::uint64_t kMessageItem = 1ULL << 63;  // kStep item keys: fibers are small ids, messages set this bit
 }  // namespace
 
-World::World(const Scenario& scenario, const RunConfig& config, Chooser& chooser, const StepObserver& observer)
+World::World(const Scenario& scenario, const RunConfig& config, Chooser& chooser, checkers::RunObserver* observer)
     : scenario_(scenario), config_(config), chooser_(chooser), observer_(observer), network_(config.faults, chooser) {
   for (int i = 0; i < scenario.workers; ++i) {
     core::WorkerConfig wc;
@@ -44,11 +65,75 @@ World::World(const Scenario& scenario, const RunConfig& config, Chooser& chooser
     wc.retry_payload = config.retry_payload;
     hosts_.emplace_back(wc);
   }
+  changed_.assign(hosts_.size(), 0);
+  if (observer_) {
+    for (const Host& h : hosts_) views_.push_back(h.core.View());
+  }
   result_.heal_time = network_.heal_time();
 }
 
-void World::Observe(const char* kind, int worker, const std::string& detail) {
-  if (observer_) observer_(StepEvent{result_.steps, now_, worker, kind, detail});
+void World::Emit(checkers::StepRecord record) {
+  record.step = result_.steps;
+  record.time = now_;
+  record.fiber = running_fiber_;
+  step_has_records_ = true;
+  observer_->OnRecord(record);
+}
+
+void World::EmitMessage(checkers::RecordKind kind, int worker, const core::Message& message, std::uint64_t seq) {
+  checkers::StepRecord record;
+  record.kind = kind;
+  record.worker = worker;
+  record.message = &message;
+  record.message_seq = seq;
+  Emit(record);
+}
+
+void World::EmitTimers(int worker, std::string_view which) {
+  checkers::StepRecord record;
+  record.kind = checkers::RecordKind::kTimers;
+  record.worker = worker;
+  record.text = which;
+  Emit(record);
+}
+
+void World::Record(Observation observation) {
+  if (observer_) {
+    checkers::StepRecord record;
+    record.kind = checkers::RecordKind::kObservation;
+    record.worker = observation.worker;
+    record.where = observation.where;
+    record.text = observation.what;
+    record.expected_ok = observation.expected_ok;
+    Emit(record);
+  }
+  result_.observations.push_back(std::move(observation));
+}
+
+void World::ForEachInFlight(const std::function<void(const checkers::InFlightMessage&)>& visit) const {
+  for (const auto& [key, message] : inflight_) visit(checkers::InFlightMessage{key.second, key.first, &message});
+}
+
+void World::EndStep() {
+  if (observer_ == nullptr) return;
+  bool any_changed = false;
+  for (std::size_t w = 0; w < hosts_.size(); ++w) {
+    if (changed_[w] == 0) continue;
+    any_changed = true;
+    views_[w] = hosts_[w].core.View();
+  }
+  if (any_changed || step_has_records_) {
+    try {
+      if (!observer_->OnStepEnd(*this) && !stopped_) {
+        stopped_ = true;
+        result_.detail = "stopped by the observer after step " + std::to_string(result_.steps);
+      }
+    } catch (...) {  // possibly inside pick_next (noexcept): stop the run and rethrow from Execute
+      if (!failure_) failure_ = std::current_exception();
+    }
+  }
+  std::fill(changed_.begin(), changed_.end(), 0);
+  step_has_records_ = false;
 }
 
 std::uint64_t World::Spawn(int worker, std::string name, std::function<void()> body) {
@@ -144,7 +229,8 @@ void World::ReleaseCompleteBarriers() {
 context* World::ChooseStep(const std::vector<context*>& ready, context* yielder, std::size_t* ready_index,
                            bool* none) {
   *none = false;
-  if ((bound_hit_ || failure_) && !cancelling_) {  // a cancelled run still lets its fibers finish
+  if (!cancelling_) EndStep();
+  if ((bound_hit_ || stopped_ || failure_) && !cancelling_) {  // a cancelled run still lets its fibers finish
     *none = true;
     return nullptr;
   }
@@ -182,6 +268,14 @@ context* World::ChooseStep(const std::vector<context*>& ready, context* yielder,
     result_.detail = "the safety bound of " + std::to_string(config_.max_steps) + " steps was reached";
   }
   hash_.Mix(items[pick]);
+  if (pick < fibers) {
+    const FiberRecord& f = fibers_.at(items[pick]);
+    running_worker_ = f.worker;
+    if (observer_) running_fiber_ = f.name;
+  } else {
+    running_worker_ = -1;
+    if (observer_) running_fiber_ = "network";
+  }
   if (pick < ready.size()) {
     *ready_index = pick;
     return ready[pick];
@@ -194,21 +288,23 @@ context* World::ChooseStep(const std::vector<context*>& ready, context* yielder,
 
 void World::DeliverChosen() {
   auto it = inflight_.find(*pending_delivery_);
+  std::uint64_t it_seq = pending_delivery_->second;
   pending_delivery_.reset();
   core::Message message = std::move(it->second);
   inflight_.erase(it);
   int to = message.to;
   Host& h = host(to);
   if (h.core.aborted()) {
-    if (observer_) Observe("lost", to, core::Describe(message) + " (the worker aborted)");
+    if (observer_) EmitMessage(checkers::RecordKind::kLost, to, message, it_seq);
     return;
   }
   PoolTask task;
   task.message = std::move(message);
+  task.seq = it_seq;
   if (h.busy_slots < scenario_.pool_size) {
     RunPoolTask(to, std::move(task));
   } else {
-    if (observer_) Observe("queued", to, core::Describe(task.message) + " (no free handler)");
+    if (observer_) EmitMessage(checkers::RecordKind::kQueued, to, task.message, task.seq);
     h.backlog.push_back(std::move(task));
   }
 }
@@ -221,12 +317,12 @@ void World::RunPoolTask(int worker, PoolTask task) {
   core::Output out;
   if (task.timers) {
     h.timers_queued = false;
-    if (observer_) Observe("timers", worker, "timeouts");
+    if (observer_) EmitTimers(worker, "timeouts");
     h.core.AdvanceTo(now_, out, core::Worker::Timers::kTimeouts);
   } else {
     ++result_.messages_delivered;
     hash_.Mix(task.message);
-    if (observer_) Observe("deliver", worker, core::Describe(task.message));
+    if (observer_) EmitMessage(checkers::RecordKind::kDeliver, worker, task.message, task.seq);
     h.core.Receive(task.message, now_, out);
   }
   Absorb(worker, out);
@@ -277,6 +373,8 @@ bool World::AdvanceTime() {
   }
   for (const Sleeper& s : sleepers_) consider(s.due);
   if (!next) return false;
+  running_worker_ = -1;
+  if (observer_) running_fiber_ = "clock";
   if (*next > config_.max_time) {
     bound_hit_ = true;
     result_.detail = "the virtual time bound of " + std::to_string(config_.max_time / core::kSecond) +
@@ -295,7 +393,7 @@ bool World::AdvanceTime() {
     if (h.core.aborted()) continue;
     // Retries and the shutdown wait fire on their own threads in PyTorch: inline here, no handler needed.
     if (std::optional<TimeUs> d = h.core.NextDeadline(Timers::kAgentThreads); d && *d <= now_) {
-      if (observer_) Observe("timers", w, "retry thread / shutdown wait");
+      if (observer_) EmitTimers(w, "retry thread / shutdown wait");
       core::Output out;
       h.core.AdvanceTo(now_, out, Timers::kAgentThreads);
       Absorb(w, out);
@@ -324,6 +422,7 @@ void World::WakeJoinIfReady() {
     active += h.core.View().client_active_calls;
   }
   if (active != 0) return;
+  EmitQuiescentIfIdle();
   std::vector<std::uint64_t> waiters = std::exchange(join_waiters_, {});
   for (std::uint64_t f : waiters) Wake(f);
 }
@@ -375,6 +474,17 @@ std::string World::DescribeBlocked() const {
   return text;
 }
 
+// Every live worker waits in join (or has finished) and nothing is in flight: the moment after the heal when the
+// leak checks of rref-protocol.md §7 (I7, I9) apply. The observer sees it as a step of its own.
+void World::EmitQuiescentIfIdle() {
+  if (observer_ == nullptr || !inflight_.empty() || stopped_) return;
+  EndStep();
+  checkers::StepRecord record;
+  record.kind = checkers::RecordKind::kQuiescent;
+  Emit(record);
+  EndStep();
+}
+
 void World::Cancel() {
   cancelling_ = true;
   for (auto& [id, f] : fibers_) {
@@ -414,15 +524,19 @@ RunResult World::ExecuteSteps() {
       DeliverChosen();
       continue;
     }
-    if (bound_hit_ || failure_) break;
+    if (bound_hit_ || stopped_ || failure_) break;
     std::size_t waiting = join_waiters_.size();
     WakeJoinIfReady();
     if (join_waiters_.size() != waiting) continue;
     if (!AdvanceTime()) break;
   }
+  if (!scenario_.graceful_shutdown && !bound_hit_ && !failure_ && Quiescent()) EmitQuiescentIfIdle();
+  EndStep();
   bool aborted = false;
   for (const Host& h : hosts_) aborted = aborted || h.core.aborted();
-  if (bound_hit_) {
+  if (stopped_) {
+    result_.outcome = Outcome::kStopped;
+  } else if (bound_hit_) {
     result_.outcome = Outcome::kNoQuiescence;
   } else if (aborted) {
     result_.outcome = Outcome::kWorkerAbort;

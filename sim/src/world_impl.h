@@ -38,6 +38,7 @@ using InFlightKey = std::pair<TimeUs, std::uint64_t>;
 struct PoolTask {
   bool timers = false;
   core::Message message;
+  std::uint64_t seq = 0;  // the delivered copy's network sequence number
 };
 
 struct Host {
@@ -68,9 +69,11 @@ struct FiberRecord {
 // A frame's variables: each holds a value and one reference per RRef in it.
 using Frame = std::map<std::string, core::Value>;
 
-class World {
+// The World is also the GlobalView its observer sees after each step: views are refreshed only for the workers whose
+// core was called during the step.
+class World : public checkers::GlobalView {
  public:
-  World(const Scenario& scenario, const RunConfig& config, Chooser& chooser, const StepObserver& observer);
+  World(const Scenario& scenario, const RunConfig& config, Chooser& chooser, checkers::RunObserver* observer);
   RunResult Execute();  // runs ExecuteSteps; on any exception, winds the run down and rethrows it
 
   // --- used by the scheduling algorithm ---
@@ -84,8 +87,6 @@ class World {
 
   // --- used by fibers (interpreter.cc) ---
   Host& host(int worker) { return hosts_[static_cast<std::size_t>(worker)]; }
-  TimeUs now() const { return now_; }
-  int workers() const { return static_cast<int>(hosts_.size()); }
   const Scenario& scenario() const { return scenario_; }
   const RunConfig& config() const { return config_; }
   void Absorb(int worker, core::Output& out);  // applies a core output: network, wakeups, functions
@@ -95,8 +96,21 @@ class World {
   bool Barrier(const std::string& name);
   bool WaitOwnersDeleted(int worker);
   bool WaitJoin(int worker);
-  void Observe(const char* kind, int worker, const std::string& detail);
-  void Record(Observation observation) { result_.observations.push_back(std::move(observation)); }
+  bool observed() const { return observer_ != nullptr; }
+  // Hands a record to the observer, stamped with the step, time and running fiber. Call only when observed().
+  void Emit(checkers::StepRecord record);
+  void EmitMessage(checkers::RecordKind kind, int worker, const core::Message& message, std::uint64_t seq = 0);
+  void EmitTimers(int worker, std::string_view which);
+  void Record(Observation observation);
+  void MarkChanged(int worker) { changed_[static_cast<std::size_t>(worker)] = 1; }
+
+  // --- checkers::GlobalView ---
+  int workers() const override { return static_cast<int>(hosts_.size()); }
+  const core::ContextView& worker(int w) const override { return views_[static_cast<std::size_t>(w)]; }
+  bool changed(int w) const override { return changed_[static_cast<std::size_t>(w)] != 0; }
+  void ForEachInFlight(const std::function<void(const checkers::InFlightMessage&)>& visit) const override;
+  std::uint64_t step() const override { return result_.steps; }
+  TimeUs now() const override { return now_; }
   void FunctionDone(int worker);                // releases the function's pool slot
   std::uint64_t CurrentFiber() const;
 
@@ -119,11 +133,19 @@ class World {
   int LiveWorkers() const;
   void Finish();  // winds the run down and restores a neutral scheduling algorithm
   std::string DescribeBlocked() const;
+  // The end of a step: refreshes the changed views and lets the observer check them; it may stop the run.
+  void EndStep();
+  void EmitQuiescentIfIdle();
 
   const Scenario& scenario_;
   const RunConfig& config_;
   Chooser& chooser_;
-  const StepObserver& observer_;
+  checkers::RunObserver* observer_;
+  std::vector<core::ContextView> views_;  // as of the end of the last step (kept only when observed)
+  std::vector<char> changed_;             // per worker: its core was called during this step
+  bool step_has_records_ = false;
+  int running_worker_ = -1;               // the worker of the fiber chosen for this step, or -1
+  std::string running_fiber_ = "clock";   // its name, or "network" / "clock"
   Network network_;
   std::vector<Host> hosts_;
   TimeUs now_ = 0;
@@ -147,6 +169,7 @@ class World {
   std::vector<std::uint64_t> step_items_;                  // ChooseStep's buffers
   bool cancelling_ = false;
   bool bound_hit_ = false;
+  bool stopped_ = false;  // the observer stopped the run
   // An exception that must end the run (a replay diverged, a bug surfaced on a fiber): the run stops choosing, its
   // fibers wind down, and Run rethrows it. Exceptions may not escape pick_next (noexcept) or a fiber (terminate).
   std::exception_ptr failure_;

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "rrefsim/checkers/global_view.h"
 #include "rrefsim/core/worker.h"
 #include "rrefsim/sim/chooser.h"
 #include "rrefsim/sim/network.h"
@@ -34,6 +35,7 @@ enum class Outcome {
   kDeadlock,      // nothing can make progress, but fibers or pool work are still waiting
   kNoQuiescence,  // a safety bound was reached
   kWorkerAbort,   // a worker process terminated (std::terminate, rref-protocol.md §9.3)
+  kStopped,       // an observer stopped the run (a checker found a violation)
 };
 const char* OutcomeName(Outcome outcome);
 
@@ -45,14 +47,17 @@ struct Observation {
   bool expected_ok = true;
 };
 
-// One step of the run, for observers (checkers, traces) and the determinism hash.
+// One record of the run as text, for tests and --trace: kind is checkers::RecordKindName of the record.
 struct StepEvent {
   std::uint64_t step = 0;
   TimeUs time = 0;
   int worker = -1;
-  std::string kind;       // "deliver", "send", "drop", "send_failed", "event", "fiber", "timer", ...
+  std::string kind;       // "deliver", "send", "drop", "send_failed", "event", "timers", ...
   std::string detail;
 };
+// The text form of a record (DescribeRecord) and of a core event.
+StepEvent ToStepEvent(const checkers::StepRecord& record);
+std::string DescribeEvent(const core::Event& event);
 
 struct RunResult {
   Outcome outcome = Outcome::kOk;
@@ -69,12 +74,14 @@ struct RunResult {
   std::vector<core::ContextView> final_views;
 };
 
-// Called after every step; `views` are taken lazily only by observers that ask for them.
-using StepObserver = std::function<void(const StepEvent&)>;
-
-// Throws std::invalid_argument for a scenario that Validate rejects, and rethrows what the chooser throws
-// (ReplayDivergence) once the run has wound down.
+// Throws std::invalid_argument for a scenario that Validate rejects, and rethrows what the chooser or the observer
+// throws (ReplayDivergence) once the run has wound down. The observer sees every record, and the GlobalView after
+// every step (checkers/global_view.h); it may stop the run (Outcome::kStopped).
 RunResult Run(const Scenario& scenario, const RunConfig& config, Chooser& chooser,
-              const StepObserver& observer = nullptr);
+              checkers::RunObserver* observer = nullptr);
+
+// The same, with each record handed over as text.
+using StepObserver = std::function<void(const StepEvent&)>;
+RunResult Run(const Scenario& scenario, const RunConfig& config, Chooser& chooser, const StepObserver& observer);
 
 }  // namespace rrefsim::sim

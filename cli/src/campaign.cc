@@ -9,6 +9,7 @@
 
 #include "exit_codes.h"
 #include "rrefsim/scenarios/catalog.h"
+#include "rrefsim/scenarios/runner.h"
 
 namespace rrefsim::cli {
 
@@ -41,9 +42,22 @@ void PrintTraceHeader() {
               "detail (a send's +N us is the network delay it drew)");
 }
 
-void PrintStep(const sim::StepEvent& e) {
-  std::printf("%8llu %12.3f ms  w%-2d %-11s %s\n", static_cast<ull>(e.step), e.time / 1000.0, e.worker, e.kind.c_str(),
-              e.detail.c_str());
+// Prints every record of a run as it happens, for --trace.
+class PrintingObserver : public checkers::RunObserver {
+ public:
+  void OnRecord(const checkers::StepRecord& record) override {
+    sim::StepEvent e = sim::ToStepEvent(record);
+    std::printf("%8llu %12.3f ms  w%-2d %-11s %s\n", static_cast<ull>(e.step), e.time / 1000.0, e.worker,
+                e.kind.c_str(), e.detail.c_str());
+  }
+  bool OnStepEnd(const checkers::GlobalView&) override { return true; }
+};
+
+// Why a checked run failed: the first violation ("checker: text"), or "" when it passed.
+std::string FailureOf(const scenarios::CheckedRun& checked) {
+  if (!checked.failed()) return "";
+  const checkers::Violation& v = checked.violations.front();
+  return v.checker + ": " + v.text + " (step " + std::to_string(v.step) + ")";
 }
 
 std::string ProfileOf(const CampaignOptions& o, const scenarios::CatalogEntry& entry) {
@@ -82,12 +96,14 @@ int RunOne(const CampaignOptions& o, const scenarios::CatalogEntry& entry, Total
   for (std::uint64_t seed = o.seed_begin; seed < o.seed_end && !g_interrupted; ++seed) {
     std::unique_ptr<sim::Chooser> chooser = MakeChooser(o, seed, pct_steps);
     if (o.trace) PrintTraceHeader();
-    sim::RunResult r = sim::Run(entry.scenario, config, *chooser, o.trace ? sim::StepObserver(PrintStep) : nullptr);
+    PrintingObserver printer;
+    scenarios::CheckedRun checked = scenarios::RunChecked(entry, config, *chooser, o.trace ? &printer : nullptr);
+    const sim::RunResult& r = checked.run;
     ++mine.runs;
     mine.steps += r.steps;
     mine.messages += r.messages_delivered;
     hashes.insert(r.hash);
-    std::string failure = FailureOf(r, entry.expected);
+    std::string failure = FailureOf(checked);
     if (o.trace) std::printf("seed %llu: %s, run hash %016llx\n", static_cast<ull>(seed), failure.empty() ? "ok" : failure.c_str(), static_cast<ull>(r.hash));
     if (failure.empty()) continue;
     ++mine.failures;
@@ -118,19 +134,6 @@ int RunOne(const CampaignOptions& o, const scenarios::CatalogEntry& entry, Total
 }
 
 }  // namespace
-
-std::string FailureOf(const sim::RunResult& r, sim::Outcome expected) {
-  if (r.outcome != expected) {
-    std::string failure = std::string(sim::OutcomeName(r.outcome));
-    if (!r.detail.empty()) failure += ": " + r.detail;
-    if (r.outcome == sim::Outcome::kOk) failure += " (the scenario must end with " + std::string(sim::OutcomeName(expected)) + ")";
-    return failure;
-  }
-  for (const sim::Observation& o : r.observations) {
-    if (!o.expected_ok) return "to_here_value: worker " + std::to_string(o.worker) + " " + o.where + ": " + o.what;
-  }
-  return "";
-}
 
 int RunCampaign(const CampaignOptions& o) {
   std::vector<const scenarios::CatalogEntry*> entries;

@@ -6,7 +6,6 @@
 #include <string>
 #include <vector>
 
-#include "rrefsim/sim/world.h"
 
 namespace rrefsim::cli {
 
@@ -26,9 +25,6 @@ struct CampaignOptions {
 
 // Set by SIGINT/SIGTERM: the campaign stops after the current run, prints what it has and exits 130.
 extern std::atomic<bool> g_interrupted;
-
-// Why a run failed, or "" when it passed: an outcome other than the expected one, or a wrong to_here value.
-std::string FailureOf(const sim::RunResult& result, sim::Outcome expected);
 
 // Runs the campaign and prints its summary; returns the exit code.
 int RunCampaign(const CampaignOptions& options);

@@ -515,6 +515,7 @@ void World::Finish() {
 }
 
 RunResult World::ExecuteSteps() {
+  if (observer_) observer_->OnStart(*this);
   for (int w = 0; w < workers(); ++w) {
     Spawn(w, "program " + std::to_string(w), [this, w] { RunProgram(*this, w); });
   }

@@ -71,6 +71,8 @@ class GlobalView {
 class RunObserver {
  public:
   virtual ~RunObserver() = default;
+  // Before the first step; `view` stays valid for the whole run.
+  virtual void OnStart(const GlobalView& view) { (void)view; }
   virtual void OnRecord(const StepRecord& record) = 0;
   // Returns false to stop the run after this step.
   virtual bool OnStepEnd(const GlobalView& view) = 0;

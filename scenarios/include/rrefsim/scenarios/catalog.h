@@ -20,6 +20,9 @@ struct CatalogEntry {
   // line's --fault overrides.
   std::vector<std::string> fault_overrides;
   sim::Outcome expected = sim::Outcome::kOk;  // what a correct simulation of PyTorch must end with
+  std::vector<std::string> expected_protocol_errors;  // assertion codes (rref-protocol.md §6) it expects, e.g. "A6"
+  // Checker ids it trips through a documented PyTorch defect (the summary names the rref-cases.md P-id).
+  std::vector<std::string> expected_violations;
 };
 
 const std::vector<CatalogEntry>& Catalog();

@@ -1,0 +1,85 @@
+// One checker per invariant of rref-protocol.md §7. Checkers are read-only: they follow the records of each step,
+// look at the GlobalView after it, and report violations. Most work incrementally (only what the step touched);
+// the leak checks run at quiescence and at the end of the run.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "rrefsim/checkers/global_view.h"
+
+namespace rrefsim::checkers {
+
+struct Violation {
+  std::string checker;  // its id, e.g. "no_premature_delete"
+  std::uint64_t step = 0;
+  TimeUs time = 0;
+  std::string text;  // what was seen, naming the RRef, forks and workers
+};
+
+// What the scenario declares legitimate: assertion codes it expects to fire, and how it may end.
+struct CheckerConfig {
+  std::vector<std::string> expected_protocol_errors;  // e.g. {"A6"}
+  std::string expected_outcome = "ok";                // ok | deadlock | no_quiescence | worker_abort
+  // Checker ids the scenario is known to trip through a documented PyTorch defect (rref-cases.md P1-P17): recorded
+  // as expected, they neither stop the run nor fail it.
+  std::vector<std::string> expected_violations;
+};
+
+// How the run ended, as the World reports it (sim::OutcomeName) and the views at that moment.
+struct RunEnd {
+  std::string outcome;  // ok | deadlock | no_quiescence | worker_abort | stopped
+  std::string detail;
+  std::vector<core::ContextView> final_views;
+};
+
+// Facts every checker may use, kept from the records (the omniscient side of the GlobalView): the fork data of every
+// fork id that travelled, which forks the owner confirmed, and which OwnerRRefs were freed.
+class Facts {
+ public:
+  void OnRecord(const StepRecord& record);
+  // The fork data the first message carrying `fork` had (its RRef, owner and parent), or nullptr.
+  const core::ForkData* Fork(const core::ForkId& fork) const;
+  // The owner processed RREF_FORK_REQUEST(fork), so the child is confirmed (I4).
+  bool ForkRequestProcessed(const core::ForkId& fork) const { return fork_requested_.contains(fork); }
+  bool Freed(const core::RRefId& rref) const { return freed_.contains(rref); }
+
+ private:
+  void Remember(const core::ForkData& fork);
+  std::map<core::ForkId, core::ForkData> forks_;
+  std::set<core::ForkId> fork_requested_;
+  std::set<core::RRefId> freed_;
+};
+
+// Collects what a checker found during one call.
+class Report {
+ public:
+  explicit Report(std::vector<std::string>& found) : found_(found) {}
+  void Fail(std::string text) { found_.push_back(std::move(text)); }
+
+ private:
+  std::vector<std::string>& found_;
+};
+
+class Checker {
+ public:
+  virtual ~Checker() = default;
+  virtual const char* id() const = 0;
+  // Each record of a step, as it happens (views are those of the end of the previous step).
+  virtual void OnRecord(const StepRecord&, const Facts&, const GlobalView&, Report&) {}
+  // After each step, with the views of its end.
+  virtual void AfterStep(const Facts&, const GlobalView&, Report&) {}
+  // Once, when the run ended without being stopped.
+  virtual void AtEnd(const RunEnd&, const CheckerConfig&, const Facts&, Report&) {}
+};
+
+// Every checker, in the order that decides which one names a failure (issue 4's list).
+std::vector<std::unique_ptr<Checker>> MakeCheckers(const CheckerConfig& config);
+// Their ids, in that order.
+const std::vector<std::string>& CheckerIds();
+
+}  // namespace rrefsim::checkers

@@ -1,0 +1,42 @@
+// Internal: helpers shared by the checkers, and one factory per checker.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "rrefsim/checkers/checker.h"
+
+namespace rrefsim::checkers::detail {
+
+// "(1,4)": a GloballyUniqueId as the traces and messages print it.
+std::string Id(const core::GloballyUniqueId& id);
+std::string W(int worker);  // "worker 2"
+// The worker still runs its protocol: not aborted and its RRefContext not destroyed.
+bool Running(const GlobalView& view, int worker);
+bool IsRemoteCall(core::MessageType type);
+// The worker's live UserRRef of `fork`, or nullptr.
+const core::UserRRefView* FindUser(const core::ContextView& view, const core::ForkId& fork);
+// A record that delivers a message of `type` that the receiver can decode (a TensorPipe retry with an empty
+// payload is rejected before any handler runs, rref-protocol.md §9.1).
+bool Delivers(const StepRecord& record, core::MessageType type);
+// A record of the core sending a message of `type`, whatever the network does with it (send, drop, refuse).
+bool Emits(const StepRecord& record, core::MessageType type);
+
+std::unique_ptr<Checker> MakeProtocolError(const CheckerConfig& config);
+std::unique_ptr<Checker> MakeUniqueForkIds();
+std::unique_ptr<Checker> MakeNoPrematureDelete();
+std::unique_ptr<Checker> MakeParentPinned();
+std::unique_ptr<Checker> MakeChildConfirmedBeforeAccept();
+std::unique_ptr<Checker> MakeCreatorPinned();
+std::unique_ptr<Checker> MakeUdfRunsAfterArgsConfirmed();
+std::unique_ptr<Checker> MakeOwnerNotified();
+std::unique_ptr<Checker> MakeOwnerViewMonotonic();
+std::unique_ptr<Checker> MakeForkTreeRooted();
+std::unique_ptr<Checker> MakeToHereValue();
+std::unique_ptr<Checker> MakeCleanAtQuiescence();
+std::unique_ptr<Checker> MakeNoOrphanWaiter();
+std::unique_ptr<Checker> MakeWorkerAbort(const CheckerConfig& config);
+std::unique_ptr<Checker> MakeDeadlock();
+std::unique_ptr<Checker> MakeNoQuiescence();
+
+}  // namespace rrefsim::checkers::detail

@@ -1,0 +1,31 @@
+#include <variant>
+
+#include "rrefsim/checkers/checker.h"
+
+namespace rrefsim::checkers {
+
+void Facts::Remember(const core::ForkData& fork) { forks_.try_emplace(fork.fork_id, fork); }
+
+void Facts::OnRecord(const StepRecord& record) {
+  using core::MessageType;
+  if (record.kind == RecordKind::kSend) {
+    const core::Message& m = *record.message;
+    for (const core::ForkData& fork : m.value.rrefs) Remember(fork);
+    bool remote_call = m.type == MessageType::SCRIPT_REMOTE_CALL || m.type == MessageType::PYTHON_REMOTE_CALL;
+    if (remote_call) {  // the creator's fork: a child of the owner in the fork tree (rref-protocol.md §7)
+      Remember(core::ForkData{m.to, m.rref_id, m.fork_id, m.from, m.type_str});
+    }
+  } else if (record.kind == RecordKind::kDeliver) {
+    const core::Message& m = *record.message;
+    if (m.type == MessageType::RREF_FORK_REQUEST && !m.empty_payload) fork_requested_.insert(m.fork_id);
+  } else if (record.kind == RecordKind::kEvent) {
+    if (const auto* freed = std::get_if<core::OwnerRRefFreed>(record.event)) freed_.insert(freed->rref_id);
+  }
+}
+
+const core::ForkData* Facts::Fork(const core::ForkId& fork) const {
+  auto it = forks_.find(fork);
+  return it == forks_.end() ? nullptr : &it->second;
+}
+
+}  // namespace rrefsim::checkers

@@ -1,0 +1,92 @@
+// The fork tree: unique_fork_ids (I1) and fork_tree_rooted_at_owner (rref-protocol.md §7).
+#include <map>
+#include <set>
+
+#include "checkers_impl.h"
+
+namespace rrefsim::checkers::detail {
+namespace {
+
+// I1: at most one live UserRRef instance per ForkId, and never a UserRRef on its own owner. Keeps each worker's
+// live forks and re-reads only the workers a step changed.
+class UniqueForkIdsChecker : public Checker {
+ public:
+  const char* id() const override { return "unique_fork_ids"; }
+  void AfterStep(const Facts&, const GlobalView& view, Report& report) override {
+    if (live_.empty()) live_.resize(static_cast<std::size_t>(view.workers()));
+    for (int w = 0; w < view.workers(); ++w) {
+      if (view.changed(w)) Refresh(view, w, report);
+    }
+  }
+
+ private:
+  void Refresh(const GlobalView& view, int w, Report& report) {
+    std::multiset<core::ForkId>& mine = live_[static_cast<std::size_t>(w)];
+    for (const core::ForkId& f : mine) --count_[f];
+    mine.clear();
+    const core::ContextView& v = view.worker(w);
+    if (v.aborted) return;  // a dead process holds nothing
+    for (const core::UserRRefView& u : v.users) {
+      if (u.owner == w) {
+        report.Fail(W(w) + " holds a UserRRef " + Id(u.fork_id) + " of its own RRef " + Id(u.rref_id));
+      }
+      mine.insert(u.fork_id);
+      if (++count_[u.fork_id] == 2) {
+        report.Fail("two live UserRRef instances share fork " + Id(u.fork_id) + " of RRef " + Id(u.rref_id) +
+                    " (one on " + W(w) + ")");
+      }
+    }
+  }
+
+  std::vector<std::multiset<core::ForkId>> live_;
+  std::map<core::ForkId, int> count_;
+};
+
+// Every fork is pickled by its parent, which is the owner or a live user of the RRef, and a fork id names one edge
+// of one tree: the same id never travels with another RRef, owner or parent.
+class ForkTreeRootedChecker : public Checker {
+ public:
+  const char* id() const override { return "fork_tree_rooted_at_owner"; }
+  void OnRecord(const StepRecord& r, const Facts&, const GlobalView& view, Report& report) override {
+    if (r.kind != RecordKind::kSend) return;
+    const core::Message& m = *r.message;
+    for (const core::ForkData& f : m.value.rrefs) Check(f, m.from, false, view, report);
+    if (IsRemoteCall(m.type)) {  // remote()'s own UserRRef: the creator is a child of the owner
+      Check(core::ForkData{m.to, m.rref_id, m.fork_id, m.from, m.type_str}, m.from, true, view, report);
+    }
+  }
+
+ private:
+  void Check(const core::ForkData& f, int sender, bool creator, const GlobalView& view, Report& report) {
+    auto [it, inserted] = edges_.try_emplace(f.fork_id, f);
+    const core::ForkData& first = it->second;
+    if (!inserted && (first.rref_id != f.rref_id || first.owner != f.owner || first.parent != f.parent)) {
+      report.Fail("fork " + Id(f.fork_id) + " travels as a child of " + W(f.parent) + " for RRef " + Id(f.rref_id) +
+                  ", but first travelled as a child of " + W(first.parent) + " for RRef " + Id(first.rref_id));
+      return;
+    }
+    if (!inserted) return;
+    if (f.parent != sender || f.fork_id.created_on != sender) {
+      report.Fail("fork " + Id(f.fork_id) + " of RRef " + Id(f.rref_id) + " was pickled by " + W(sender) +
+                  " but names " + W(f.parent) + " as its parent");
+      return;
+    }
+    if (f.parent == f.owner || creator || sender < 0 || sender >= view.workers()) return;
+    bool holds = false;
+    for (const core::UserRRefView& u : view.worker(sender).users) holds = holds || u.rref_id == f.rref_id;
+    if (!holds) {
+      report.Fail(W(sender) + " forked " + Id(f.fork_id) + " of RRef " + Id(f.rref_id) +
+                  " without holding a UserRRef of it: the fork has no parent in the tree rooted at owner " +
+                  W(f.owner));
+    }
+  }
+
+  std::map<core::ForkId, core::ForkData> edges_;
+};
+
+}  // namespace
+
+std::unique_ptr<Checker> MakeUniqueForkIds() { return std::make_unique<UniqueForkIdsChecker>(); }
+std::unique_ptr<Checker> MakeForkTreeRooted() { return std::make_unique<ForkTreeRootedChecker>(); }
+
+}  // namespace rrefsim::checkers::detail

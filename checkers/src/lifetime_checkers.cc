@@ -1,0 +1,119 @@
+// The end of a UserRRef's life: owner_notified_of_every_delete (G1, I8) and clean_at_quiescence (I7, I9).
+#include <map>
+#include <set>
+#include <utility>
+#include <variant>
+
+#include "checkers_impl.h"
+
+namespace rrefsim::checkers::detail {
+namespace {
+
+// G1 / I8: every destroyed UserRRef sent exactly one RREF_USER_DELETE (while its context lives), and by the end of a
+// run that finished, its owner processed it.
+class OwnerNotifiedChecker : public Checker {
+ public:
+  const char* id() const override { return "owner_notified_of_every_delete"; }
+  void OnRecord(const StepRecord& r, const Facts&, const GlobalView&, Report& report) override {
+    if (Emits(r, core::MessageType::RREF_USER_DELETE)) {
+      const core::Message& m = *r.message;
+      auto [it, first] = deletes_.try_emplace({m.from, m.fork_id}, Delete{r.retry_chain, m.to, m.rref_id});
+      if (!first && it->second.chain != r.retry_chain && reported_.insert(m.fork_id).second) {
+        report.Fail(W(m.from) + " sent a second RREF_USER_DELETE for UserRRef " + Id(m.fork_id) + " of RRef " +
+                    Id(m.rref_id));
+      }
+    } else if (Delivers(r, core::MessageType::RREF_USER_DELETE)) {
+      processed_.insert(r.message->fork_id);
+    } else if (r.kind == RecordKind::kEvent) {
+      if (const auto* gone = std::get_if<core::UserRRefDestroyed>(r.event)) destroyed_now_.push_back({r.worker, *gone});
+    }
+  }
+  void AfterStep(const Facts&, const GlobalView& view, Report& report) override {
+    for (const auto& [w, gone] : destroyed_now_) {
+      if (deletes_.contains({w, gone.fork_id}) || view.worker(w).destroyed || view.worker(w).aborted) continue;
+      report.Fail(W(w) + " destroyed UserRRef " + Id(gone.fork_id) + " of RRef " + Id(gone.rref_id) +
+                  " without sending RREF_USER_DELETE to its owner");
+    }
+    destroyed_now_.clear();
+  }
+  void AtEnd(const RunEnd& end, const CheckerConfig& config, const Facts&, Report& report) override {
+    if (end.outcome != "ok" || config.expected_outcome != "ok") return;
+    for (const auto& [key, d] : deletes_) {
+      if (processed_.contains(key.second)) continue;
+      if (d.owner >= 0 && d.owner < static_cast<int>(end.final_views.size()) &&
+          end.final_views[static_cast<std::size_t>(d.owner)].aborted) {
+        continue;
+      }
+      report.Fail("owner " + W(d.owner) + " never processed the RREF_USER_DELETE of UserRRef " + Id(key.second) +
+                  " of RRef " + Id(d.rref) + " sent by " + W(key.first) + " (G1)");
+    }
+  }
+
+ private:
+  struct Delete {
+    std::int64_t chain = -1;
+    int owner = -1;
+    core::RRefId rref;
+  };
+  std::map<std::pair<int, core::ForkId>, Delete> deletes_;
+  std::set<core::ForkId> processed_;
+  std::set<core::ForkId> reported_;
+  std::vector<std::pair<int, core::UserRRefDestroyed>> destroyed_now_;
+};
+
+// What a worker still holds that a clean quiescent system would not (I9), as text; "" when clean.
+std::string Leftovers(const core::ContextView& v) {
+  std::string text;
+  auto add = [&text](const std::string& part) { text += (text.empty() ? "" : ", ") + part; };
+  for (const core::RRefId& r : v.owners) add("owners_ has " + Id(r));
+  for (const auto& [rref, forks] : v.forks) {
+    std::string list;
+    for (const core::ForkId& f : forks) list += (list.empty() ? "" : " ") + Id(f);
+    add("forks_[" + Id(rref) + "] = {" + list + "}");
+  }
+  for (const core::ForkId& f : v.pending_users) add("pendingUsers_ has " + Id(f));
+  for (const auto& [child, parent] : v.pending_children) add("pendingChildren_ has " + Id(child) + " -> " + Id(parent));
+  for (const auto& [rref, n] : v.pending_owners) add("pendingOwners_ has " + Id(rref));
+  for (const core::UserRRefView& u : v.users) add("UserRRef " + Id(u.fork_id) + " of " + Id(u.rref_id) + " lives");
+  if (v.debug.num_pending_futures != 0) add(std::to_string(v.debug.num_pending_futures) + " pending futures");
+  return text;
+}
+
+// I7 + I9: when the system is quiescent after the heal (every worker waits in join, nothing in flight), every map is
+// empty and nothing is pending; graceful shutdown never times out and never reports leaked RRefs.
+class CleanAtQuiescenceChecker : public Checker {
+ public:
+  const char* id() const override { return "clean_at_quiescence"; }
+  void OnRecord(const StepRecord& r, const Facts&, const GlobalView&, Report& report) override {
+    if (r.kind == RecordKind::kQuiescent) {
+      quiescent_ = true;
+    } else if (r.kind == RecordKind::kEvent) {
+      if (const auto* progress = std::get_if<core::ShutdownProgress>(r.event); progress && progress->timed_out) {
+        report.Fail(W(r.worker) + ": graceful shutdown timed out waiting for " +
+                    (progress->step == core::ShutdownStep::kUsersConfirmed ? "its pending UserRRefs to be confirmed"
+                                                                           : "its OwnerRRefs to be deleted"));
+      } else if (const auto* log = std::get_if<core::Log>(r.event);
+                 log && log->text.find("Detected RRef Leaks") != std::string::npos) {
+        report.Fail(W(r.worker) + " reported leaked RRefs at shutdown: " + log->text.substr(0, 200));
+      }
+    }
+  }
+  void AfterStep(const Facts&, const GlobalView& view, Report& report) override {
+    if (!std::exchange(quiescent_, false)) return;
+    for (int w = 0; w < view.workers(); ++w) {
+      if (!Running(view, w)) continue;
+      std::string left = Leftovers(view.worker(w));
+      if (!left.empty()) report.Fail(W(w) + " is not clean at quiescence: " + left);
+    }
+  }
+
+ private:
+  bool quiescent_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Checker> MakeOwnerNotified() { return std::make_unique<OwnerNotifiedChecker>(); }
+std::unique_ptr<Checker> MakeCleanAtQuiescence() { return std::make_unique<CleanAtQuiescenceChecker>(); }
+
+}  // namespace rrefsim::checkers::detail

@@ -1,0 +1,156 @@
+// The owner's side: no_premature_delete (I2), owner_view_monotonic (I10) and no_orphan_waiter (I11).
+#include <map>
+#include <set>
+#include <variant>
+
+#include "checkers_impl.h"
+
+namespace rrefsim::checkers::detail {
+namespace {
+
+// I2: an OwnerRRef is freed only when no live UserRRef of it exists (live: not yet deleted on the owner by tryDel) and no message carries a fork of it (or a fetch
+// from a live user) to a running worker. Checked when the free happens, and whenever a UserRRef of a freed RRef
+// appears later. Frees by a destroyed context (shutdown with ignored leaks) are the leak checks' business.
+class NoPrematureDeleteChecker : public Checker {
+ public:
+  const char* id() const override { return "no_premature_delete"; }
+  void OnRecord(const StepRecord& r, const Facts&, const GlobalView&, Report&) override {
+    if (r.kind != RecordKind::kEvent) return;
+    if (const auto* freed = std::get_if<core::OwnerRRefFreed>(r.event)) freed_now_.push_back({r.worker, freed->rref_id});
+  }
+  void AfterStep(const Facts&, const GlobalView& view, Report& report) override {
+    for (const auto& [owner, rref] : freed_now_) {
+      if (!Running(view, owner)) continue;
+      freed_.insert(rref);
+      CheckAtFree(view, owner, rref, report);
+    }
+    freed_now_.clear();
+    if (freed_.empty()) return;
+    for (int w = 0; w < view.workers(); ++w) {
+      if (!view.changed(w) || !Running(view, w)) continue;
+      for (const core::UserRRefView& u : view.worker(w).users) {
+        if (freed_.contains(u.rref_id) && !u.deleted_on_owner && reported_.insert(u.fork_id).second) {
+          report.Fail(W(w) + " holds UserRRef " + Id(u.fork_id) + " of RRef " + Id(u.rref_id) + ", whose owner " +
+                      W(u.owner) + " already freed it");
+        }
+      }
+    }
+  }
+
+ private:
+  void CheckAtFree(const GlobalView& view, int owner, const core::RRefId& rref, Report& report) {
+    std::string prefix = W(owner) + " freed OwnerRRef " + Id(rref) + " while ";
+    for (int w = 0; w < view.workers(); ++w) {
+      if (!Running(view, w)) continue;
+      for (const core::UserRRefView& u : view.worker(w).users) {
+        if (u.rref_id == rref && !u.deleted_on_owner && reported_.insert(u.fork_id).second) {
+          report.Fail(prefix + W(w) + " still holds UserRRef " + Id(u.fork_id));
+        }
+      }
+    }
+    view.ForEachInFlight([&](const InFlightMessage& in) {
+      const core::Message& m = *in.message;
+      if (m.to < 0 || m.to >= view.workers() || !Running(view, m.to)) return;
+      for (const core::ForkData& f : m.value.rrefs) {
+        if (f.rref_id == rref) report.Fail(prefix + core::Describe(m) + " carries its fork " + Id(f.fork_id));
+      }
+      bool fetch = m.type == core::MessageType::PYTHON_RREF_FETCH_CALL ||
+                   m.type == core::MessageType::SCRIPT_RREF_FETCH_CALL;
+      if (fetch && m.rref_id == rref && m.from >= 0 && m.from < view.workers()) {
+        for (const core::UserRRefView& u : view.worker(m.from).users) {
+          if (u.rref_id == rref && !u.deleted_on_owner) {
+            report.Fail(prefix + core::Describe(m) + " from its live UserRRef " + Id(u.fork_id) + " is in flight");
+            break;
+          }
+        }
+      }
+    });
+  }
+
+  std::vector<std::pair<int, core::RRefId>> freed_now_;
+  std::set<core::RRefId> freed_;
+  std::set<core::ForkId> reported_;
+};
+
+// I10: the owner's view of each fork goes unknown -> known -> deleted, once. A fork the owner deleted (or whose
+// RREF_USER_DELETE it processed before knowing it) never comes back into forks_. Diffs the owner's forks_ on the
+// steps that changed it.
+class OwnerViewMonotonicChecker : public Checker {
+ public:
+  const char* id() const override { return "owner_view_monotonic"; }
+  void OnRecord(const StepRecord& r, const Facts&, const GlobalView& view, Report&) override {
+    if (!Delivers(r, core::MessageType::RREF_USER_DELETE)) return;
+    const core::Message& m = *r.message;
+    const auto& forks = view.worker(r.worker).forks;
+    auto it = forks.find(m.rref_id);
+    bool known = it != forks.end() && std::find(it->second.begin(), it->second.end(), m.fork_id) != it->second.end();
+    if (!known) deleted_.insert(m.fork_id);  // deleted before it was added (rref-cases.md P9)
+  }
+  void AfterStep(const Facts&, const GlobalView& view, Report& report) override {
+    if (known_.empty()) known_.resize(static_cast<std::size_t>(view.workers()));
+    for (int w = 0; w < view.workers(); ++w) {
+      if (view.changed(w)) Diff(w, view.worker(w), report);
+    }
+  }
+
+ private:
+  using Forks = std::set<std::pair<core::RRefId, core::ForkId>>;
+  void Diff(int w, const core::ContextView& v, Report& report) {
+    Forks now;
+    for (const auto& [rref, forks] : v.forks) {
+      for (const core::ForkId& f : forks) now.emplace(rref, f);
+    }
+    Forks& before = known_[static_cast<std::size_t>(w)];
+    for (const auto& entry : before) {
+      if (!now.contains(entry)) deleted_.insert(entry.second);
+    }
+    for (const auto& [rref, fork] : now) {
+      if (before.contains({rref, fork}) || !deleted_.contains(fork)) continue;
+      report.Fail("owner " + W(w) + " added fork " + Id(fork) + " of RRef " + Id(rref) +
+                  " to forks_ after it had deleted it: a resurrected fork that nothing will ever delete");
+    }
+    before = std::move(now);
+  }
+
+  std::vector<Forks> known_;
+  std::set<core::ForkId> deleted_;
+};
+
+// I11: every fetch waiting in pendingOwners_ can still be answered: its OwnerRRef was not freed already. Waiters
+// left at a deadlock are orphans too.
+class NoOrphanWaiterChecker : public Checker {
+ public:
+  const char* id() const override { return "no_orphan_waiter"; }
+  void AfterStep(const Facts& facts, const GlobalView& view, Report& report) override {
+    for (int w = 0; w < view.workers(); ++w) {
+      if (!view.changed(w) || !Running(view, w)) continue;
+      for (const auto& [rref, waiting] : view.worker(w).pending_owners) {
+        if (facts.Freed(rref) && reported_.insert(rref).second) {
+          report.Fail(W(w) + " has " + std::to_string(waiting) + " fetch(es) of RRef " + Id(rref) +
+                      " waiting in pendingOwners_ for an OwnerRRef it already freed: they are never answered");
+        }
+      }
+    }
+  }
+  void AtEnd(const RunEnd& end, const CheckerConfig& config, const Facts&, Report& report) override {
+    if (end.outcome != "deadlock" || config.expected_outcome == "deadlock") return;
+    for (const core::ContextView& v : end.final_views) {
+      if (v.aborted) continue;
+      for (const auto& [rref, waiting] : v.pending_owners) {
+        report.Fail(W(v.worker) + " has " + std::to_string(waiting) + " fetch(es) of RRef " + Id(rref) +
+                    " waiting in pendingOwners_ for an OwnerRRef that is never created");
+      }
+    }
+  }
+
+ private:
+  std::set<core::RRefId> reported_;
+};
+
+}  // namespace
+
+std::unique_ptr<Checker> MakeNoPrematureDelete() { return std::make_unique<NoPrematureDeleteChecker>(); }
+std::unique_ptr<Checker> MakeOwnerViewMonotonic() { return std::make_unique<OwnerViewMonotonicChecker>(); }
+std::unique_ptr<Checker> MakeNoOrphanWaiter() { return std::make_unique<NoOrphanWaiterChecker>(); }
+
+}  // namespace rrefsim::checkers::detail

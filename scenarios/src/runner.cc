@@ -1,0 +1,54 @@
+#include "rrefsim/scenarios/runner.h"
+
+#include "rrefsim/checkers/checker_set.h"
+
+namespace rrefsim::scenarios {
+namespace {
+
+// Hands every record and view to the checkers first, then to a second observer; the checkers decide whether the
+// run goes on.
+class Tee : public checkers::RunObserver {
+ public:
+  Tee(checkers::CheckerSet& checkers, checkers::RunObserver* also) : checkers_(checkers), also_(also) {}
+  void OnStart(const checkers::GlobalView& view) override {
+    checkers_.OnStart(view);
+    if (also_) also_->OnStart(view);
+  }
+  void OnRecord(const checkers::StepRecord& record) override {
+    checkers_.OnRecord(record);
+    if (also_) also_->OnRecord(record);
+  }
+  bool OnStepEnd(const checkers::GlobalView& view) override {
+    bool go_on = checkers_.OnStepEnd(view);
+    if (also_) go_on = also_->OnStepEnd(view) && go_on;
+    return go_on;
+  }
+
+ private:
+  checkers::CheckerSet& checkers_;
+  checkers::RunObserver* also_;
+};
+
+}  // namespace
+
+checkers::CheckerConfig CheckerConfigOf(const CatalogEntry& entry) {
+  checkers::CheckerConfig config;
+  config.expected_protocol_errors = entry.expected_protocol_errors;
+  config.expected_outcome = sim::OutcomeName(entry.expected);
+  config.expected_violations = entry.expected_violations;
+  return config;
+}
+
+CheckedRun RunChecked(const CatalogEntry& entry, const sim::RunConfig& config, sim::Chooser& chooser,
+                      checkers::RunObserver* also) {
+  checkers::CheckerSet checkers(CheckerConfigOf(entry));
+  Tee tee(checkers, also);
+  CheckedRun checked;
+  checked.run = sim::Run(entry.scenario, config, chooser, &tee);
+  checkers.Finish(checkers::RunEnd{sim::OutcomeName(checked.run.outcome), checked.run.detail, checked.run.final_views});
+  checked.violations = checkers.violations();
+  checked.expected_violations = checkers.expected_violations();
+  return checked;
+}
+
+}  // namespace rrefsim::scenarios

@@ -84,14 +84,16 @@ std::string Leftovers(const core::ContextView& v) {
 class CleanAtQuiescenceChecker : public Checker {
  public:
   const char* id() const override { return "clean_at_quiescence"; }
-  void OnRecord(const StepRecord& r, const Facts&, const GlobalView&, Report& report) override {
+  void OnRecord(const StepRecord& r, const Facts&, const GlobalView& view, Report& report) override {
     if (r.kind == RecordKind::kQuiescent) {
       quiescent_ = true;
     } else if (r.kind == RecordKind::kEvent) {
       if (const auto* progress = std::get_if<core::ShutdownProgress>(r.event); progress && progress->timed_out) {
+        std::string left = Leftovers(view.worker(r.worker));
         report.Fail(W(r.worker) + ": graceful shutdown timed out waiting for " +
                     (progress->step == core::ShutdownStep::kUsersConfirmed ? "its pending UserRRefs to be confirmed"
-                                                                           : "its OwnerRRefs to be deleted"));
+                                                                           : "its OwnerRRefs to be deleted") +
+                    (left.empty() ? "" : "; it still holds: " + left));
       } else if (const auto* log = std::get_if<core::Log>(r.event);
                  log && log->text.find("Detected RRef Leaks") != std::string::npos) {
         report.Fail(W(r.worker) + " reported leaked RRefs at shutdown: " + log->text.substr(0, 200));

@@ -43,6 +43,10 @@ Message Ack() {
 }  // namespace
 
 void Worker::Impl::HandleUserDelete(const Message& request) {
+  if (mutants::Mutated(mutants::Mutant::kFreeOwnerOnFirstDelete)) {
+    if (auto it = forks.find(request.rref_id); it != forks.end()) it->second = {request.fork_id};
+  }
+  if (mutants::Mutated(mutants::Mutant::kLeakForkOnDelete)) return SendResponse(request, Ack());
   DelForkOfOwner(request.rref_id, request.fork_id);
   SendResponse(request, Ack());
 }

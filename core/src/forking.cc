@@ -58,6 +58,7 @@ void Worker::Impl::AddSelfAsFork(Handle owner) {
 }
 
 void Worker::Impl::AddPendingChild(ForkId fork_id, Handle parent) {
+  if (mutants::Mutated(mutants::Mutant::kSkipPendingChildPin)) return;
   Check(!Get(parent).is_owner, "A3", "OwnerRRef should not have a pending child.");
   Check(!pending_children.contains(fork_id), "A4", "Inconsistent states: attempt to add the same child fork twice.");
   pending_children.emplace(fork_id, parent);
@@ -80,6 +81,7 @@ void Worker::Impl::DelPendingChild(ForkId fork_id) {
 void Worker::Impl::AddPendingUser(ForkId fork_id, Handle user, std::optional<WorkId> gate) {
   Check(!Get(user).is_owner, "A5", "Attempt to add an OwnerRRef as a pending User.");
   Check(!pending_users.contains(fork_id), "A6", "Inconsistent states: attempt to add the same UserRRef twice.");
+  if (mutants::Mutated(mutants::Mutant::kSkipGating)) gate.reset();
   pending_users.emplace(fork_id, PendingUser{user, gate});
   if (gate) ++works.at(*gate).waiting;
 }
@@ -139,6 +141,7 @@ ForkData Worker::Impl::PrepareChildFork(Handle h) {
     Check(!rref.deleted_on_owner, "A18", Name(h) + " has been deleted. Cannot call fork an UserRRef after deletion.");
   }
   ForkData fork{rref.owner, rref.rref_id, GenId(), config.id, rref.type_str};
+  if (mutants::Mutated(mutants::Mutant::kWrongParent) && !rref.is_owner) fork.parent = rref.owner;
   if (rref.is_owner) {
     AddForkOfOwner(fork.rref_id, fork.fork_id);  // Note [Early Fork Registration]
     auto [it, inserted] = owners.try_emplace(fork.rref_id, h);
@@ -211,6 +214,7 @@ void Worker::Impl::NotifyOwnerAndParentOfFork(const ForkData& fork, Handle rref,
     SendWithRetries(std::move(m), p);
     return;
   }
+  if (mutants::Mutated(mutants::Mutant::kAcceptBeforeConfirm)) SendChildAccept(fork.parent, fork.fork_id);
   ++num_pending_futures;  // S3: ask the owner, and gate the request until it answers
   m.type = MessageType::RREF_FORK_REQUEST;
   m.to = fork.owner;

@@ -99,7 +99,7 @@ void Worker::Impl::MaybeDestroy(Handle h) {
 void Worker::Impl::TryDel(Handle h) {
   Instance& i = Get(h);
   if (i.deleted_on_owner) return;
-  DelUser(i.owner, i.rref_id, i.fork_id);
+  if (!mutants::Mutated(mutants::Mutant::kSkipUserDelete)) DelUser(i.owner, i.rref_id, i.fork_id);
   i.deleted_on_owner = true;
 }
 
@@ -177,6 +177,7 @@ void Worker::Impl::AnswerWaiter(Handle h, const ValueWaiter& w) {
     Value value = owner.value;  // copy: pickling may change the instance table
     std::optional<std::string> raised = owner.raised;
     reply.value = PickleValue(value);  // forks every RRef in the value, with this owner as parent (S10)
+    if (mutants::Mutated(mutants::Mutant::kWrongFetchValue)) ++reply.value.payload;
     reply.value.raised = std::move(raised);
   } catch (const ProtocolException& e) {  // thrown inside the fetch's then() continuation: an errored future
     Error(e, ErrorSite::kRequestHandler);

@@ -58,7 +58,7 @@ Expected<Handle> Worker::Impl::Remote(const CallSpec& spec) {
     p.fork_id = fork_id;
     std::int64_t id = SendOnce(std::move(m), timeout, p);
     try {
-      AddPendingUser(fork_id, user, std::nullopt);  // after the send, as pyRemote* does
+      if (!mutants::Mutated(mutants::Mutant::kForgetPendingUser)) AddPendingUser(fork_id, user, std::nullopt);  // after the send, as pyRemote*
     } catch (const ProtocolException& e) {
       // A6 raises to the caller before confirmPendingUser is attached; the new UserRRef dies (tryDel).
       attempts.at(id).purpose.attached = false;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "mutants.h"
 #include "rrefsim/core/worker.h"
 
 namespace rrefsim::core {

@@ -1,7 +1,9 @@
 // Internal: helpers shared by the checkers, and one factory per checker.
 #pragma once
 
+#include <algorithm>
 #include <memory>
+#include <vector>
 #include <string>
 
 #include "rrefsim/checkers/checker.h"
@@ -21,6 +23,34 @@ const core::UserRRefView* FindUser(const core::ContextView& view, const core::Fo
 bool Delivers(const StepRecord& record, core::MessageType type);
 // A record of the core sending a message of `type`, whatever the network does with it (send, drop, refuse).
 bool Emits(const StepRecord& record, core::MessageType type);
+
+// The workers a step touched in a way a checker cares about, so it reads only their views.
+class Touched {
+ public:
+  void Mark(int worker) {
+    if (worker < 0) return;
+    if (static_cast<std::size_t>(worker) >= marks_.size()) marks_.resize(static_cast<std::size_t>(worker) + 1, 0);
+    marks_[static_cast<std::size_t>(worker)] = 1;
+    any_ = true;
+  }
+  bool operator()(int worker) const {
+    return any_ && static_cast<std::size_t>(worker) < marks_.size() && marks_[static_cast<std::size_t>(worker)] != 0;
+  }
+  bool any() const { return any_; }
+  void Clear() {
+    if (!any_) return;
+    std::fill(marks_.begin(), marks_.end(), 0);
+    any_ = false;
+  }
+
+ private:
+  std::vector<char> marks_;
+  bool any_ = false;
+};
+
+// A record after which the worker's UserRRef instances may differ: only unpickling creates one (a delivered message
+// carrying RRefs, or remote() creating its own), and each destruction is an event.
+bool MayChangeUsers(const StepRecord& record);
 
 std::unique_ptr<Checker> MakeProtocolError(const CheckerConfig& config);
 std::unique_ptr<Checker> MakeUniqueForkIds();

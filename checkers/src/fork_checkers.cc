@@ -1,4 +1,5 @@
 // The fork tree: unique_fork_ids (I1) and fork_tree_rooted_at_owner (rref-protocol.md §7).
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -12,19 +13,36 @@ namespace {
 class UniqueForkIdsChecker : public Checker {
  public:
   const char* id() const override { return "unique_fork_ids"; }
+  void OnRecord(const StepRecord& r, const Facts&, const GlobalView&, Report&) override {
+    if (MayChangeUsers(r)) touched_.Mark(r.worker);
+  }
   void AfterStep(const Facts&, const GlobalView& view, Report& report) override {
-    if (live_.empty()) live_.resize(static_cast<std::size_t>(view.workers()));
-    for (int w = 0; w < view.workers(); ++w) {
-      if (view.changed(w)) Refresh(view, w, report);
+    if (!touched_.any()) return;
+    if (live_.empty()) {
+      live_.resize(static_cast<std::size_t>(view.workers()));
+      last_.resize(live_.size());
     }
+    for (int w = 0; w < view.workers(); ++w) {
+      if (touched_(w)) Refresh(view, w, report);
+    }
+    touched_.Clear();
   }
 
  private:
   void Refresh(const GlobalView& view, int w, Report& report) {
+    const core::ContextView& v = view.worker(w);
+    std::vector<core::ForkId>& seen = last_[static_cast<std::size_t>(w)];
+    if (seen.size() == v.users.size() &&
+        std::equal(seen.begin(), seen.end(), v.users.begin(), [](const core::ForkId& f, const core::UserRRefView& u) {
+          return f == u.fork_id;
+        }) && !v.aborted) {
+      return;  // the same instances as last time
+    }
+    seen.clear();
+    for (const core::UserRRefView& u : v.users) seen.push_back(u.fork_id);
     std::multiset<core::ForkId>& mine = live_[static_cast<std::size_t>(w)];
     for (const core::ForkId& f : mine) --count_[f];
     mine.clear();
-    const core::ContextView& v = view.worker(w);
     if (v.aborted) return;  // a dead process holds nothing
     for (const core::UserRRefView& u : v.users) {
       if (u.owner == w) {
@@ -39,6 +57,8 @@ class UniqueForkIdsChecker : public Checker {
   }
 
   std::vector<std::multiset<core::ForkId>> live_;
+  std::vector<std::vector<core::ForkId>> last_;
+  Touched touched_;  // per worker: the fork ids of its instances, as last read
   std::map<core::ForkId, int> count_;
 };
 

@@ -61,6 +61,23 @@ bool Delivers(const StepRecord& record, core::MessageType type) {
   return record.kind == RecordKind::kDeliver && record.message->type == type && !record.message->empty_payload;
 }
 
+bool MayChangeUsers(const StepRecord& r) {
+  switch (r.kind) {
+    case RecordKind::kDeliver:
+      return !r.message->value.rrefs.empty() || r.message->type == core::MessageType::REMOTE_RET;
+    case RecordKind::kSend:
+    case RecordKind::kDrop:
+    case RecordKind::kSendFailed:
+      return IsRemoteCall(r.message->type);
+    case RecordKind::kEvent:
+      return std::holds_alternative<core::UserRRefDestroyed>(*r.event) ||
+             std::holds_alternative<core::WorkerAborted>(*r.event) ||
+             std::holds_alternative<core::FutureDone>(*r.event);
+    default:
+      return false;
+  }
+}
+
 bool Emits(const StepRecord& record, core::MessageType type) {
   bool outgoing = record.kind == RecordKind::kSend || record.kind == RecordKind::kDrop ||
                   record.kind == RecordKind::kSendFailed;

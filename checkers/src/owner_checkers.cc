@@ -15,6 +15,7 @@ class NoPrematureDeleteChecker : public Checker {
  public:
   const char* id() const override { return "no_premature_delete"; }
   void OnRecord(const StepRecord& r, const Facts&, const GlobalView&, Report&) override {
+    if (MayChangeUsers(r)) touched_.Mark(r.worker);
     if (r.kind != RecordKind::kEvent) return;
     if (const auto* freed = std::get_if<core::OwnerRRefFreed>(r.event)) freed_now_.push_back({r.worker, freed->rref_id});
   }
@@ -25,9 +26,9 @@ class NoPrematureDeleteChecker : public Checker {
       CheckAtFree(view, owner, rref, report);
     }
     freed_now_.clear();
-    if (freed_.empty()) return;
+    if (freed_.empty() || !touched_.any()) return touched_.Clear();
     for (int w = 0; w < view.workers(); ++w) {
-      if (!view.changed(w) || !Running(view, w)) continue;
+      if (!touched_(w) || !Running(view, w)) continue;
       for (const core::UserRRefView& u : view.worker(w).users) {
         if (freed_.contains(u.rref_id) && !u.deleted_on_owner && reported_.insert(u.fork_id).second) {
           report.Fail(W(w) + " holds UserRRef " + Id(u.fork_id) + " of RRef " + Id(u.rref_id) + ", whose owner " +
@@ -35,6 +36,7 @@ class NoPrematureDeleteChecker : public Checker {
         }
       }
     }
+    touched_.Clear();
   }
 
  private:
@@ -68,6 +70,7 @@ class NoPrematureDeleteChecker : public Checker {
   }
 
   std::vector<std::pair<int, core::RRefId>> freed_now_;
+  Touched touched_;
   std::set<core::RRefId> freed_;
   std::set<core::ForkId> reported_;
 };
@@ -79,6 +82,7 @@ class OwnerViewMonotonicChecker : public Checker {
  public:
   const char* id() const override { return "owner_view_monotonic"; }
   void OnRecord(const StepRecord& r, const Facts&, const GlobalView& view, Report&) override {
+    if (MayChangeForks(r)) touched_.Mark(r.worker);
     if (!Delivers(r, core::MessageType::RREF_USER_DELETE)) return;
     const core::Message& m = *r.message;
     const auto& forks = view.worker(r.worker).forks;
@@ -87,15 +91,42 @@ class OwnerViewMonotonicChecker : public Checker {
     if (!known) deleted_.insert(m.fork_id);  // deleted before it was added (rref-cases.md P9)
   }
   void AfterStep(const Facts&, const GlobalView& view, Report& report) override {
-    if (known_.empty()) known_.resize(static_cast<std::size_t>(view.workers()));
-    for (int w = 0; w < view.workers(); ++w) {
-      if (view.changed(w)) Diff(w, view.worker(w), report);
+    if (known_.empty()) {
+      known_.resize(static_cast<std::size_t>(view.workers()));
+      last_forks_.resize(known_.size());
     }
+    for (int w = 0; w < view.workers(); ++w) {
+      if (touched_(w)) Diff(w, view.worker(w), report);
+    }
+    touched_.Clear();
   }
 
  private:
   using Forks = std::set<std::pair<core::RRefId, core::ForkId>>;
+  // forks_ changes only when its owner processes a request (FORK_REQUEST, USER_DELETE, a remote or call with RRefs),
+  // registers a fork while pickling (a send carrying RRefs), finishes a function (its reply), frees an OwnerRRef
+  // or shuts down (events); deliveries of replies and ACKs, and steps of user code alone, leave it alone.
+  static bool MayChangeForks(const StepRecord& r) {
+    switch (r.kind) {
+      case RecordKind::kDeliver:
+        return core::IsRequest(r.message->type) || !r.message->value.rrefs.empty();
+      case RecordKind::kSend:
+      case RecordKind::kDrop:
+      case RecordKind::kSendFailed:
+        return !r.message->value.rrefs.empty() || IsRemoteCall(r.message->type) ||
+               !core::IsRequest(r.message->type);
+      case RecordKind::kEvent:
+        return !std::holds_alternative<core::Log>(*r.event) && !std::holds_alternative<core::FutureDone>(*r.event);
+      case RecordKind::kTimers:
+        return true;
+      default:
+        return false;
+    }
+  }
   void Diff(int w, const core::ContextView& v, Report& report) {
+    auto& last = last_forks_[static_cast<std::size_t>(w)];
+    if (last == v.forks) return;  // most steps leave forks_ alone
+    last = v.forks;
     Forks now;
     for (const auto& [rref, forks] : v.forks) {
       for (const core::ForkId& f : forks) now.emplace(rref, f);
@@ -113,6 +144,8 @@ class OwnerViewMonotonicChecker : public Checker {
   }
 
   std::vector<Forks> known_;
+  Touched touched_;
+  std::vector<std::map<core::RRefId, std::vector<core::ForkId>>> last_forks_;  // forks_ as last diffed
   std::set<core::ForkId> deleted_;
 };
 
@@ -121,9 +154,18 @@ class OwnerViewMonotonicChecker : public Checker {
 class NoOrphanWaiterChecker : public Checker {
  public:
   const char* id() const override { return "no_orphan_waiter"; }
+  // pendingOwners_ grows only when a fetch arrives; an entry turns orphan when its RRef is freed.
+  void OnRecord(const StepRecord& r, const Facts&, const GlobalView& view, Report&) override {
+    if (Delivers(r, core::MessageType::PYTHON_RREF_FETCH_CALL) || Delivers(r, core::MessageType::SCRIPT_RREF_FETCH_CALL)) {
+      touched_.Mark(r.worker);
+    } else if (r.kind == RecordKind::kEvent && std::holds_alternative<core::OwnerRRefFreed>(*r.event)) {
+      for (int w = 0; w < view.workers(); ++w) touched_.Mark(w);
+    }
+  }
   void AfterStep(const Facts& facts, const GlobalView& view, Report& report) override {
+    if (!touched_.any()) return;
     for (int w = 0; w < view.workers(); ++w) {
-      if (!view.changed(w) || !Running(view, w)) continue;
+      if (!touched_(w) || !Running(view, w)) continue;
       for (const auto& [rref, waiting] : view.worker(w).pending_owners) {
         if (facts.Freed(rref) && reported_.insert(rref).second) {
           report.Fail(W(w) + " has " + std::to_string(waiting) + " fetch(es) of RRef " + Id(rref) +
@@ -131,6 +173,7 @@ class NoOrphanWaiterChecker : public Checker {
         }
       }
     }
+    touched_.Clear();
   }
   void AtEnd(const RunEnd& end, const CheckerConfig& config, const Facts&, Report& report) override {
     if (end.outcome != "deadlock" || config.expected_outcome == "deadlock") return;
@@ -145,6 +188,7 @@ class NoOrphanWaiterChecker : public Checker {
 
  private:
   std::set<core::RRefId> reported_;
+  Touched touched_;
 };
 
 }  // namespace

@@ -12,7 +12,8 @@ namespace rrefsim::checkers::detail {
 namespace {
 
 // G2 / I3: from the moment a user pickles its UserRRef P into a message (child fork c) until it processes
-// RREF_CHILD_ACCEPT(c), pendingChildren_[c] == P, so P lives and sends no RREF_USER_DELETE.
+// RREF_CHILD_ACCEPT(c), pendingChildren_[c] == P, so P lives and sends no RREF_USER_DELETE. The pin is read once,
+// at the end of the pickling step; from then on every RREF_USER_DELETE of the parent is checked against it.
 class ParentPinnedChecker : public Checker {
  public:
   const char* id() const override { return "parent_pinned_until_child_confirmed"; }
@@ -30,7 +31,7 @@ class ParentPinnedChecker : public Checker {
   }
   void AfterStep(const Facts&, const GlobalView& view, Report& report) override {
     for (auto& [child, c] : awaiting_) {
-      if (!view.changed(c.parent_worker) || !Running(view, c.parent_worker)) continue;
+      if (c.parent_fork || !Running(view, c.parent_worker)) continue;
       const auto& pins = view.worker(c.parent_worker).pending_children;
       auto pin = pins.find(child);
       if (pin == pins.end()) {
@@ -82,14 +83,15 @@ class ChildConfirmedBeforeAcceptChecker : public Checker {
 };
 
 // I5: remote()'s own UserRRef (fork a) stays in the creator's pendingUsers_ until the REMOTE_RET or an error for
-// that remote() was processed, and sends no RREF_USER_DELETE before.
+// that remote() was processed, and sends no RREF_USER_DELETE before. The pin is read at the end of the step that
+// sent the REMOTE_CALL, and again after timers fired on the creator (a timeout may have answered the remote()).
 class CreatorPinnedChecker : public Checker {
  public:
   const char* id() const override { return "creator_pinned_until_ack"; }
   void OnRecord(const StepRecord& r, const Facts&, const GlobalView&, Report& report) override {
     const core::Message* m = r.message;
     if (r.kind == RecordKind::kSend && IsRemoteCall(m->type) && m->to != m->from) {
-      awaiting_.try_emplace(m->fork_id, Creation{m->from, m->to, m->rref_id, m->id, false});
+      awaiting_.try_emplace(m->fork_id, Creation{m->from, m->to, m->rref_id, m->id, false, false});
     } else if (r.kind == RecordKind::kDeliver && !m->empty_payload) {
       for (auto it = awaiting_.begin(); it != awaiting_.end(); ++it) {
         bool answered = (m->type == core::MessageType::REMOTE_RET && it->first == m->fork_id) ||
@@ -114,7 +116,8 @@ class CreatorPinnedChecker : public Checker {
     for (auto it = awaiting_.begin(); it != awaiting_.end();) {
       Creation& c = it->second;
       bool erase = false;
-      if (view.changed(c.creator) && Running(view, c.creator)) erase = CheckPinned(view, it->first, c, report);
+      if ((!c.verified || c.timers_fired) && Running(view, c.creator)) erase = CheckPinned(view, it->first, c, report);
+      c.verified = true;
       c.timers_fired = false;
       it = erase ? awaiting_.erase(it) : std::next(it);
     }
@@ -127,6 +130,7 @@ class CreatorPinnedChecker : public Checker {
     core::RRefId rref;
     std::int64_t request = 0;  // the remote()'s request id, answered by REMOTE_RET or EXCEPTION
     bool timers_fired = false;  // a timeout may have answered it during this step
+    bool verified = false;      // its pin was read at the end of the sending step
   };
   // Returns true when the remote() is no longer outstanding (a timeout answered it).
   bool CheckPinned(const GlobalView& view, const core::ForkId& fork, const Creation& c, Report& report) {

@@ -10,7 +10,9 @@
 #include <thread>
 
 #include "exit_codes.h"
+#include "rrefsim/checkers/checker.h"
 #include "rrefsim/scenarios/catalog.h"
+#include "rrefsim/scenarios/runner.h"
 #include "rrefsim/sim/world.h"
 
 namespace rrefsim::cli {
@@ -43,32 +45,45 @@ long PeakRssBytes() {
   return usage.ru_maxrss * 1024L;
 }
 
+// The catalog's reorder scenarios, seeds 0..mix_seeds-1 each, with or without every checker watching.
+struct Mix {
+  std::uint64_t messages = 0, switches = 0, runs = 0, scenarios = 0;
+  double seconds = 0;
+};
+
+Mix RunMix(const BenchOptions& o, bool checked) {
+  sim::RunConfig config;  // the reorder profile
+  Mix mix;
+  Clock::time_point start = Clock::now();
+  for (const scenarios::CatalogEntry& e : scenarios::Catalog()) {
+    if (e.faults != "reorder") continue;
+    ++mix.scenarios;
+    for (std::uint64_t seed = 0; seed < o.mix_seeds; ++seed) {
+      sim::RandomChooser chooser(seed);
+      sim::RunResult r = checked ? scenarios::RunChecked(e, config, chooser).run : sim::Run(e.scenario, config, chooser);
+      mix.messages += r.messages_delivered;
+      mix.switches += r.fiber_switches;
+      ++mix.runs;
+    }
+  }
+  mix.seconds = Seconds(start);
+  return mix;
+}
+
 }  // namespace
 
 int RunBench(const BenchOptions& o) {
   long rss_before = PeakRssBytes();
-  sim::RunConfig config;  // the reorder profile; no checkers exist yet
-
-  // messages_per_second: the catalog's reorder scenarios, seeds 0..mix_seeds-1 each.
-  std::uint64_t messages = 0, switches = 0, runs = 0, scenarios_run = 0;
-  Clock::time_point start = Clock::now();
-  for (const scenarios::CatalogEntry& e : scenarios::Catalog()) {
-    if (e.faults != "reorder") continue;
-    ++scenarios_run;
-    for (std::uint64_t seed = 0; seed < o.mix_seeds; ++seed) {
-      sim::RandomChooser chooser(seed);
-      sim::RunResult r = sim::Run(e.scenario, config, chooser);
-      messages += r.messages_delivered;
-      switches += r.fiber_switches;
-      ++runs;
-    }
-  }
-  double mix_seconds = Seconds(start);
+  sim::RunConfig config;  // the reorder profile
+  Mix mix = RunMix(o, false);
+  Mix checked = RunMix(o, true);
+  double mix_seconds = mix.seconds;
+  std::uint64_t messages = mix.messages, switches = mix.switches, runs = mix.runs, scenarios_run = mix.scenarios;
 
   // runs_per_second: S3 with 4 workers (one idle), as many seeds as fit in s3_seconds.
   const sim::Scenario& s3 = scenarios::FindScenario("s3_user_to_user")->scenario;
   std::uint64_t s3_runs = 0;
-  start = Clock::now();
+  Clock::time_point start = Clock::now();
   while (Seconds(start) < o.s3_seconds) {
     sim::RandomChooser chooser(s3_runs);
     sim::Run(s3, config, chooser);
@@ -79,14 +94,14 @@ int RunBench(const BenchOptions& o) {
   double per_message_ns = mix_seconds * 1e9 / static_cast<double>(messages);
 
   std::printf(
-      "{\"messages_per_second\": %.0f, \"runs_per_second\": %.0f, \"switches_per_message\": %.3f, "
+      "{\"messages_per_second\": %.0f, \"messages_per_second_checked\": %.0f, \"runs_per_second\": %.0f, \"switches_per_message\": %.3f, "
       "\"yield_ns\": %.1f, \"message_cost_in_yields\": %.1f, \"peak_rss_bytes\": %ld, "
       "\"rss_before_simulating_bytes\": %ld, \"mix_runs\": %llu, \"mix_messages\": %llu, "
-      "\"workload\": \"the %llu catalog scenarios meant for reorder, seeds 0-%llu each; no checkers yet\"}\n",
-      messages / mix_seconds, s3_runs / s3_seconds, static_cast<double>(switches) / static_cast<double>(messages),
+      "\"workload\": \"the %llu catalog scenarios meant for reorder, seeds 0-%llu each; checked: all %zu checkers on\"}\n",
+      messages / mix_seconds, checked.messages / checked.seconds, s3_runs / s3_seconds, static_cast<double>(switches) / static_cast<double>(messages),
       yield_ns, per_message_ns / yield_ns, PeakRssBytes(), rss_before, static_cast<unsigned long long>(runs),
       static_cast<unsigned long long>(messages), static_cast<unsigned long long>(scenarios_run),
-      static_cast<unsigned long long>(o.mix_seeds - 1));
+      static_cast<unsigned long long>(o.mix_seeds - 1), checkers::CheckerIds().size());
   return kExitOk;
 }
 

@@ -149,6 +149,7 @@ Expected<bool> Worker::DestroyContext(bool ignore_leak, Output& out) {
 WorkerId Worker::id() const { return impl_->config.id; }
 bool Worker::aborted() const { return impl_->aborted; }
 DebugInfo Worker::GetDebugInfo() const { return impl_->MakeDebugInfo(); }
+std::int64_t Worker::ClientActiveCalls() const { return impl_->client_active_calls; }
 ContextView Worker::View() const { return impl_->MakeView(); }
 
 }  // namespace rrefsim::core

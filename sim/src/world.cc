@@ -66,9 +66,8 @@ World::World(const Scenario& scenario, const RunConfig& config, Chooser& chooser
     hosts_.emplace_back(wc);
   }
   changed_.assign(hosts_.size(), 0);
-  if (observer_) {
-    for (const Host& h : hosts_) views_.push_back(h.core.View());
-  }
+  stale_.assign(hosts_.size(), 1);
+  if (observer_) views_.resize(hosts_.size());
   result_.heal_time = network_.heal_time();
 }
 
@@ -114,13 +113,22 @@ void World::ForEachInFlight(const std::function<void(const checkers::InFlightMes
   for (const auto& [key, message] : inflight_) visit(checkers::InFlightMessage{key.second, key.first, &message});
 }
 
+const core::ContextView& World::worker(int w) const {
+  auto i = static_cast<std::size_t>(w);
+  if (stale_[i] != 0) {
+    views_[i] = hosts_[i].core.View();
+    stale_[i] = 0;
+  }
+  return views_[i];
+}
+
 void World::EndStep() {
   if (observer_ == nullptr) return;
   bool any_changed = false;
   for (std::size_t w = 0; w < hosts_.size(); ++w) {
     if (changed_[w] == 0) continue;
     any_changed = true;
-    views_[w] = hosts_[w].core.View();
+    stale_[w] = 1;
   }
   if (any_changed || step_has_records_) {
     try {
@@ -419,7 +427,7 @@ void World::WakeJoinIfReady() {
   for (const Host& h : hosts_) {
     if (h.core.aborted()) continue;
     if (!h.at_join) return;
-    active += h.core.View().client_active_calls;
+    active += h.core.ClientActiveCalls();
   }
   if (active != 0) return;
   EmitQuiescentIfIdle();
@@ -460,7 +468,7 @@ std::string World::DescribeBlocked() const {
   if (!join_waiters_.empty()) {
     std::string active;
     for (int w = 0; w < static_cast<int>(hosts_.size()); ++w) {
-      std::int64_t calls = hosts_[static_cast<std::size_t>(w)].core.View().client_active_calls;
+      std::int64_t calls = hosts_[static_cast<std::size_t>(w)].core.ClientActiveCalls();
       if (calls != 0) active += (active.empty() ? "" : ", ") + ("worker " + std::to_string(w) + ": " + std::to_string(calls));
     }
     if (!active.empty()) add("active client calls that never completed: " + active);

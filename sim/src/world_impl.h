@@ -106,7 +106,7 @@ class World : public checkers::GlobalView {
 
   // --- checkers::GlobalView ---
   int workers() const override { return static_cast<int>(hosts_.size()); }
-  const core::ContextView& worker(int w) const override { return views_[static_cast<std::size_t>(w)]; }
+  const core::ContextView& worker(int w) const override;
   bool changed(int w) const override { return changed_[static_cast<std::size_t>(w)] != 0; }
   void ForEachInFlight(const std::function<void(const checkers::InFlightMessage&)>& visit) const override;
   std::uint64_t step() const override { return result_.steps; }
@@ -141,7 +141,10 @@ class World : public checkers::GlobalView {
   const RunConfig& config_;
   Chooser& chooser_;
   checkers::RunObserver* observer_;
-  std::vector<core::ContextView> views_;  // as of the end of the last step (kept only when observed)
+  // Each worker's view, rebuilt on first use after its core changed (kept only when observed): most steps change
+  // one worker, and most checkers look at a worker only when a record says something relevant happened there.
+  mutable std::vector<core::ContextView> views_;
+  mutable std::vector<char> stale_;
   std::vector<char> changed_;             // per worker: its core was called during this step
   bool step_has_records_ = false;
   int running_worker_ = -1;               // the worker of the fiber chosen for this step, or -1

@@ -128,6 +128,8 @@ class Worker {
   WorkerId id() const;
   bool aborted() const;
   DebugInfo GetDebugInfo() const;
+  // TensorPipeAgent::clientActiveCalls_, which join waits to reach 0 (View().client_active_calls, without a view).
+  std::int64_t ClientActiveCalls() const;
   ContextView View() const;
 
   struct Impl;

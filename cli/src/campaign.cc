@@ -93,6 +93,7 @@ int RunOne(const CampaignOptions& o, const scenarios::CatalogEntry& entry, Total
   Totals mine;
   std::map<std::string, std::uint64_t> failures_by_kind;
   std::set<std::uint64_t> hashes;
+  std::set<std::uint64_t> orders;
   for (std::uint64_t seed = o.seed_begin; seed < o.seed_end && !g_interrupted; ++seed) {
     std::unique_ptr<sim::Chooser> chooser = MakeChooser(o, seed, pct_steps);
     if (o.trace) PrintTraceHeader();
@@ -103,6 +104,7 @@ int RunOne(const CampaignOptions& o, const scenarios::CatalogEntry& entry, Total
     mine.steps += r.steps;
     mine.messages += r.messages_delivered;
     hashes.insert(r.hash);
+    orders.insert(r.delivery_order_hash);
     std::string failure = FailureOf(checked);
     if (o.trace) std::printf("seed %llu: %s, run hash %016llx\n", static_cast<ull>(seed), failure.empty() ? "ok" : failure.c_str(), static_cast<ull>(r.hash));
     if (failure.empty()) continue;
@@ -118,9 +120,9 @@ int RunOne(const CampaignOptions& o, const scenarios::CatalogEntry& entry, Total
     std::printf("  (%llu more failing seeds not shown; --show-failures N prints more)\n",
                 static_cast<ull>(mine.failures) - static_cast<ull>(o.show_failures));
   }
-  std::printf("%s under %s (%s, %s): %llu run%s, %llu failing, %zu distinct run hashes\n", entry.name.c_str(),
-              profile.c_str(), o.protocol.c_str(), o.strategy.c_str(), static_cast<ull>(mine.runs),
-              mine.runs == 1 ? "" : "s", static_cast<ull>(mine.failures), hashes.size());
+  std::printf("%s under %s (%s, %s): %llu run%s, %llu failing, %zu distinct run hashes, %zu distinct delivery orders\n",
+              entry.name.c_str(), profile.c_str(), o.protocol.c_str(), o.strategy.c_str(), static_cast<ull>(mine.runs),
+              mine.runs == 1 ? "" : "s", static_cast<ull>(mine.failures), hashes.size(), orders.size());
   for (const auto& [kind, n] : failures_by_kind) std::printf("  failing with %s: %llu\n", kind.c_str(), static_cast<ull>(n));
   if (mine.runs > 1) {
     std::printf("  %.0f runs/s, %.0f steps/s, %.0f messages/s\n", mine.runs / seconds, mine.steps / seconds,

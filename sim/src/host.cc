@@ -189,18 +189,66 @@ bool World::SleepFor(TimeUs duration) {
 }
 
 // Barriers meet by name: every live worker's k-th program barrier ("barrier k"), or rpc.shutdown's
-// _wait_all_workers ("shutdown"); a worker at one barrier never releases another.
-bool World::Barrier(const std::string& name) {
+// _wait_all_workers ("shutdown"); a worker at one barrier never releases another. A flushing barrier (a program's)
+// also waits, once everyone arrived, until no worker has pending futures or pending users, as PyTorch's tests do with
+// wait_until_pending_futures_and_users_flushed (20 s, then it gives up).
+bool World::Barrier(const std::string& name, bool flush) {
   int live = LiveWorkers();
   std::vector<std::uint64_t>& waiting = barrier_waiters_[name];
   if (static_cast<int>(waiting.size()) + 1 >= live) {
-    std::vector<std::uint64_t> waiters = std::exchange(waiting, {});
-    barrier_waiters_.erase(name);
-    for (std::uint64_t f : waiters) Wake(f);
+    if (flush && !Flushed()) {
+      waiting.push_back(CurrentFiber());
+      flushing_[name] = now_ + kFlushTimeout;
+      return Block(name);
+    }
+    ReleaseBarrier(name);
     return !cancelling_;
   }
   waiting.push_back(CurrentFiber());
   return Block(name);
+}
+
+void World::ReleaseBarrier(const std::string& name) {
+  std::vector<std::uint64_t> waiters = std::move(barrier_waiters_[name]);
+  barrier_waiters_.erase(name);
+  flushing_.erase(name);
+  for (std::uint64_t f : waiters) Wake(f);
+}
+
+bool World::Flushed() const {
+  for (const Host& h : hosts_) {
+    if (h.core.aborted()) continue;
+    core::DebugInfo debug = h.core.GetDebugInfo();
+    if (debug.num_pending_futures != 0 || debug.num_pending_users != 0) return false;
+  }
+  return true;
+}
+
+// Flushing barriers whose counters reached zero, or whose wait timed out (recorded as an observation of each
+// waiting worker, with the counts, as the test helper's error says), go on. Returns whether one was released.
+bool World::ReleaseFlushedBarriers() {
+  if (flushing_.empty()) return false;
+  bool flushed = Flushed();
+  std::vector<std::string> done;
+  for (const auto& [name, deadline] : flushing_) {
+    if (flushed || now_ >= deadline) done.push_back(name);
+  }
+  for (const std::string& name : done) {
+    if (!flushed) {
+      std::int64_t futures = 0, users = 0;
+      for (const Host& h : hosts_) {
+        core::DebugInfo debug = h.core.GetDebugInfo();
+        futures += debug.num_pending_futures;
+        users += debug.num_pending_users;
+      }
+      for (std::uint64_t f : barrier_waiters_[name]) {
+        Record({fibers_.at(f).worker, name, "error Timed out waiting to flush pending futures and users, had " +
+                std::to_string(futures) + " pending futures and " + std::to_string(users) + " pending users", true});
+      }
+    }
+    ReleaseBarrier(name);
+  }
+  return !done.empty();
 }
 
 bool World::WaitOwnersDeleted(int worker) {

@@ -187,7 +187,7 @@ Flow ExecOne(Context& c, const Op& op, std::size_t index) {
     case Op::Kind::kIfPositive:
       return Exec(c, Evaluate(c, op.payload) > 0 ? op.then_ops : op.else_ops);
     case Op::Kind::kBarrier:
-      if (!c.world.Barrier("barrier " + std::to_string(++h.barriers_passed))) return Flow::kCancelled;
+      if (!c.world.Barrier("barrier " + std::to_string(++h.barriers_passed), true)) return Flow::kCancelled;
       break;
     case Op::Kind::kSleep:
       if (!c.world.SleepFor(op.duration)) return Flow::kCancelled;

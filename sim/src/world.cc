@@ -229,6 +229,7 @@ void World::ReleaseCompleteBarriers() {
       continue;
     }
     std::vector<std::uint64_t> waiters = std::move(it->second);
+    flushing_.erase(it->first);
     it = barrier_waiters_.erase(it);
     for (std::uint64_t f : waiters) Wake(f);
   }
@@ -330,6 +331,11 @@ void World::RunPoolTask(int worker, PoolTask task) {
   } else {
     ++result_.messages_delivered;
     hash_.Mix(task.message);
+    const core::Message& m = task.message;
+    order_hash_.Mix((static_cast<std::uint64_t>(m.type) << 32) | (static_cast<std::uint64_t>(m.from & 0xffff) << 16) |
+                    static_cast<std::uint64_t>(m.to & 0xffff));
+    order_hash_.Mix(static_cast<std::uint64_t>(m.fork_id.local_id) ^
+                    (static_cast<std::uint64_t>(m.fork_id.created_on) << 48));
     if (observer_) EmitMessage(checkers::RecordKind::kDeliver, worker, task.message, task.seq);
     h.core.Receive(task.message, now_, out);
   }
@@ -380,6 +386,7 @@ bool World::AdvanceTime() {
     }
   }
   for (const Sleeper& s : sleepers_) consider(s.due);
+  for (const auto& [name, deadline] : flushing_) consider(deadline);
   if (!next) return false;
   running_worker_ = -1;
   if (observer_) running_fiber_ = "clock";
@@ -534,6 +541,7 @@ RunResult World::ExecuteSteps() {
       continue;
     }
     if (bound_hit_ || stopped_ || failure_) break;
+    if (ReleaseFlushedBarriers()) continue;
     std::size_t waiting = join_waiters_.size();
     WakeJoinIfReady();
     if (join_waiters_.size() != waiting) continue;
@@ -561,6 +569,7 @@ RunResult World::ExecuteSteps() {
     hash_.Mix((static_cast<std::uint64_t>(c.kind) << 56) ^ (c.options << 28) ^ c.pick);
   }
   result_.hash = hash_.value();
+  result_.delivery_order_hash = order_hash_.value();
   if (failure_) std::rethrow_exception(failure_);
   return result_;
 }

@@ -93,7 +93,7 @@ class World : public checkers::GlobalView {
   bool Yield();                                 // a scheduling point; false when the run is being cancelled
   bool WaitFuture(int worker, core::FutureId future, core::Outcome* outcome);
   bool SleepFor(TimeUs duration);
-  bool Barrier(const std::string& name);
+  bool Barrier(const std::string& name, bool flush = false);
   bool WaitOwnersDeleted(int worker);
   bool WaitJoin(int worker);
   bool observed() const { return observer_ != nullptr; }
@@ -129,6 +129,9 @@ class World : public checkers::GlobalView {
   RunResult ExecuteSteps();
   void Cancel();
   void ReleaseCompleteBarriers();  // after a worker aborted, fewer workers are live
+  void ReleaseBarrier(const std::string& name);
+  bool Flushed() const;            // no live worker has pending futures or pending users
+  bool ReleaseFlushedBarriers();
   void OnWorkerAborted(int worker);
   int LiveWorkers() const;
   void Finish();  // winds the run down and restores a neutral scheduling algorithm
@@ -167,6 +170,8 @@ class World : public checkers::GlobalView {
   std::vector<Sleeper> sleepers_;
   std::uint64_t next_sleep_seq_ = 0;
   std::map<std::string, std::vector<std::uint64_t>> barrier_waiters_;
+  std::map<std::string, TimeUs> flushing_;  // complete flushing barriers -> when their wait gives up
+  static constexpr TimeUs kFlushTimeout = 20 * core::kSecond;
   std::vector<std::uint64_t> join_waiters_;
   context* yielding_ = nullptr;
   std::vector<std::uint64_t> step_items_;                  // ChooseStep's buffers
@@ -179,6 +184,7 @@ class World : public checkers::GlobalView {
   int pending_slot_worker_ = -1;  // the worker whose pool task is being processed (its slot may pass to a function)
   bool slot_taken_by_function_ = false;
   Hasher hash_;
+  Hasher order_hash_;
   RunResult result_;
 };
 

@@ -69,6 +69,10 @@ struct RunResult {
   TimeUs end_time = 0;
   TimeUs heal_time = 0;
   std::uint64_t hash = 0;             // rolling hash over every step, core output and choice
+  // The order in which the protocol's messages were processed (type, sender, receiver, RRef and fork of each
+  // delivery), without times or fiber steps: how many distinct orders a campaign reached shows how much the
+  // schedule really varied the protocol's runs.
+  std::uint64_t delivery_order_hash = 0;
   std::vector<Choice> choices;
   std::vector<Observation> observations;
   std::vector<core::ContextView> final_views;

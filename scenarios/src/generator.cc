@@ -144,7 +144,7 @@ void CheckOptions(const GeneratorOptions& o) {
     if (!ok) throw std::invalid_argument(std::string("GeneratorOptions: ") + what);
   };
   require(o.max_workers >= 2, "max_workers must be at least 2");
-  require(o.max_workers <= 64, "max_workers must be at most 64");
+  require(o.max_workers <= 32767, "max_workers must be at most 32767 (sim::Validate's limit)");
   require(o.max_ops >= 0 && o.max_barriers >= 0 && o.max_body_ops >= 0, "op and barrier counts must be >= 0");
   require(o.max_call_depth >= 1, "max_call_depth must be at least 1");
   require(o.max_chain_ttl >= 2, "max_chain_ttl must be at least 2 (a chain makes 3 or more hops)");

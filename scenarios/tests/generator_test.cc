@@ -65,7 +65,7 @@ TEST(GeneratorTest, ChoiceSourceContract) {
   EXPECT_THROW(broken.Below(5), std::logic_error);
 }
 
-TEST(GeneratorTest, RejectsOptionsBelowTheirMinimum) {
+TEST(GeneratorTest, RejectsOptionsOutsideTheirLimits) {
   SeededChoices choices(1);
   auto with = [](auto change) {
     GeneratorOptions o;
@@ -73,6 +73,7 @@ TEST(GeneratorTest, RejectsOptionsBelowTheirMinimum) {
     return o;
   };
   EXPECT_THROW(Generate(choices, with([](GeneratorOptions& o) { o.max_workers = 1; })), std::invalid_argument);
+  EXPECT_THROW(Generate(choices, with([](GeneratorOptions& o) { o.max_workers = 32768; })), std::invalid_argument);
   EXPECT_THROW(Generate(choices, with([](GeneratorOptions& o) { o.max_chain_ttl = 1; })), std::invalid_argument);
   EXPECT_THROW(Generate(choices, with([](GeneratorOptions& o) { o.max_fan_out = 1; })), std::invalid_argument);
   EXPECT_THROW(Generate(choices, with([](GeneratorOptions& o) { o.max_call_depth = 0; })), std::invalid_argument);

@@ -50,9 +50,9 @@ class SeededChoices : public ChoiceSource {
   sim::Rng rng_;
 };
 
-// Bounds of a generated scenario. Generate throws std::invalid_argument for bounds below the minimum given here.
+// Bounds of a generated scenario. Generate throws std::invalid_argument for bounds outside the limits given here.
 struct GeneratorOptions {
-  int max_workers = 4;     // the world has 2 to max_workers workers (minimum 2)
+  int max_workers = 4;     // the world has 2 to max_workers workers (2 to 32767, sim::Validate's limit)
   int max_ops = 8;         // top-level steps per program (a step such as a chain writes several ops)
   int max_barriers = 2;    // barriers, the same number in every program
   int max_body_ops = 3;    // steps in a generated function body before its return

@@ -62,7 +62,7 @@ RC_GTEST_PROP(GeneratorProp, GeneratedScenariosRunOkWithEveryExpectationMet, ())
   RcChoices choices;
   GeneratedScenario g = Generate(choices, {});
   for (const std::string& shape : AllShapes()) RC_CLASSIFY(Has(g, shape), shape);
-  sim::RunResult r = RunWithSeed(g.scenario, run_seed);
+  CheckedRun r = RunWithSeed(g.scenario, run_seed);
   RC_LOG() << "run seed " << run_seed << " (sim::RandomChooser, default RunConfig)\n" << Dump(g.scenario);
   RC_ASSERT(Problems(r) == "");
 }

@@ -107,9 +107,9 @@ TEST(GeneratorTest, FiveHundredScenariosRunOkWithEveryExpectationMet) {
   std::uint64_t steps = 0;
   for (std::uint64_t seed = 0; seed < 500; ++seed) {
     GeneratedScenario g = FromSeed(seed);
-    sim::RunResult r = RunWithSeed(g.scenario, seed);
+    CheckedRun r = RunWithSeed(g.scenario, seed);
     ASSERT_EQ(Problems(r), "") << "seed " << seed << "\n" << Dump(g.scenario);
-    steps += r.steps;
+    steps += r.run.steps;
   }
   std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
   std::cout << "  500 runs, " << steps << " steps in " << took.count() << " s\n";

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "rrefsim/sim/scenario.h"
+#include "rrefsim/scenarios/runner.h"
 #include "rrefsim/sim/world.h"
 
 namespace rrefsim::scenarios::testing {
@@ -57,17 +58,22 @@ inline std::string Dump(const sim::Scenario& s) {
   return out.str();
 }
 
-// A run as the tests want it: PyTorch mode, the reorder profile, random scheduling from `seed`.
-inline sim::RunResult RunWithSeed(const sim::Scenario& s, std::uint64_t seed) {
+// A run as the tests want it: PyTorch mode, the reorder profile, random scheduling from `seed`, every checker on.
+inline CheckedRun RunWithSeed(const sim::Scenario& s, std::uint64_t seed) {
   sim::RandomChooser chooser(seed);
-  return sim::Run(s, sim::RunConfig{}, chooser);
+  CatalogEntry entry;
+  entry.name = s.name;
+  entry.scenario = s;
+  return RunChecked(entry, sim::RunConfig{}, chooser);
 }
 
-// "" when the run ended kOk with every observation as expected and no error raised to the application, else what
-// went wrong. (An error is observed with expected_ok set, since some scenarios expect one; a generated scenario never
-// does.)
-inline std::string Problems(const sim::RunResult& r) {
+// "" when no checker fired, the run ended kOk with every observation as expected and no error raised to the
+// application, else what went wrong. (An error is observed with expected_ok set, since some scenarios expect one; a
+// generated scenario never does.)
+inline std::string Problems(const CheckedRun& checked) {
+  const sim::RunResult& r = checked.run;
   std::string problems;
+  for (const checkers::Violation& v : checked.violations) problems += v.checker + ": " + v.text + "\n";
   if (r.outcome != sim::Outcome::kOk) problems += std::string("outcome ") + sim::OutcomeName(r.outcome) + ": " + r.detail + "\n";
   for (const sim::Observation& o : r.observations) {
     if (!o.expected_ok || o.what.starts_with("error")) problems += "worker " + std::to_string(o.worker) + " " + o.where + ": " + o.what + "\n";

@@ -92,6 +92,7 @@ int RunOne(const CampaignOptions& o, const scenarios::CatalogEntry& entry, Total
   auto start = std::chrono::steady_clock::now();  // wall clock for the summary's rates only
   Totals mine;
   std::map<std::string, std::uint64_t> failures_by_kind;
+  std::map<std::string, std::uint64_t> known_defect_runs;  // runs that tripped a violation the scenario declares
   std::set<std::uint64_t> hashes;
   std::set<std::uint64_t> orders;
   for (std::uint64_t seed = o.seed_begin; seed < o.seed_end && !g_interrupted; ++seed) {
@@ -105,6 +106,9 @@ int RunOne(const CampaignOptions& o, const scenarios::CatalogEntry& entry, Total
     mine.messages += r.messages_delivered;
     hashes.insert(r.hash);
     orders.insert(r.delivery_order_hash);
+    std::set<std::string> known;
+    for (const checkers::Violation& v : checked.expected_violations) known.insert(v.checker);
+    for (const std::string& checker : known) ++known_defect_runs[checker];
     std::string failure = FailureOf(checked);
     if (o.trace) std::printf("seed %llu: %s, run hash %016llx\n", static_cast<ull>(seed), failure.empty() ? "ok" : failure.c_str(), static_cast<ull>(r.hash));
     if (failure.empty()) continue;
@@ -124,6 +128,10 @@ int RunOne(const CampaignOptions& o, const scenarios::CatalogEntry& entry, Total
               entry.name.c_str(), profile.c_str(), o.protocol.c_str(), o.strategy.c_str(), static_cast<ull>(mine.runs),
               mine.runs == 1 ? "" : "s", static_cast<ull>(mine.failures), hashes.size(), orders.size());
   for (const auto& [kind, n] : failures_by_kind) std::printf("  failing with %s: %llu\n", kind.c_str(), static_cast<ull>(n));
+  for (const auto& [checker, n] : known_defect_runs) {
+    std::printf("  expected (a documented PyTorch defect the scenario declares): %s in %llu run%s\n", checker.c_str(),
+                static_cast<ull>(n), n == 1 ? "" : "s");
+  }
   if (mine.runs > 1) {
     std::printf("  %.0f runs/s, %.0f steps/s, %.0f messages/s\n", mine.runs / seconds, mine.steps / seconds,
                 mine.messages / seconds);

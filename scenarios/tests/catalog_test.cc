@@ -68,7 +68,8 @@ TEST(CatalogTest, NamesAreUniqueAndEveryPytorchTestIsCited) {
     }
   }
   for (const char* name : {"s1_remote_to_here", "s3_user_to_user", "s3_faulty_agent", "pool_exhaustion",
-                           "s10_nested_rref_stress", "forward_chain_ttl8", "shutdown_with_live_users"}) {
+                           "s10_nested_rref_stress", "forward_chain_ttl8", "shutdown_with_live_users",
+                           "s8_fetch_before_owner", "s11_remote_timeout", "s12_use_after_shutdown"}) {
     EXPECT_NE(FindScenario(name), nullptr) << name << ": the CLI tests and the docs use it";
   }
 }

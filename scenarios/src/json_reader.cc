@@ -8,11 +8,15 @@
 namespace rrefsim::scenarios::detail {
 namespace {
 
-// Finds the first key that appears twice in one object, with its path. The DOM parser keeps the last value of a
-// duplicate key without a word, which would silently drop part of a scenario.
-class DuplicateKeyFinder : public nlohmann::json_sax<Json> {
+// The deepest nesting a document may have. A scenario needs about 10 levels plus 2 per nested if_positive; the limit
+// keeps the recursive reader, checks and interpreter far from the end of their stacks on hostile input.
+constexpr std::size_t kMaxDepth = 64;
+
+// Finds what the DOM parser accepts but a scenario must not have: a key that appears twice in one object (the DOM
+// keeps the last value without a word, silently dropping part of a scenario), and nesting beyond kMaxDepth.
+class StructureChecker : public nlohmann::json_sax<Json> {
  public:
-  std::optional<std::string> duplicate;  // its path
+  std::optional<InputError> problem;
 
   bool null() override { return Value(); }
   bool boolean(bool) override { return Value(); }
@@ -29,7 +33,7 @@ class DuplicateKeyFinder : public nlohmann::json_sax<Json> {
     Frame& top = stack_.back();
     top.key = key;
     if (top.keys.insert(key).second) return true;
-    duplicate = Path();
+    problem = InputError(Path(), "a key that appears twice in its object (expected each key once)");
     return false;  // stops the parse
   }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
@@ -46,6 +50,11 @@ class DuplicateKeyFinder : public nlohmann::json_sax<Json> {
     return true;
   }
   bool Open(bool object) {
+    if (stack_.size() == kMaxDepth) {
+      problem = InputError(Path(), "a value nested deeper than " + std::to_string(kMaxDepth) +
+                                       " levels (expected at most " + std::to_string(kMaxDepth) + ")");
+      return false;
+    }
     stack_.push_back(Frame{object, {}, {}, 0});
     return true;
   }
@@ -102,11 +111,9 @@ Document ParseDocument(std::string_view text) {
     doc.syntax_error = SyntaxError(e);
     return doc;
   }
-  DuplicateKeyFinder finder;
-  Json::sax_parse(text, &finder);
-  if (finder.duplicate) {
-    throw InputError(*finder.duplicate, "a key that appears twice in its object (expected each key once)");
-  }
+  StructureChecker checker;
+  Json::sax_parse(text, &checker);
+  if (checker.problem) throw *checker.problem;
   return doc;
 }
 

@@ -26,8 +26,8 @@ class InputError : public std::runtime_error {
   std::string path_;
 };
 
-// The document, or an error "LINE:COLUMN: ..." for text that is not JSON or an InputError for a key that appears
-// twice in one object (nlohmann would keep the last one silently).
+// The document, or an error "LINE:COLUMN: ..." for text that is not JSON. Throws InputError for a key that appears
+// twice in one object (nlohmann would keep the last one silently) and for nesting deeper than 64 levels.
 struct Document {
   Json root;
   std::string syntax_error;  // "3:17: invalid JSON: syntax error while parsing ...", empty when the text is JSON

@@ -167,6 +167,47 @@ TEST(BadInputTest, AnUndefinedFunctionOrVariable) {
   });
 }
 
+TEST(BadInputTest, NestingTooDeep) {
+  std::string deep = R"({"op": "barrier"})";
+  for (int i = 0; i < 40; ++i) deep = R"({"op": "if_positive", "value": 1, "then": [)" + deep + "]}";
+  const std::string error = ErrorOf(With(R"({"op": "barrier"}
+    ]},)", deep + "]},"));
+  EXPECT_EQ(error.substr(0, 40), "bad.json: /programs/0/ops/3/then/0/then/");
+  EXPECT_NE(error.find(": a value nested deeper than 64 levels (expected at most 64)"), std::string::npos) << error;
+}
+
+// Every one-byte change of a catalog file either reads or is refused with a message naming the file: the reader never
+// throws, whatever the input.
+TEST(BadInputTest, DamagedCatalogFilesAreReadOrRefusedNeverThrown) {
+  std::uint64_t state = 42;
+  auto next = [&state](std::uint64_t n) {  // a fixed LCG: the same damage on every run
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (state >> 33) % n;
+  };
+  const char kBytes[] = "{}[]\",:0123456789-.eE aftnul\\\n\xff";
+  for (const CatalogEntry& e : Catalog()) {
+    const std::string text = ScenarioToJson(e);
+    for (int i = 0; i < 100; ++i) {
+      std::string damaged = text;
+      const std::size_t at = next(damaged.size());
+      switch (next(3)) {
+        case 0:
+          damaged.erase(at, 1);
+          break;
+        case 1:
+          damaged.insert(at, 1, kBytes[next(sizeof kBytes - 1)]);
+          break;
+        default:
+          damaged[at] = kBytes[next(sizeof kBytes - 1)];
+      }
+      ParsedScenario p = ParseScenarioText(damaged, "damaged.json");
+      if (!p.entry) {
+        EXPECT_EQ(p.error.rfind("damaged.json:", 0), 0u) << p.error;
+      }
+    }
+  }
+}
+
 TEST(BadInputTest, ExpectationsTheProgramsCannotMeet) {
   ExpectRefused({
       {R"("barrier": "final")", R"("barrier": 2)",

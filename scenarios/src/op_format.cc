@@ -261,7 +261,9 @@ std::string ReadName(const Node& node, const std::string& meaning) {
   static const std::regex kIdentifier("[A-Za-z_][A-Za-z0-9_]*");
   const std::string expected = "a " + meaning + ": letters, digits and _, not starting with a digit";
   std::string name = node.String(expected);
-  if (!std::regex_match(name, kIdentifier)) node.Fail("\"" + name + "\" is not a " + meaning + " (expected " + expected + ")");
+  if (!std::regex_match(name, kIdentifier)) {
+    node.Fail("\"" + name + "\" is not a " + meaning + " (expected " + expected + ")");
+  }
   return name;
 }
 

@@ -118,7 +118,8 @@ void CheckScenario(const CatalogEntry& entry) {
   Checker checker(s);
   for (std::size_t i = 0; i < s.functions.size(); ++i) {
     Names assigned{"args"};
-    checker.Block(s.functions[i].body.ops, assigned, "/functions/" + std::to_string(i) + "/body", {true, false, nullptr});
+    const std::string path = "/functions/" + std::to_string(i) + "/body";
+    checker.Block(s.functions[i].body.ops, assigned, path, {true, false, nullptr});
   }
   for (std::size_t w = 0; w < s.programs.size(); ++w) {
     Names assigned;

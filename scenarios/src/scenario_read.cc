@@ -77,9 +77,9 @@ void ReadFaults(const Node& node, CatalogEntry& e) {
   for (std::size_t i = 0; i < items.size(); ++i) {
     const std::string& item = e.fault_overrides[i];
     const std::string key = item.substr(0, item.find('='));
-    if (config.error.find("'" + key + "'") != std::string::npos || config.error.find("'" + item + "'") != std::string::npos) {
-      items[i].Fail(config.error);
-    }
+    const bool named = config.error.find("'" + key + "'") != std::string::npos ||
+                       config.error.find("'" + item + "'") != std::string::npos;
+    if (named) items[i].Fail(config.error);
   }
   o.node().Fail(config.error);
 }
@@ -113,7 +113,7 @@ sim::CounterExpectation ReadCounters(const Node& node, int workers) {
 void ReadExpect(const Node& node, CatalogEntry& e) {
   Object o(node, {"outcome", "protocol_errors", "counters"},
            "the expectations: {\"outcome\": ..., \"protocol_errors\": [...], \"counters\": [...]}");
-  e.expected = ReadOutcome(o.Required("outcome", "how the run ends, one of: ok, deadlock, no_quiescence, worker_abort"));
+  e.expected = ReadOutcome(o.Required("outcome", "how the run ends: ok, deadlock, no_quiescence or worker_abort"));
   static const std::regex kCode("A([1-9]|1[0-9]|2[0-3])");
   if (auto codes = o.Optional("protocol_errors")) {
     for (const Node& code : codes->Array("an array of assertion codes")) {
@@ -172,7 +172,9 @@ CatalogEntry ReadEntry(const Node& root) {
   sim::Scenario& s = e.scenario;
   s.name = e.name;
   s.workers = static_cast<int>(o.Required("workers", "the world size").Integer(1, kMaxWorkers, "the world size"));
-  if (auto n = o.Optional("pool_size")) s.pool_size = static_cast<int>(n->Integer(1, kMaxPoolSize, "handlers per worker"));
+  if (auto n = o.Optional("pool_size")) {
+    s.pool_size = static_cast<int>(n->Integer(1, kMaxPoolSize, "handlers per worker"));
+  }
   if (auto n = o.Optional("graceful_shutdown")) s.graceful_shutdown = n->Boolean();
   ReadFaults(o.Required("faults", "the fault settings, {\"profile\": ...}"), e);
   if (auto n = o.Optional("functions")) ReadFunctions(*n, s);

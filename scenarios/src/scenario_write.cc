@@ -59,7 +59,9 @@ std::string ScenarioToJson(const CatalogEntry& e) {
   j["faults"] = WriteFaults(e);
   if (!s.functions.empty()) {
     OrderedJson functions = OrderedJson::array();
-    for (const sim::FunctionDef& f : s.functions) functions.push_back({{"name", f.name}, {"body", detail::WriteOps(f.body.ops)}});
+    for (const sim::FunctionDef& f : s.functions) {
+      functions.push_back({{"name", f.name}, {"body", detail::WriteOps(f.body.ops)}});
+    }
     j["functions"] = std::move(functions);
   }
   OrderedJson programs = OrderedJson::array();

@@ -1,6 +1,6 @@
 // The built-in catalog passes as PyTorch's tests do: every scenario, under its own fault settings, ends as expected,
-// every observation is in its allowed set, and the protocol assertions that fire are the ones it names. (`rrefsim run --scenario
-// all --seeds 2000` checks the first two over more seeds.)
+// every observation is in its allowed set, and the protocol assertions that fire are the ones it names.
+// (`rrefsim run --scenario all --seeds 2000` checks the first two over more seeds.)
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -110,6 +110,10 @@ void RecordValue(Context& c, const Op& op, std::size_t op_index, std::int64_t pa
                   ValueExpected(op, payload)});
 }
 
+std::string UnknownDestination(const Context& c, const Op& op) {
+  return "Unknown destination worker " + std::to_string(Evaluate(c, op.to));
+}
+
 core::CallSpec Spec(Context& c, const Op& op) {
   core::CallSpec spec;
   spec.to = *Destination(c, op);
@@ -134,7 +138,7 @@ Flow ExecOne(Context& c, const Op& op, std::size_t index) {
   core::Output out;
   switch (op.kind) {
     case Op::Kind::kRemote: {
-      if (!Destination(c, op)) return Raise(c, op, index, "Unknown destination worker " + std::to_string(Evaluate(c, op.to)));
+      if (!Destination(c, op)) return Raise(c, op, index, UnknownDestination(c, op));
       core::Expected<core::Handle> r = h.core.Remote(Spec(c, op), c.world.now(), out);
       c.world.Absorb(c.worker, out);
       if (!r.ok()) return Raise(c, op, index, r.error);
@@ -142,7 +146,7 @@ Flow ExecOne(Context& c, const Op& op, std::size_t index) {
       break;
     }
     case Op::Kind::kRpcSync: {
-      if (!Destination(c, op)) return Raise(c, op, index, "Unknown destination worker " + std::to_string(Evaluate(c, op.to)));
+      if (!Destination(c, op)) return Raise(c, op, index, UnknownDestination(c, op));
       core::Expected<core::FutureId> f = h.core.RpcAsync(Spec(c, op), c.world.now(), out);
       c.world.Absorb(c.worker, out);
       if (!f.ok()) return Raise(c, op, index, f.error);

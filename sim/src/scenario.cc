@@ -230,7 +230,8 @@ std::string CheckPlacement(const Scenario& s) {
     bool nested = false;
     for (const Op& op : ops) {
       top += op.kind == Op::Kind::kShutdown ? 1 : 0;
-      nested = nested || ContainsKind(op.then_ops, Op::Kind::kShutdown) || ContainsKind(op.else_ops, Op::Kind::kShutdown);
+      nested = nested || ContainsKind(op.then_ops, Op::Kind::kShutdown) ||
+               ContainsKind(op.else_ops, Op::Kind::kShutdown);
     }
     if (top > 1 || nested) {
       return "program " + std::to_string(w) + " shuts down " + (nested ? "inside an if_positive" : "twice") +
@@ -244,7 +245,9 @@ std::string CheckCounterExpectation(const Scenario& s, const CounterExpectation&
   std::string which = "the counters expected at barrier " +
                       (e.barrier == CounterExpectation::kFinal ? std::string("final") : std::to_string(e.barrier)) +
                       " on worker " + std::to_string(e.worker);
-  if (e.worker < 0 || e.worker >= s.workers) return which + ": no such worker (expected 0 to " + std::to_string(s.workers - 1) + ")";
+  if (e.worker < 0 || e.worker >= s.workers) {
+    return which + ": no such worker (expected 0 to " + std::to_string(s.workers - 1) + ")";
+  }
   if (!e.owners && !e.forks && !e.pending_users && !e.pending_futures) return which + ": no counter is set";
   if (e.barrier < 0) return which + ": a negative barrier number (expected 1 or more, or final)";
   int most = 0;

@@ -11,11 +11,11 @@
 namespace rrefsim::scenarios {
 
 struct CatalogEntry {
-  std::string name;         // also scenario.name
-  std::string summary;      // one line: what it exercises
-  std::string pytorch_test;  // the PyTorch test it mirrors, numbered as rref-cases.md §1 ("rpc_test.py #25
-                             // test_rref_forward_chain"), or "" when it mirrors none
-  std::string faults;       // the fault profile it is meant for ("reorder" unless it says otherwise)
+  std::string name;     // also scenario.name
+  std::string summary;  // one line: what it exercises
+  // The PyTorch test it mirrors, numbered as rref-cases.md §1 ("rpc_test.py #25 test_rref_forward_chain"), or "".
+  std::string pytorch_test;
+  std::string faults;  // the fault profile it is meant for ("reorder" unless it says otherwise)
   sim::Scenario scenario;
   // The scenario's own fault settings, KEY=VALUE. Precedence: the profile's defaults, then these, then the command
   // line's --fault overrides.
@@ -28,8 +28,8 @@ struct CatalogEntry {
   friend bool operator==(const CatalogEntry&, const CatalogEntry&) = default;
 };
 
-// In name order, runs of digits compared as numbers (s2 before s10). Throws std::logic_error naming the file if a built-in file does not parse (the catalog
-// test keeps that from being released).
+// In name order, runs of digits compared as numbers (s2 before s10). Throws std::logic_error naming the file if a
+// built-in file does not parse (the catalog test keeps that from being released).
 const std::vector<CatalogEntry>& Catalog();
 const CatalogEntry* FindScenario(const std::string& name);
 

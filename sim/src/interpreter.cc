@@ -7,7 +7,6 @@
 #include <utility>
 
 #include "counters.h"
-
 #include "world_impl.h"
 
 namespace rrefsim::sim::detail {

@@ -3,8 +3,9 @@
 # apt is not touched at all (no network, no lock). Uses sudo only when not running as root.
 set -euo pipefail
 
+# python3-jsonschema: the test that checks every scenarios/catalog/ file against scenarios/scenario.schema.json.
 packages=(g++ cmake make libboost-fiber-dev libboost-context-dev librapidcheck-dev nlohmann-json3-dev libgtest-dev
-          libcli11-dev)
+          libcli11-dev python3-jsonschema)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -42,6 +42,24 @@ expect 2 "zero seeds" -- "$rrefsim" run --scenario s1_remote_to_here --seeds 0
 expect 2 "--pct-depth without --strategy" -- "$rrefsim" run --scenario s1_remote_to_here --pct-depth 3
 expect 0 "version" -- "$rrefsim" --version
 
+# Scenario files: a catalog file runs as its name does; a bad file exits 2 with the file, the place and what was
+# expected; a missing file exits 2.
+catalog=$(dirname "${BASH_SOURCE[0]}")/../scenarios/catalog
+expect 0 "a scenario file" -- "$rrefsim" run --scenario "$catalog/s3_faulty_agent.json" --seeds 5
+sed 's/"workers": 4/"workers": 99/' "$catalog/s1_remote_to_here.json" >"$tmp/bad.json"
+expect 2 "a bad scenario file" -- "$rrefsim" run --scenario "$tmp/bad.json"
+if grep -q "bad.json: /workers: 99 is out of range (expected the world size, an integer from 1 to 64)" "$tmp/err"; then
+  echo "ok: the error names the file, the place and what was expected"
+else
+  echo "FAIL: the bad file's error is: $(cat "$tmp/err")"
+  failures=$((failures + 1))
+fi
+printf '{"name": "x",' >"$tmp/broken.json"
+expect 2 "a scenario file that is not JSON" -- "$rrefsim" run --scenario "$tmp/broken.json"
+expect 2 "a missing scenario file" -- "$rrefsim" run --scenario "$tmp/missing.json"
+expect 0 "list shows the PyTorch test each scenario mirrors" -- grep -q "rpc_test.py #25 test_rref_forward_chain" \
+  <("$rrefsim" list)
+
 # Interrupted: SIGINT stops after the current run, keeps what was printed (also into a pipe or file) and exits 130.
 "$rrefsim" run --scenario s10_nested_rref_stress --seeds 100000000 --faults lossy >"$tmp/interrupted" 2>&1 &
 pid=$!

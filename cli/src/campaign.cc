@@ -10,6 +10,7 @@
 #include "exit_codes.h"
 #include "rrefsim/scenarios/catalog.h"
 #include "rrefsim/scenarios/runner.h"
+#include "rrefsim/scenarios/scenario_json.h"
 
 namespace rrefsim::cli {
 
@@ -116,7 +117,7 @@ int RunOne(const CampaignOptions& o, const scenarios::CatalogEntry& entry, Total
     ++failures_by_kind[failure.substr(0, failure.find(':'))];
     if (!o.trace && static_cast<int>(mine.failures) <= o.show_failures) {
       std::printf("FAIL %s seed %llu: %s\n  replay: %s\n", entry.name.c_str(), static_cast<ull>(seed), failure.c_str(),
-                  ReplayCommand(o, entry.name, profile, seed).c_str());
+                  ReplayCommand(o, o.scenario == "all" ? entry.name : o.scenario, profile, seed).c_str());
     }
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -146,16 +147,13 @@ int RunOne(const CampaignOptions& o, const scenarios::CatalogEntry& entry, Total
 }  // namespace
 
 int RunCampaign(const CampaignOptions& o) {
-  std::vector<const scenarios::CatalogEntry*> entries;
-  if (o.scenario == "all") {
-    for (const scenarios::CatalogEntry& e : scenarios::Catalog()) entries.push_back(&e);
-  } else if (const scenarios::CatalogEntry* e = scenarios::FindScenario(o.scenario)) {
-    entries.push_back(e);
-  } else {
-    std::fprintf(stderr, "rrefsim run: unknown scenario '%s' (see `rrefsim list`, or use 'all')\n",
-                 o.scenario.c_str());
+  const scenarios::ScenarioSelection selection = scenarios::SelectScenarios(o.scenario);
+  if (!selection.error.empty()) {
+    std::fprintf(stderr, "rrefsim run: %s\n", selection.error.c_str());
     return kExitBadInput;
   }
+  std::vector<const scenarios::CatalogEntry*> entries;
+  for (const scenarios::CatalogEntry& e : selection.entries) entries.push_back(&e);
   for (const scenarios::CatalogEntry* e : entries) {  // every setting is checked before any run starts
     sim::FaultConfigResult faults = FaultsOf(o, *e);
     if (!faults.config) {

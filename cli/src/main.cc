@@ -68,13 +68,15 @@ std::string FaultKeysText() {
   return text;
 }
 
+// Two lines per scenario: name, profile and the PyTorch test it mirrors; then what it exercises.
 int ListScenarios() {
-  std::printf("%-26s %-13s %s\n", "scenario", "profile", "what it exercises [its own fault settings]");
+  std::printf("%-34s %-13s %s\n", "scenario", "profile", "PyTorch test [its own fault settings]");
   for (const scenarios::CatalogEntry& e : scenarios::Catalog()) {
     std::string own;
     for (const std::string& f : e.fault_overrides) own += (own.empty() ? " [" : " ") + f;
     if (!own.empty()) own += "]";
-    std::printf("%-26s %-13s %s%s\n", e.name.c_str(), e.faults.c_str(), e.summary.c_str(), own.c_str());
+    std::printf("%-34s %-13s %s%s\n    %s\n", e.name.c_str(), e.faults.c_str(),
+                e.pytorch_test.empty() ? "(none)" : e.pytorch_test.c_str(), own.c_str(), e.summary.c_str());
   }
   return kExitOk;
 }
@@ -87,7 +89,10 @@ int Main(int argc, char** argv) {
   std::uint64_t seed = 0, seeds = 0;
   std::string range;
   CLI::App* run_cmd = app.add_subcommand("run", "run a scenario over seeds and report failures");
-  run_cmd->add_option("--scenario", run.scenario, "a catalog scenario (see `rrefsim list`), or 'all'")->required();
+  run_cmd
+      ->add_option("--scenario", run.scenario,
+                   "a catalog scenario (see `rrefsim list`), 'all', or a scenario file ending in .json")
+      ->required();
   auto* seed_opt = run_cmd->add_option("--seed", seed, "run one seed (default: seed 0)")->check(kSeed);
   auto* seeds_opt = run_cmd->add_option("--seeds", seeds, "run seeds 0..N-1")->check(kSeed)->check(kPositive);
   auto* range_opt = run_cmd->add_option("--seed-range", range, "run seeds A..B-1 (half-open A:B)");

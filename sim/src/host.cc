@@ -4,6 +4,7 @@
 #include <utility>
 #include <variant>
 
+#include "counters.h"
 #include "world_impl.h"
 
 namespace rrefsim::sim::detail {
@@ -192,7 +193,14 @@ bool World::SleepFor(TimeUs duration) {
 // _wait_all_workers ("shutdown"); a worker at one barrier never releases another. A flushing barrier (a program's)
 // also waits, once everyone arrived, until no worker has pending futures or pending users, as PyTorch's tests do with
 // wait_until_pending_futures_and_users_flushed (20 s, then it gives up).
-bool World::Barrier(const std::string& name, bool flush) {
+bool World::ProgramBarrier(int number) {
+  std::string name = "barrier " + std::to_string(number);
+  program_barriers_[name] = number;
+  return Barrier(name);
+}
+
+bool World::Barrier(const std::string& name) {
+  bool flush = program_barriers_.contains(name);
   int live = LiveWorkers();
   std::vector<std::uint64_t>& waiting = barrier_waiters_[name];
   if (static_cast<int>(waiting.size()) + 1 >= live) {
@@ -208,7 +216,12 @@ bool World::Barrier(const std::string& name, bool flush) {
   return Block(name);
 }
 
+// Records a program barrier's counters at the moment it opens, before anyone goes on.
 void World::ReleaseBarrier(const std::string& name) {
+  if (auto program = program_barriers_.find(name); program != program_barriers_.end()) {
+    RecordCounters(*this, program->second);
+    program_barriers_.erase(program);
+  }
   std::vector<std::uint64_t> waiters = std::move(barrier_waiters_[name]);
   barrier_waiters_.erase(name);
   flushing_.erase(name);

@@ -3,6 +3,7 @@
 // to the application become observations in a program and a raised exception in a function.
 #include "interpreter.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "world_impl.h"
@@ -19,6 +20,7 @@ struct Context {
   std::string where;  // "program 0" or "f on 2"
   Frame frame;
   core::FunctionResult result;
+  bool shut_down = false;  // a shutdown op ran: the program's end does not shut down again
 };
 
 core::FunctionResult Raised(const std::string& text) {
@@ -63,9 +65,31 @@ void Assign(Context& c, const std::string& name, core::Value value) {
   c.frame[name] = std::move(value);
 }
 
+// Faults that PyTorch surfaces to the application as RPC errors (a lost reply times out, a refused send fails):
+// under them an error where only values are allowed is no surprise. Reordering and delays alone are not such faults.
+// Swarm counts as lossy: the rates it draws are the network's, and the interpreter does not see them.
+bool FaultsRaiseErrors(const FaultConfig& f) {
+  return f.drop > 0 || f.duplicate > 0 || f.partition > 0 || f.swarm ||
+         (f.num_fail_sends > 0 && !f.messages_to_fail.empty());
+}
+
+bool ErrorExpected(const Context& c, const Op& op, const std::string& text) {
+  if (!op.allowed) return true;  // nothing stated: the error is PyTorch's behaviour, recorded as is
+  for (const std::string& pattern : op.allowed->errors) {
+    if (text.find(pattern) != std::string::npos) return true;
+  }
+  return op.allowed->errors.empty() && FaultsRaiseErrors(c.world.config().faults);
+}
+
+bool ValueExpected(const Op& op, std::int64_t payload) {
+  if (!op.allowed) return true;
+  const std::vector<std::int64_t>& values = op.allowed->values;
+  return std::find(values.begin(), values.end(), payload) != values.end();
+}
+
 // An error raised to the application: observed in a program, raised by a function.
-Flow Raise(Context& c, std::size_t op_index, const std::string& text) {
-  c.world.Record({c.worker, c.where + " op " + std::to_string(op_index), "error " + text, true});
+Flow Raise(Context& c, const Op& op, std::size_t op_index, const std::string& text) {
+  c.world.Record({c.worker, c.where + " op " + std::to_string(op_index), "error " + text, ErrorExpected(c, op, text)});
   if (!c.in_function) return Flow::kNext;
   c.result = Raised(text);
   return Flow::kRaised;
@@ -77,6 +101,15 @@ std::optional<core::WorkerId> Destination(Context& c, const Op& op) {
   std::int64_t to = Evaluate(c, op.to);
   if (to < 0 || to >= c.world.workers()) return std::nullopt;
   return static_cast<core::WorkerId>(to);
+}
+
+void RecordValue(Context& c, const Op& op, std::size_t op_index, std::int64_t payload) {
+  c.world.Record({c.worker, c.where + " op " + std::to_string(op_index), "value " + std::to_string(payload),
+                  ValueExpected(op, payload)});
+}
+
+std::string UnknownDestination(const Context& c, const Op& op) {
+  return "Unknown destination worker " + std::to_string(Evaluate(c, op.to));
 }
 
 core::CallSpec Spec(Context& c, const Op& op) {
@@ -96,43 +129,44 @@ core::CallSpec Spec(Context& c, const Op& op) {
 }
 
 Flow Exec(Context& c, const std::vector<Op>& ops);
+bool Shutdown(Context& c);
 
 Flow ExecOne(Context& c, const Op& op, std::size_t index) {
   Host& h = c.world.host(c.worker);
   core::Output out;
   switch (op.kind) {
     case Op::Kind::kRemote: {
-      if (!Destination(c, op)) return Raise(c, index, "Unknown destination worker " + std::to_string(Evaluate(c, op.to)));
+      if (!Destination(c, op)) return Raise(c, op, index, UnknownDestination(c, op));
       core::Expected<core::Handle> r = h.core.Remote(Spec(c, op), c.world.now(), out);
       c.world.Absorb(c.worker, out);
-      if (!r.ok()) return Raise(c, index, r.error);
+      if (!r.ok()) return Raise(c, op, index, r.error);
       Assign(c, op.out, core::Value{0, {*r.value}});
       break;
     }
     case Op::Kind::kRpcSync: {
-      if (!Destination(c, op)) return Raise(c, index, "Unknown destination worker " + std::to_string(Evaluate(c, op.to)));
+      if (!Destination(c, op)) return Raise(c, op, index, UnknownDestination(c, op));
       core::Expected<core::FutureId> f = h.core.RpcAsync(Spec(c, op), c.world.now(), out);
       c.world.Absorb(c.worker, out);
-      if (!f.ok()) return Raise(c, index, f.error);
+      if (!f.ok()) return Raise(c, op, index, f.error);
       core::Outcome outcome;
       if (!c.world.WaitFuture(c.worker, *f.value, &outcome)) return Flow::kCancelled;
-      if (!outcome.ok()) return Raise(c, index, *outcome.error);
+      if (!outcome.ok()) return Raise(c, op, index, *outcome.error);
+      if (op.allowed) RecordValue(c, op, index, outcome.value.payload);
       Assign(c, op.out, std::move(outcome.value));
       break;
     }
     case Op::Kind::kToHere: {
       auto var = c.frame.find(op.var);
       if (var == c.frame.end() || op.index >= var->second.rrefs.size()) {
-        return Raise(c, index, "no RRef at index " + std::to_string(op.index) + " of '" + op.var + "'");
+        return Raise(c, op, index, "no RRef at index " + std::to_string(op.index) + " of '" + op.var + "'");
       }
       core::Expected<core::FutureId> f = h.core.ToHere(var->second.rrefs[op.index], op.timeout, c.world.now(), out);
       c.world.Absorb(c.worker, out);
-      if (!f.ok()) return Raise(c, index, f.error);
+      if (!f.ok()) return Raise(c, op, index, f.error);
       core::Outcome outcome;
       if (!c.world.WaitFuture(c.worker, *f.value, &outcome)) return Flow::kCancelled;
-      if (!outcome.ok()) return Raise(c, index, *outcome.error);
-      c.world.Record({c.worker, c.where + " op " + std::to_string(index),
-                      "value " + std::to_string(outcome.value.payload), true});
+      if (!outcome.ok()) return Raise(c, op, index, *outcome.error);
+      RecordValue(c, op, index, outcome.value.payload);
       Assign(c, op.out, std::move(outcome.value));
       break;
     }
@@ -187,10 +221,14 @@ Flow ExecOne(Context& c, const Op& op, std::size_t index) {
     case Op::Kind::kIfPositive:
       return Exec(c, Evaluate(c, op.payload) > 0 ? op.then_ops : op.else_ops);
     case Op::Kind::kBarrier:
-      if (!c.world.Barrier("barrier " + std::to_string(++h.barriers_passed), true)) return Flow::kCancelled;
+      if (!c.world.ProgramBarrier(++h.barriers_passed)) return Flow::kCancelled;
       break;
     case Op::Kind::kSleep:
       if (!c.world.SleepFor(op.duration)) return Flow::kCancelled;
+      break;
+    case Op::Kind::kShutdown:
+      if (!Shutdown(c)) return Flow::kCancelled;
+      c.shut_down = true;
       break;
   }
   return c.world.Yield() ? Flow::kNext : Flow::kCancelled;
@@ -233,7 +271,7 @@ void RunProgram(World& world, int worker) {
   const Block& program = world.scenario().programs.at(static_cast<std::size_t>(worker));
   if (Exec(c, program.ops) == Flow::kCancelled) return;
   ReleaseFrame(c);
-  if (world.scenario().graceful_shutdown && !Shutdown(c)) return;
+  if (world.scenario().graceful_shutdown && !c.shut_down && !Shutdown(c)) return;
   world.host(worker).finished = true;
 }
 

@@ -228,10 +228,8 @@ void World::ReleaseCompleteBarriers() {
       ++it;
       continue;
     }
-    std::vector<std::uint64_t> waiters = std::move(it->second);
-    flushing_.erase(it->first);
-    it = barrier_waiters_.erase(it);
-    for (std::uint64_t f : waiters) Wake(f);
+    std::string name = (it++)->first;
+    ReleaseBarrier(name);  // after an abort: no flush, the counters of the live workers as they are
   }
 }
 

@@ -93,7 +93,9 @@ class World : public checkers::GlobalView {
   bool Yield();                                 // a scheduling point; false when the run is being cancelled
   bool WaitFuture(int worker, core::FutureId future, core::Outcome* outcome);
   bool SleepFor(TimeUs duration);
-  bool Barrier(const std::string& name, bool flush = false);
+  bool Barrier(const std::string& name);
+  // The program's k-th barrier: everyone arrives, pending futures and users flush, the counters are recorded.
+  bool ProgramBarrier(int number);
   bool WaitOwnersDeleted(int worker);
   bool WaitJoin(int worker);
   bool observed() const { return observer_ != nullptr; }
@@ -171,6 +173,7 @@ class World : public checkers::GlobalView {
   std::uint64_t next_sleep_seq_ = 0;
   std::map<std::string, std::vector<std::uint64_t>> barrier_waiters_;
   std::map<std::string, TimeUs> flushing_;  // complete flushing barriers -> when their wait gives up
+  std::map<std::string, int> program_barriers_;  // name -> program barrier number, while it is open
   static constexpr TimeUs kFlushTimeout = 20 * core::kSecond;
   std::vector<std::uint64_t> join_waiters_;
   context* yielding_ = nullptr;

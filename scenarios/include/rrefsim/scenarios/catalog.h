@@ -1,8 +1,7 @@
-// The built-in scenarios, in PyTorch's shapes (rref-protocol.md §5, rref-cases.md §1), written with the
-// simulator's script API. The JSON catalog of the scenario issue replaces these definitions with files.
+// The built-in scenarios: one JSON file each in scenarios/catalog/ (docs/scenario-format.md), compiled into the
+// library at build time, in PyTorch's shapes (rref-protocol.md §5, rref-cases.md §1).
 #pragma once
 
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,19 +11,27 @@
 namespace rrefsim::scenarios {
 
 struct CatalogEntry {
-  std::string name;
-  std::string summary;     // one line: what it exercises and the PyTorch test it mirrors
-  std::string faults;      // the fault profile it is meant for ("reorder" unless it says otherwise)
+  std::string name;     // also scenario.name
+  std::string summary;  // one line: what it exercises
+  // The PyTorch test it mirrors, numbered as rref-cases.md §1 ("rpc_test.py #25 test_rref_forward_chain"), or "".
+  std::string pytorch_test;
+  std::string faults;  // the fault profile it is meant for ("reorder" unless it says otherwise)
   sim::Scenario scenario;
   // The scenario's own fault settings, KEY=VALUE. Precedence: the profile's defaults, then these, then the command
   // line's --fault overrides.
   std::vector<std::string> fault_overrides;
   sim::Outcome expected = sim::Outcome::kOk;  // what a correct simulation of PyTorch must end with
-  std::vector<std::string> expected_protocol_errors;  // assertion codes (rref-protocol.md §6) it expects, e.g. "A6"
+  // The protocol assertions (rref-protocol.md §6: "A17", ...) that may fire in a correct run: PyTorch's test
+  // provokes them (an RRef used after its remote() timed out raises A17). Any other code is unexpected.
+  std::vector<std::string> expected_protocol_errors;
   // Checker ids it trips through a documented PyTorch defect (the summary names the rref-cases.md P-id).
   std::vector<std::string> expected_violations;
+
+  friend bool operator==(const CatalogEntry&, const CatalogEntry&) = default;
 };
 
+// In name order, runs of digits compared as numbers (s2 before s10). Throws std::logic_error naming the file if a
+// built-in file does not parse (the catalog test keeps that from being released).
 const std::vector<CatalogEntry>& Catalog();
 const CatalogEntry* FindScenario(const std::string& name);
 

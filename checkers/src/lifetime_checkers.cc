@@ -74,7 +74,10 @@ std::string Leftovers(const core::ContextView& v) {
   for (const core::ForkId& f : v.pending_users) add("pendingUsers_ has " + Id(f));
   for (const auto& [child, parent] : v.pending_children) add("pendingChildren_ has " + Id(child) + " -> " + Id(parent));
   for (const auto& [rref, n] : v.pending_owners) add("pendingOwners_ has " + Id(rref));
-  for (const core::UserRRefView& u : v.users) add("UserRRef " + Id(u.fork_id) + " of " + Id(u.rref_id) + " lives");
+  for (const core::UserRRefView& u : v.users) {
+    // One the application still holds after shutdown deleted it (tryDel) is gone for the protocol (S12).
+    if (!u.deleted_on_owner) add("UserRRef " + Id(u.fork_id) + " of " + Id(u.rref_id) + " lives, not deleted");
+  }
   if (v.debug.num_pending_futures != 0) add(std::to_string(v.debug.num_pending_futures) + " pending futures");
   return text;
 }

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(g++ cmake make libboost-fiber-dev libboost-context-dev librapidcheck-dev nlohmann-json3-dev libgtest-dev
-          libcli11-dev)
+          libcli11-dev python3-jsonschema)
 
 missing=()
 for package in "${packages[@]}"; do

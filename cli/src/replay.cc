@@ -53,8 +53,8 @@ int RunReplay(const std::string& path, const std::string& dump_path) {
   }
   if (replay.difference) {
     const traces::Divergence& d = *replay.difference;
-    std::printf("replay DIVERGED: %s: first difference at %s, step %llu\n  expected: %s\n  got:      %s\n",
-                path.c_str(), d.what.c_str(), static_cast<unsigned long long>(d.step), Indent(d.expected).c_str(),
+    std::printf("replay DIVERGED: %s: first difference at step %llu (%s)\n  expected: %s\n  got:      %s\n",
+                path.c_str(), static_cast<unsigned long long>(d.step), d.what.c_str(), Indent(d.expected).c_str(),
                 Indent(d.got).c_str());
     return kExitDivergence;
   }

@@ -35,13 +35,13 @@ std::optional<Divergence> CompareEvents(const Trace& expected, const Trace& got)
       ta = detail::Compact(detail::EventJson(a));
       tb = detail::Compact(detail::EventJson(b));
     }
-    return Divergence{"event " + std::to_string(i) + " (step " + std::to_string(a.step) + ")", a.step, ta, tb};
+    return Divergence{"event " + std::to_string(i), a.step, ta, tb};
   }
   if (expected.events.size() == got.events.size()) return std::nullopt;
   const bool longer = got.events.size() > n;
   const TraceEvent& extra = longer ? got.events[n] : expected.events[n];
   std::string none = "(no event: the run ended after " + std::to_string(n) + " events)";
-  return Divergence{"event " + std::to_string(n) + " (step " + std::to_string(extra.step) + ")", extra.step,
+  return Divergence{"event " + std::to_string(n), extra.step,
                     longer ? none : EventText(extra), longer ? EventText(extra) : none};
 }
 

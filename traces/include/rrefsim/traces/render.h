@@ -15,8 +15,8 @@ std::string DescribeEvent(const TraceEvent& event);
 // Where a replayed trace first differs from the recorded one. tool_version is ignored (a replay may run another
 // build); everything else is compared: events in order, then the verdict, the final state and the choices.
 struct Divergence {
-  std::string what;      // "event 12 (step 8)", "verdict", "state of worker 2", "choices"
-  std::uint64_t step = 0;  // the step of the divergent event (or of the verdict's first violation)
+  std::string what;        // "event 12", "verdict", "state of worker 2", "choice 3", "inputs (...)"
+  std::uint64_t step = 0;  // the step of the divergent event (else of the recorded first violation, else 0)
   std::string expected;
   std::string got;
 };

@@ -37,7 +37,7 @@ int RunReplay(const std::string& path, const std::string& dump_path) {
   if (!trace) return kExitBadInput;
   scenarios::ReplayResult replay = scenarios::ReplayTrace(*trace);
   if (!replay.input_error.empty()) {
-    std::fprintf(stderr, "rrefsim replay: %s: %s\n", path.c_str(), replay.input_error.c_str());
+    std::fprintf(stderr, "rrefsim replay: %s: %s\n", path.c_str(), traces::Printable(replay.input_error).c_str());
     return kExitBadInput;
   }
   if (!dump_path.empty() && replay.replayed) {

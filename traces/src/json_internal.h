@@ -28,10 +28,13 @@ OrderedJson ViewJson(const core::ContextView& view);
 std::string Compact(const OrderedJson& value);
 
 // --- Reading (read.cc, read_core.cc) ---
-// What the reader throws internally; ReadTrace turns it into "origin: path: message".
+// What the reader throws internally; ReadTrace turns it into "origin: path: message". The message is kept whole
+// (what() would stop at a NUL byte the input may contain).
 struct BadValue : std::runtime_error {
-  BadValue(std::string path_in, const std::string& message) : std::runtime_error(message), path(std::move(path_in)) {}
+  BadValue(std::string path_in, const std::string& message_in)
+      : std::runtime_error(message_in), path(std::move(path_in)), message(message_in) {}
   std::string path;
+  std::string message;
 };
 
 // A JSON object being read: each field is taken once by name; Finish() rejects any field nobody took.

@@ -4,6 +4,7 @@
 
 #include "json_internal.h"
 #include "names.h"
+#include "rrefsim/traces/render.h"
 
 namespace rrefsim::traces {
 namespace detail {
@@ -241,9 +242,10 @@ std::string LineColumn(std::string_view text, std::size_t byte) {
 }  // namespace
 }  // namespace detail
 
-ReadResult ReadTrace(std::string_view text, std::string_view origin) {
+namespace {
+
+ReadResult Read(std::string_view text, const std::string& where) {
   using detail::Json;
-  const std::string where(origin);
   Json root;
   try {
     root = Json::parse(text.begin(), text.end());
@@ -259,10 +261,18 @@ ReadResult ReadTrace(std::string_view text, std::string_view origin) {
   try {
     return {detail::ReadTop(root), ""};
   } catch (const detail::BadValue& e) {
-    return {std::nullopt, where + ": " + e.path + ": " + e.what()};
+    return {std::nullopt, where + ": " + e.path + ": " + e.message};
   } catch (const std::exception& e) {  // a bug in the reader; still no crash
     return {std::nullopt, where + ": unreadable trace: " + e.what()};
   }
+}
+
+}  // namespace
+
+ReadResult ReadTrace(std::string_view text, std::string_view origin) {
+  ReadResult result = Read(text, std::string(origin));
+  result.error = Printable(result.error);  // it may quote any byte of the input
+  return result;
 }
 
 }  // namespace rrefsim::traces

@@ -64,6 +64,22 @@ std::string OwnerText(const core::OwnerRRefView& o) {
 
 }  // namespace detail
 
+std::string Printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte < 0x7f) {
+      out += c;
+    } else {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", byte);
+      out += escaped;
+    }
+  }
+  return out;
+}
+
 std::string DescribeEvent(const TraceEvent& e) {
   std::string detail;
   if (e.message) detail = core::Describe(*e.message);

@@ -127,6 +127,16 @@ TEST_F(ReadErrors, TheStateListsEveryWorkerByItsId) {
             "bad.json: /state/1/worker: expected worker 1 (one entry per worker, by id)");
 }
 
+TEST_F(ReadErrors, TheMessageQuotesInputBytesPrintably) {
+  EXPECT_EQ(Error("\xff{"), "bad.json:1:1: not valid JSON: syntax error while parsing value - invalid literal; last "
+                            "read: '\\xff'");
+  std::string quoted = Error(Edit("\"kind\":\"heal\"", "\"kind\":\"h\\u0000\u00e9al\""));
+  EXPECT_EQ(quoted.rfind(
+                "bad.json: /choices/0/kind: unknown choice kind \"h\\x00\\xc3\\xa9al\"", 0),
+            0u)
+      << quoted;
+}
+
 TEST_F(ReadErrors, NotAnObjectAtTheTop) {
   EXPECT_EQ(Error("[1, 2]"), "bad.json: /: expected an object, got an array");
 }

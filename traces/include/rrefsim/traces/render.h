@@ -4,10 +4,15 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "rrefsim/traces/trace.h"
 
 namespace rrefsim::traces {
+
+// `text` with every byte outside printable ASCII written as \xNN, for messages that quote input (a trace file's
+// bytes may be anything).
+std::string Printable(std::string_view text);
 
 // "step 8  12.034 ms  w2 deliver   RREF_FORK_REQUEST#3 1->2 rref=(1,0) fork=(1,1)", without the state changes.
 std::string DescribeEvent(const TraceEvent& event);

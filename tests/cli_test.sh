@@ -2,10 +2,11 @@
 # The rrefsim command line as a user meets it: exit codes, bad input, and determinism across processes.
 # Usage: cli_test.sh PATH/TO/rrefsim
 set -uo pipefail
-rrefsim=$1
+rrefsim=$(realpath "$1")
 failures=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1  # failing runs write traces into ./rrefsim-out unless told otherwise
 
 expect() {  # expect CODE DESCRIPTION -- COMMAND...: runs COMMAND and checks its exit code
   local code=$1 what=$2

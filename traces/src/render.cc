@@ -170,7 +170,10 @@ std::string RenderText(const Trace& t) {
   detail::Involved involved = v ? detail::FindInvolved(*v, t) : detail::Involved{};
   std::string text = Header(t) + "\n" + Events(t, involved) + "\n";
   std::string named = InvolvedText(involved);
-  text += "state at step " + std::to_string(FailingStep(t)) +
+  // The recorded state is that of the run's end, which is the failing step when a checker stopped the run.
+  const std::uint64_t end = t.events.empty() ? 0 : t.events.back().step;
+  text += "state at step " + std::to_string(end) +
+          (t.verdict.outcome == "stopped" ? ", the failing step" : ", the end of the run") +
           (named.empty() ? "" : " (entries about " + named + ", and every worker's counters)") + ":\n";
   for (const core::ContextView& view : t.state) text += WorkerState(view, involved);
   text += "\nexplanation:\n" + Wrap(t.verdict.explanation.empty() ? "(none)" : t.verdict.explanation, 110, "  ");

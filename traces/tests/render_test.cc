@@ -92,7 +92,7 @@ TEST(RenderText, ShowsTheEventsTheStateAndTheExplanation) {
   EXPECT_TRUE(Has(text, "and every event touching RRef (1,0), fork (1,1)):\n")) << text;
   EXPECT_TRUE(Has(text, "  step    8       3.829 ms  w2  deliver     PYTHON_CALL#0 1->2 fn=fetch")) << text;
   EXPECT_TRUE(Has(text, "        | w2 users += h2 fork (1,1) of (1,0) owner 1 app_refs 1\n")) << text;
-  EXPECT_TRUE(Has(text, "state at step 8 (entries about RRef (1,0), fork (1,1), and every worker's counters):\n"))
+  EXPECT_TRUE(Has(text, "state at step 8, the failing step (entries about RRef (1,0), fork (1,1), and every worker's counters):\n"))
       << text;
   EXPECT_TRUE(Has(text, "  worker 1:\n    owners_: (1,0)\n    forks_[(1,0)]: (1,1)\n")) << text;
   EXPECT_TRUE(Has(text, "    UserRRef h2 fork (1,1) of (1,0) owner 1 app_refs 1\n")) << text;

@@ -28,7 +28,8 @@ struct Divergence {
 std::optional<Divergence> FindDivergence(const Trace& expected, const Trace& got);
 
 // Text: the events around the failure (the last kWindow events up to the failing step, plus every event touching the
-// RRefs and forks the violation names), each worker's relevant state at the failing step, and the explanation.
+// RRefs and forks the violation names), each worker's relevant state at the end of the recorded run (the failing step
+// when a checker stopped it), and the explanation.
 std::string RenderText(const Trace& trace);
 // A Mermaid sequenceDiagram of the same events: one participant per worker, an arrow per delivered, dropped or
 // refused message (labelled with type, rref and fork), notes for core events, observations and the violation.

@@ -2,10 +2,11 @@
 # The rrefsim command line as a user meets it: exit codes, bad input, and determinism across processes.
 # Usage: cli_test.sh PATH/TO/rrefsim
 set -uo pipefail
-rrefsim=$1
+rrefsim=$(realpath "$1")
 failures=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1  # failing runs write traces into ./rrefsim-out unless told otherwise
 
 expect() {  # expect CODE DESCRIPTION -- COMMAND...: runs COMMAND and checks its exit code
   local code=$1 what=$2
@@ -25,10 +26,10 @@ expect 0 "help" -- "$rrefsim" --help
 expect 0 "list" -- "$rrefsim" list
 expect 0 "a passing campaign" -- "$rrefsim" run --scenario s3_user_to_user --seeds 20
 expect 0 "a scenario that must deadlock does" -- "$rrefsim" run --scenario pool_exhaustion --seeds 5
-expect 1 "a failing campaign (PyTorch under loss)" -- "$rrefsim" run --scenario s3_user_to_user --seeds 60 --faults lossy
+expect 1 "a failing campaign (PyTorch under loss)" -- "$rrefsim" run --scenario s3_user_to_user --seeds 60 --faults lossy --out "$tmp/traces"
 expect 0 "a scenario's own fault settings (faulty agent, 3 failing sends)" -- "$rrefsim" run --scenario s3_faulty_agent --seeds 10
 expect 1 "--fault overrides the scenario's settings (6 failing sends abort a worker)" -- \
-  "$rrefsim" run --scenario s3_faulty_agent --seeds 10 --fault num_fail_sends=6
+  "$rrefsim" run --scenario s3_faulty_agent --seeds 10 --fault num_fail_sends=6 --out "$tmp/traces"
 expect 2 "unknown scenario" -- "$rrefsim" run --scenario nope
 expect 2 "unknown profile" -- "$rrefsim" run --scenario s1_remote_to_here --faults nope
 expect 2 "fault value out of range" -- "$rrefsim" run --scenario s1_remote_to_here --fault drop=2
@@ -61,7 +62,7 @@ expect 0 "list shows the PyTorch test each scenario mirrors" -- grep -q "rpc_tes
   <("$rrefsim" list)
 
 # Interrupted: SIGINT stops after the current run, keeps what was printed (also into a pipe or file) and exits 130.
-"$rrefsim" run --scenario s10_nested_rref_stress --seeds 100000000 --faults lossy >"$tmp/interrupted" 2>&1 &
+"$rrefsim" run --scenario s10_nested_rref_stress --seeds 100000000 --faults lossy --out "$tmp/traces" >"$tmp/interrupted" 2>&1 &
 pid=$!
 sleep 1
 kill -INT "$pid"
@@ -76,16 +77,77 @@ else
   failures=$((failures + 1))
 fi
 
-# The failure report names the replay command, and the replay reproduces the same failure.
-"$rrefsim" run --scenario s3_user_to_user --seeds 60 --faults lossy >"$tmp/campaign" 2>&1
+# The failure report names the trace file, the replay command and the rerun command; the replay reproduces the run
+# (exit 0) and the rerun the failure (exit 1). Both commands name this very binary (argv[0]), so they can be pasted.
+"$rrefsim" run --scenario s3_user_to_user --seeds 60 --faults lossy --out "$tmp/campaign-traces" >"$tmp/campaign" 2>&1
 replay=$(grep -m1 '^  replay: ' "$tmp/campaign" | sed 's/^  replay: //')
-if [[ -z $replay ]]; then
-  echo "FAIL: no replay command in a failing campaign's output"
+rerun=$(grep -m1 '^  rerun:  ' "$tmp/campaign" | sed 's/^  rerun:  //')
+trace=$(grep -m1 '^  trace:  ' "$tmp/campaign" | sed 's/^  trace:  //')
+if [[ -z $replay || -z $rerun || ! -f $trace ]]; then
+  echo "FAIL: a failing campaign's output lacks the trace, replay or rerun line"
+  sed 's/^/  | /' "$tmp/campaign" | head -10
   failures=$((failures + 1))
 else
-  # The command names this very binary (argv[0]), so it can be pasted as printed.
-  expect 1 "the printed replay command reproduces the failure" -- $replay
+  expect 0 "the printed replay command reproduces the trace" -- $replay
+  grep -q '^replay ok: .* reproduces s3_user_to_user seed ' "$tmp/out" || { echo "FAIL: no replay confirmation"; failures=$((failures + 1)); }
+  expect 1 "the printed rerun command reproduces the failure" -- $rerun
 fi
+# At most 10 traces per first-violated checker and scenario, named <scenario>-seed<N>-<checker>.json.
+per_checker=$(ls "$tmp/campaign-traces" | sed 's/^s3_user_to_user-seed[0-9]*-//' | sort | uniq -c | sort -rn | head -1)
+if [[ ${per_checker%% [a-z]*} -le 10 && $(ls "$tmp/campaign-traces" | grep -vc '^s3_user_to_user-seed[0-9]*-[a-z_]*\.json$') -eq 0 ]]; then
+  echo "ok: trace files are named by scenario, seed and checker, at most 10 per checker"
+else
+  echo "FAIL: trace files: $(ls "$tmp/campaign-traces" | head -3) ... ($per_checker)"
+  failures=$((failures + 1))
+fi
+
+# Replay and render of a failing chaos trace.
+"$rrefsim" run --scenario s5_owner_to_user --seed 0 --faults chaos --out "$tmp/chaos" >/dev/null 2>&1
+chaos="$tmp/chaos/s5_owner_to_user-seed0-unique_fork_ids.json"
+expect 0 "replay of a failing chaos trace" -- "$rrefsim" replay "$chaos" --dump "$tmp/dump.json"
+if cmp -s "$chaos" "$tmp/dump.json"; then
+  echo "ok: replay --dump is byte-identical to the trace"
+else
+  echo "FAIL: replay --dump differs from the trace"
+  failures=$((failures + 1))
+fi
+expect 0 "render as text" -- "$rrefsim" render "$chaos"
+grep -q '^  VIOLATION unique_fork_ids at step 8 ' "$tmp/out" && grep -q '^explanation:' "$tmp/out" ||
+  { echo "FAIL: render text lacks the violation or the explanation"; failures=$((failures + 1)); }
+expect 0 "render as mermaid" -- "$rrefsim" render "$chaos" --format mermaid
+grep -q '^sequenceDiagram$' "$tmp/out" && grep -q '^  w1->>w2: s8 PYTHON_CALL ' "$tmp/out" ||
+  { echo "FAIL: render mermaid lacks the diagram or the message arrow"; failures=$((failures + 1)); }
+expect 2 "render with an unknown format" -- "$rrefsim" render "$chaos" --format svg
+
+# A trace with one choice altered (the delay drawn for the first send) replays to a named divergent step.
+sed '0,/"kind":"delay","options":25001,"pick":3676,/s//"kind":"delay","options":25001,"pick":3000,/' "$chaos" >"$tmp/altered.json"
+expect 3 "replay of an altered trace" -- "$rrefsim" replay "$tmp/altered.json"
+grep -q '^replay DIVERGED: .*: first difference at step 5 (event 0)$' "$tmp/out" && grep -q '^  expected: .*+3676us' "$tmp/out" &&
+  grep -q '^  got:      .*+3000us' "$tmp/out" || { echo "FAIL: the divergence report"; sed 's/^/  | /' "$tmp/out"; failures=$((failures + 1)); }
+sed 's/"kind":"step","options":4,"pick":1,/"kind":"step","options":5,"pick":1,/' "$chaos" >"$tmp/reshaped.json"
+expect 3 "replay of a trace whose choices no longer fit the run" -- "$rrefsim" replay "$tmp/reshaped.json"
+
+# Malformed traces exit 2 with the file, the place and what was expected.
+bad() {  # bad DESCRIPTION EXPECTED-MESSAGE-PART SED-EXPRESSION
+  sed "$3" "$chaos" >"$tmp/bad.json"
+  expect 2 "replay: $1" -- "$rrefsim" replay "$tmp/bad.json"
+  grep -qF -- "$2" "$tmp/err" || { echo "FAIL: $1: no '$2' in: $(cat "$tmp/err")"; failures=$((failures + 1)); }
+}
+bad "not JSON" "bad.json:23:13: not valid JSON" 's/"seed": 0,/"seed": 0,,/'
+bad "a wrong type" "bad.json: /seed: expected an integer" 's/"seed": 0,/"seed": "0",/'
+bad "a missing field" 'bad.json: /: missing field "seed"' '/"seed": 0,/d'
+bad "an unknown field" 'bad.json: /sede: unknown field' 's/"seed": 0,/"seed": 0, "sede": 1,/'
+bad "an unknown message type" 'bad.json: /events/0/message/type: unknown message type "PYTHON_CAL"' '0,/"PYTHON_CALL"/s//"PYTHON_CAL"/'
+bad "an unknown choice kind" 'bad.json: /choices/0/kind: unknown choice kind "hael"' 's/"heal"/"hael"/'
+bad "an unknown record kind" 'bad.json: /events/0/kind: unknown event kind "sent"' '0,/"kind":"send"/s//"kind":"sent"/'
+bad "a number out of range" 'bad.json: /events/2/worker: 70000 is out of range' 's/"worker":2,"fiber":"network"/"worker":70000,"fiber":"network"/'
+bad "another format version" 'bad.json: /format_version: unsupported trace format version 2' 's/"format_version": 1/"format_version": 2/'
+bad "a scenario out of range" 'bad.json: /scenario/programs/1/ops/1/to: 9 is out of range' 's/"function":"fetch","op":"rpc_sync","to":2/"function":"fetch","op":"rpc_sync","to":9/'
+expect 2 "replay: a file that does not exist" -- "$rrefsim" replay "$tmp/nope.json"
+grep -qF "nope.json: cannot read: No such file or directory" "$tmp/err" || { echo "FAIL: unreadable file message"; failures=$((failures + 1)); }
+expect 2 "render: a directory" -- "$rrefsim" render "$tmp"
+expect 2 "replay without a trace" -- "$rrefsim" replay
+expect 2 "run --out into a file" -- "$rrefsim" run --scenario s5_owner_to_user --seed 0 --faults chaos --out "$chaos"
 
 # Same seed, same trace, byte for byte, in two processes.
 "$rrefsim" run --scenario s9_gated_on_two_forks --seed 17 --faults chaos --trace >"$tmp/a" 2>&1

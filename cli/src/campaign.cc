@@ -11,6 +11,7 @@
 #include "rrefsim/scenarios/catalog.h"
 #include "rrefsim/scenarios/runner.h"
 #include "rrefsim/scenarios/scenario_json.h"
+#include "trace_writer.h"
 
 namespace rrefsim::cli {
 
@@ -96,6 +97,7 @@ int RunOne(const CampaignOptions& o, const scenarios::CatalogEntry& entry, Total
   std::map<std::string, std::uint64_t> known_defect_runs;  // runs that tripped a violation the scenario declares
   std::set<std::uint64_t> hashes;
   std::set<std::uint64_t> orders;
+  TraceWriter traces(o);
   for (std::uint64_t seed = o.seed_begin; seed < o.seed_end && !g_interrupted; ++seed) {
     std::unique_ptr<sim::Chooser> chooser = MakeChooser(o, seed, pct_steps);
     if (o.trace) PrintTraceHeader();
@@ -115,8 +117,15 @@ int RunOne(const CampaignOptions& o, const scenarios::CatalogEntry& entry, Total
     if (failure.empty()) continue;
     ++mine.failures;
     ++failures_by_kind[failure.substr(0, failure.find(':'))];
+    TraceWriter::Written written = traces.OnFailure(entry, config, seed, checked);
+    if (!written.error.empty()) {
+      std::fprintf(stderr, "rrefsim run: %s\n", written.error.c_str());
+      return written.exit_code;
+    }
+    if (o.trace) std::printf("%s", traces.Lines(written).c_str());
     if (!o.trace && static_cast<int>(mine.failures) <= o.show_failures) {
-      std::printf("FAIL %s seed %llu: %s\n  replay: %s\n", entry.name.c_str(), static_cast<ull>(seed), failure.c_str(),
+      std::printf("FAIL %s seed %llu: %s\n%s  rerun:  %s\n", entry.name.c_str(), static_cast<ull>(seed),
+                  failure.c_str(), traces.Lines(written).c_str(),
                   ReplayCommand(o, o.scenario == "all" ? entry.name : o.scenario, profile, seed).c_str());
     }
   }
@@ -165,7 +174,7 @@ int RunCampaign(const CampaignOptions& o) {
   int status = kExitOk;
   for (const scenarios::CatalogEntry* e : entries) {
     int s = RunOne(o, *e, totals);
-    if (s == kExitBadInput) return s;
+    if (s == kExitBadInput || s == kExitDivergence) return s;
     if (s != kExitOk) status = s;
     if (g_interrupted) break;
   }

@@ -21,6 +21,7 @@ struct CampaignOptions {
   std::string protocol = "pytorch";
   bool trace = false;               // print every step of every run
   int show_failures = 10;           // failing seeds printed per scenario (all are counted)
+  std::string out_dir = "rrefsim-out";  // where the traces of failing seeds go (trace_writer.h)
 };
 
 // Set by SIGINT/SIGTERM: the campaign stops after the current run, prints what it has and exits 130.

@@ -1,4 +1,4 @@
-// The rrefsim command line: run, list, bench. Exit codes are in exit_codes.h and docs/cli.md.
+// The rrefsim command line: run, list, bench, replay, render. Exit codes are in exit_codes.h and docs/cli.md.
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
@@ -8,6 +8,7 @@
 #include "bench.h"
 #include "campaign.h"
 #include "exit_codes.h"
+#include "trace_commands.h"
 #include "rrefsim/scenarios/catalog.h"
 #include "rrefsim/sim/network.h"
 
@@ -115,6 +116,7 @@ int Main(int argc, char** argv) {
   run_cmd->footer(FaultKeysText());
   run_cmd->add_option("--protocol", run.protocol, "protocol mode")->check(CLI::IsMember({"pytorch"}));
   run_cmd->add_flag("--trace", run.trace, "print every step of every run");
+  run_cmd->add_option("--out", run.out_dir, "directory for the trace files of failing seeds")->capture_default_str();
 
   CLI::App* list_cmd = app.add_subcommand("list", "list the built-in scenarios");
   BenchOptions bench;
@@ -125,6 +127,7 @@ int Main(int argc, char** argv) {
   bench_cmd->add_option("--s3-seconds", bench.s3_seconds, "seconds of S3 runs for runs_per_second")
       ->check(kPositive)
       ->capture_default_str();
+  TraceCommands trace_cmds(app);
   app.set_version_flag("--version", "rrefsim 0.1.0");
 
   try {
@@ -136,6 +139,7 @@ int Main(int argc, char** argv) {
   run.program = argc > 0 ? argv[0] : "rrefsim";
   if (*list_cmd) return ListScenarios();
   if (*bench_cmd) return RunBench(bench);
+  if (std::optional<int> code = trace_cmds.Dispatch()) return *code;
   if (*seeds_opt) run.seed_end = seeds;
   if (*seed_opt) {
     run.seed_begin = seed;

@@ -30,6 +30,12 @@ expect 1 "a failing campaign (PyTorch under loss)" -- "$rrefsim" run --scenario 
 expect 0 "a scenario's own fault settings (faulty agent, 3 failing sends)" -- "$rrefsim" run --scenario s3_faulty_agent --seeds 10
 expect 1 "--fault overrides the scenario's settings (6 failing sends abort a worker)" -- \
   "$rrefsim" run --scenario s3_faulty_agent --seeds 10 --fault num_fail_sends=6 --out "$tmp/traces"
+expect 0 "generated scenarios pass every checker under reorder" -- "$rrefsim" run --generate --seeds 100
+expect 1 "generated scenarios under chaos" -- "$rrefsim" run --generate --seeds 20 --faults chaos --out "$tmp/gen"
+generated=$(ls "$tmp"/gen/generated-seed*.json | head -1)
+expect 0 "a generated failure replays from its trace alone" -- "$rrefsim" replay "$generated"
+expect 2 "run without a scenario" -- "$rrefsim" run --seeds 3
+expect 2 "--scenario and --generate together" -- "$rrefsim" run --generate --scenario s1_remote_to_here
 expect 2 "unknown scenario" -- "$rrefsim" run --scenario nope
 expect 2 "unknown profile" -- "$rrefsim" run --scenario s1_remote_to_here --faults nope
 expect 2 "fault value out of range" -- "$rrefsim" run --scenario s1_remote_to_here --fault drop=2

@@ -9,6 +9,7 @@
 
 #include "exit_codes.h"
 #include "rrefsim/scenarios/catalog.h"
+#include "rrefsim/scenarios/generator.h"
 #include "rrefsim/scenarios/runner.h"
 #include "rrefsim/scenarios/scenario_json.h"
 #include "trace_writer.h"
@@ -30,10 +31,35 @@ std::unique_ptr<sim::Chooser> MakeChooser(const CampaignOptions& o, std::uint64_
   return std::make_unique<sim::RandomChooser>(seed);
 }
 
-std::string ReplayCommand(const CampaignOptions& o, const std::string& scenario, const std::string& profile,
+// The scenario of each seed: one entry for every seed, or (--generate) the random generator's scenario for the seed.
+class ScenarioSource {
+ public:
+  ScenarioSource(const scenarios::CatalogEntry* fixed, std::string argument)
+      : fixed_(fixed), argument_(std::move(argument)) {}
+  const scenarios::CatalogEntry& At(std::uint64_t seed) {
+    if (fixed_ != nullptr) return *fixed_;
+    scenarios::SeededChoices choices(seed);
+    scenarios::GeneratedScenario g = scenarios::Generate(choices, scenarios::GeneratorOptions{});
+    generated_.name = "generated";
+    generated_.summary = "generated from seed " + std::to_string(seed);
+    generated_.faults = "reorder";
+    generated_.scenario = std::move(g.scenario);
+    generated_.scenario.name = generated_.name;
+    return generated_;
+  }
+  // How `rrefsim run` selects it again: "--scenario NAME" or "--generate".
+  std::string Selection() const { return fixed_ ? "--scenario " + argument_ : "--generate"; }
+  std::string Name() const { return fixed_ ? fixed_->name : "generated"; }
+
+ private:
+  const scenarios::CatalogEntry* fixed_;
+  std::string argument_;
+  scenarios::CatalogEntry generated_;
+};
+
+std::string ReplayCommand(const CampaignOptions& o, const std::string& selection, const std::string& profile,
                           std::uint64_t seed) {
-  std::string cmd = o.program + " run --scenario " + scenario + " --seed " + std::to_string(seed) + " --faults " +
-                    profile;
+  std::string cmd = o.program + " run " + selection + " --seed " + std::to_string(seed) + " --faults " + profile;
   for (const std::string& f : o.faults) cmd += " --fault " + f;
   if (o.strategy != "random") cmd += " --strategy " + o.strategy + " --pct-depth " + std::to_string(o.pct_depth);
   return cmd + " --trace";
@@ -86,11 +112,13 @@ std::uint64_t CalibratePctSteps(const scenarios::CatalogEntry& entry, const sim:
   return std::max<std::uint64_t>(steps, 1);
 }
 
-int RunOne(const CampaignOptions& o, const scenarios::CatalogEntry& entry, Totals& totals) {
-  std::string profile = ProfileOf(o, entry);
+int RunOne(const CampaignOptions& o, ScenarioSource& source, Totals& totals) {
+  // Every generated scenario has the same fault settings, so the first seed's stand for all.
+  const scenarios::CatalogEntry& first = source.At(o.seed_begin);
+  std::string profile = ProfileOf(o, first);
   sim::RunConfig config;
-  config.faults = *FaultsOf(o, entry).config;  // checked before the campaign started
-  std::uint64_t pct_steps = o.strategy == "pct" ? CalibratePctSteps(entry, config, o.seed_begin) : 0;
+  config.faults = *FaultsOf(o, first).config;  // checked before the campaign started
+  std::uint64_t pct_steps = o.strategy == "pct" ? CalibratePctSteps(first, config, o.seed_begin) : 0;
   auto start = std::chrono::steady_clock::now();  // wall clock for the summary's rates only
   Totals mine;
   std::map<std::string, std::uint64_t> failures_by_kind;
@@ -99,6 +127,7 @@ int RunOne(const CampaignOptions& o, const scenarios::CatalogEntry& entry, Total
   std::set<std::uint64_t> orders;
   TraceWriter traces(o);
   for (std::uint64_t seed = o.seed_begin; seed < o.seed_end && !g_interrupted; ++seed) {
+    const scenarios::CatalogEntry& entry = source.At(seed);
     std::unique_ptr<sim::Chooser> chooser = MakeChooser(o, seed, pct_steps);
     if (o.trace) PrintTraceHeader();
     PrintingObserver printer;
@@ -126,7 +155,7 @@ int RunOne(const CampaignOptions& o, const scenarios::CatalogEntry& entry, Total
     if (!o.trace && static_cast<int>(mine.failures) <= o.show_failures) {
       std::printf("FAIL %s seed %llu: %s\n%s  rerun:  %s\n", entry.name.c_str(), static_cast<ull>(seed),
                   failure.c_str(), traces.Lines(written).c_str(),
-                  ReplayCommand(o, o.scenario == "all" ? entry.name : o.scenario, profile, seed).c_str());
+                  ReplayCommand(o, source.Selection(), profile, seed).c_str());
     }
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -135,7 +164,7 @@ int RunOne(const CampaignOptions& o, const scenarios::CatalogEntry& entry, Total
                 static_cast<ull>(mine.failures) - static_cast<ull>(o.show_failures));
   }
   std::printf("%s under %s (%s, %s): %llu run%s, %llu failing, %zu distinct run hashes, %zu distinct delivery orders\n",
-              entry.name.c_str(), profile.c_str(), o.protocol.c_str(), o.strategy.c_str(), static_cast<ull>(mine.runs),
+              source.Name().c_str(), profile.c_str(), o.protocol.c_str(), o.strategy.c_str(), static_cast<ull>(mine.runs),
               mine.runs == 1 ? "" : "s", static_cast<ull>(mine.failures), hashes.size(), orders.size());
   for (const auto& [kind, n] : failures_by_kind) std::printf("  failing with %s: %llu\n", kind.c_str(), static_cast<ull>(n));
   for (const auto& [checker, n] : known_defect_runs) {
@@ -156,6 +185,16 @@ int RunOne(const CampaignOptions& o, const scenarios::CatalogEntry& entry, Total
 }  // namespace
 
 int RunCampaign(const CampaignOptions& o) {
+  if (o.generate) {
+    ScenarioSource generated(nullptr, "");
+    Totals totals;
+    int status = RunOne(o, generated, totals);
+    if (g_interrupted) {
+      std::printf("interrupted: the results above cover the runs that finished\n");
+      return kExitInterrupted;
+    }
+    return status;
+  }
   const scenarios::ScenarioSelection selection = scenarios::SelectScenarios(o.scenario);
   if (!selection.error.empty()) {
     std::fprintf(stderr, "rrefsim run: %s\n", selection.error.c_str());
@@ -173,7 +212,8 @@ int RunCampaign(const CampaignOptions& o) {
   Totals totals;
   int status = kExitOk;
   for (const scenarios::CatalogEntry* e : entries) {
-    int s = RunOne(o, *e, totals);
+    ScenarioSource source(e, o.scenario == "all" ? e->name : o.scenario);
+    int s = RunOne(o, source, totals);
     if (s == kExitBadInput || s == kExitDivergence) return s;
     if (s != kExitOk) status = s;
     if (g_interrupted) break;

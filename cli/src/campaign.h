@@ -12,6 +12,7 @@ namespace rrefsim::cli {
 struct CampaignOptions {
   std::string program = "rrefsim";  // how to call this binary in printed replay commands (argv[0])
   std::string scenario;             // a catalog name, "all", or a scenario file ending in .json
+  bool generate = false;            // instead: each seed runs the random generator's scenario for that seed
   std::uint64_t seed_begin = 0;
   std::uint64_t seed_end = 1;       // half-open
   std::string profile;              // empty: the scenario's own profile

@@ -90,10 +90,12 @@ int Main(int argc, char** argv) {
   std::uint64_t seed = 0, seeds = 0;
   std::string range;
   CLI::App* run_cmd = app.add_subcommand("run", "run a scenario over seeds and report failures");
-  run_cmd
-      ->add_option("--scenario", run.scenario,
-                   "a catalog scenario (see `rrefsim list`), 'all', or a scenario file ending in .json")
-      ->required();
+  auto* scenario_opt = run_cmd->add_option(
+      "--scenario", run.scenario, "a catalog scenario (see `rrefsim list`), 'all', or a scenario file ending in .json");
+  auto* generate_opt = run_cmd->add_flag(
+      "--generate", run.generate,
+      "run a random scenario per seed (docs/generator.md): the seed draws the scenario and its schedule");
+  scenario_opt->excludes(generate_opt);
   auto* seed_opt = run_cmd->add_option("--seed", seed, "run one seed (default: seed 0)")->check(kSeed);
   auto* seeds_opt = run_cmd->add_option("--seeds", seeds, "run seeds 0..N-1")->check(kSeed)->check(kPositive);
   auto* range_opt = run_cmd->add_option("--seed-range", range, "run seeds A..B-1 (half-open A:B)");
@@ -140,6 +142,10 @@ int Main(int argc, char** argv) {
   if (*list_cmd) return ListScenarios();
   if (*bench_cmd) return RunBench(bench);
   if (std::optional<int> code = trace_cmds.Dispatch()) return *code;
+  if (!*scenario_opt && !*generate_opt) {
+    std::fprintf(stderr, "rrefsim run: say what to run: --scenario NAME|all|FILE.json, or --generate\n");
+    return kExitBadInput;
+  }
   if (*seeds_opt) run.seed_end = seeds;
   if (*seed_opt) {
     run.seed_begin = seed;

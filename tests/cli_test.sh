@@ -128,7 +128,7 @@ expect 2 "render with an unknown format" -- "$rrefsim" render "$chaos" --format 
 # A trace with one choice altered (the delay drawn for the first send) replays to a named divergent step.
 sed '0,/"kind":"delay","options":25001,"pick":3676,/s//"kind":"delay","options":25001,"pick":3000,/' "$chaos" >"$tmp/altered.json"
 expect 3 "replay of an altered trace" -- "$rrefsim" replay "$tmp/altered.json"
-grep -q '^replay DIVERGED: .*: first difference at step 5 (event 0)$' "$tmp/out" && grep -q '^  expected: .*+3676us' "$tmp/out" &&
+grep -q '^replay DIVERGED: .*: first difference at step 5 (event 1)$' "$tmp/out" && grep -q '^  expected: .*+3676us' "$tmp/out" &&
   grep -q '^  got:      .*+3000us' "$tmp/out" || { echo "FAIL: the divergence report"; sed 's/^/  | /' "$tmp/out"; failures=$((failures + 1)); }
 sed 's/"kind":"step","options":4,"pick":1,/"kind":"step","options":5,"pick":1,/' "$chaos" >"$tmp/reshaped.json"
 expect 3 "replay of a trace whose choices no longer fit the run" -- "$rrefsim" replay "$tmp/reshaped.json"
@@ -143,10 +143,10 @@ bad "not JSON" "bad.json:23:13: not valid JSON" 's/"seed": 0,/"seed": 0,,/'
 bad "a wrong type" "bad.json: /seed: expected an integer" 's/"seed": 0,/"seed": "0",/'
 bad "a missing field" 'bad.json: /: missing field "seed"' '/"seed": 0,/d'
 bad "an unknown field" 'bad.json: /sede: unknown field' 's/"seed": 0,/"seed": 0, "sede": 1,/'
-bad "an unknown message type" 'bad.json: /events/0/message/type: unknown message type "PYTHON_CAL"' '0,/"PYTHON_CALL"/s//"PYTHON_CAL"/'
+bad "an unknown message type" 'bad.json: /events/1/message/type: unknown message type "PYTHON_CAL"' '0,/"PYTHON_CALL"/s//"PYTHON_CAL"/'
 bad "an unknown choice kind" 'bad.json: /choices/0/kind: unknown choice kind "hael"' 's/"heal"/"hael"/'
-bad "an unknown record kind" 'bad.json: /events/0/kind: unknown event kind "sent"' '0,/"kind":"send"/s//"kind":"sent"/'
-bad "a number out of range" 'bad.json: /events/2/worker: 70000 is out of range' 's/"worker":2,"fiber":"network"/"worker":70000,"fiber":"network"/'
+bad "an unknown record kind" 'bad.json: /events/1/kind: unknown event kind "sent"' '0,/"kind":"send"/s//"kind":"sent"/'
+bad "a number out of range" 'bad.json: /events/3/worker: 70000 is out of range' 's/"worker":2,"fiber":"network"/"worker":70000,"fiber":"network"/'
 bad "another format version" 'bad.json: /format_version: unsupported trace format version 2' 's/"format_version": 1/"format_version": 2/'
 bad "a scenario out of range" 'bad.json: /scenario/programs/1/ops/1/to: 9 is out of range' 's/"function":"fetch","op":"rpc_sync","to":2/"function":"fetch","op":"rpc_sync","to":9/'
 expect 2 "replay: a file that does not exist" -- "$rrefsim" replay "$tmp/nope.json"

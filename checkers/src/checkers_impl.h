@@ -21,7 +21,9 @@ const core::UserRRefView* FindUser(const core::ContextView& view, const core::Fo
 // A record that delivers a message of `type` that the receiver can decode (a TensorPipe retry with an empty
 // payload is rejected before any handler runs, rref-protocol.md §9.1).
 bool Delivers(const StepRecord& record, core::MessageType type);
-// A record of the core sending a message of `type`, whatever the network does with it (send, drop, refuse).
+// A record of the core sending a message of `type`, whatever the network does with it (send, drop, refuse). A
+// TensorPipe retry with an empty payload (rref-protocol.md §9.1) carries no ids: it is the same message as its first
+// attempt, so it does not count again.
 bool Emits(const StepRecord& record, core::MessageType type);
 
 // The workers a step touched in a way a checker cares about, so it reads only their views.

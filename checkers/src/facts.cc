@@ -12,7 +12,8 @@ void Facts::OnRecord(const StepRecord& record) {
     const core::Message& m = *record.message;
     for (const core::ForkData& fork : m.value.rrefs) Remember(fork);
     bool remote_call = m.type == MessageType::SCRIPT_REMOTE_CALL || m.type == MessageType::PYTHON_REMOTE_CALL;
-    if (remote_call) {  // the creator's fork: a child of the owner in the fork tree (rref-protocol.md §7)
+    // remote()'s own fork, made by the creator (its parent field); §7's tree hangs it under the owner.
+    if (remote_call) {
       Remember(core::ForkData{m.to, m.rref_id, m.fork_id, m.from, m.type_str});
     }
   } else if (record.kind == RecordKind::kDeliver) {

@@ -71,7 +71,7 @@ class ForkTreeRootedChecker : public Checker {
     if (r.kind != RecordKind::kSend) return;
     const core::Message& m = *r.message;
     for (const core::ForkData& f : m.value.rrefs) Check(f, m.from, false, view, report);
-    if (IsRemoteCall(m.type)) {  // remote()'s own UserRRef: the creator is a child of the owner
+    if (IsRemoteCall(m.type)) {  // remote()'s own UserRRef, made by the creator (§7 hangs it under the owner)
       Check(core::ForkData{m.to, m.rref_id, m.fork_id, m.from, m.type_str}, m.from, true, view, report);
     }
   }

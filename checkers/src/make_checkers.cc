@@ -81,7 +81,7 @@ bool MayChangeUsers(const StepRecord& r) {
 bool Emits(const StepRecord& record, core::MessageType type) {
   bool outgoing = record.kind == RecordKind::kSend || record.kind == RecordKind::kDrop ||
                   record.kind == RecordKind::kSendFailed;
-  return outgoing && record.message->type == type;
+  return outgoing && record.message->type == type && !record.message->empty_payload;
 }
 
 }  // namespace detail

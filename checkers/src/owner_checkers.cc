@@ -103,13 +103,13 @@ class OwnerViewMonotonicChecker : public Checker {
 
  private:
   using Forks = std::set<std::pair<core::RRefId, core::ForkId>>;
-  // forks_ changes only when its owner processes a request (FORK_REQUEST, USER_DELETE, a remote or call with RRefs),
-  // registers a fork while pickling (a send carrying RRefs), finishes a function (its reply), frees an OwnerRRef
-  // or shuts down (events); deliveries of replies and ACKs, and steps of user code alone, leave it alone.
+  // forks_ changes only when its owner processes a message (a request, or the reply of a remote() to self, which
+  // drops the self marker), registers a fork while pickling (a send carrying RRefs), finishes a function (its
+  // reply), frees an OwnerRRef or shuts down (events); steps of user code alone leave it alone.
   static bool MayChangeForks(const StepRecord& r) {
     switch (r.kind) {
       case RecordKind::kDeliver:
-        return core::IsRequest(r.message->type) || !r.message->value.rrefs.empty();
+        return true;
       case RecordKind::kSend:
       case RecordKind::kDrop:
       case RecordKind::kSendFailed:

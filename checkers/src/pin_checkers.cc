@@ -21,7 +21,8 @@ class ParentPinnedChecker : public Checker {
     if (r.kind == RecordKind::kSend || r.kind == RecordKind::kDrop || r.kind == RecordKind::kSendFailed) {
       const core::Message& m = *r.message;
       for (const core::ForkData& f : m.value.rrefs) {
-        if (f.parent == m.from && f.owner != m.from) awaiting_.try_emplace(f.fork_id, Child{m.from, f.rref_id, {}});
+        if (f.parent != m.from || f.owner == m.from) continue;
+        if (awaiting_.try_emplace(f.fork_id, Child{m.from, f.rref_id, {}}).second) unresolved_.push_back(f.fork_id);
       }
       if (m.type == core::MessageType::RREF_USER_DELETE) CheckDelete(m, report);
     } else if (Delivers(r, core::MessageType::RREF_CHILD_ACCEPT)) {
@@ -30,19 +31,21 @@ class ParentPinnedChecker : public Checker {
     }
   }
   void AfterStep(const Facts&, const GlobalView& view, Report& report) override {
-    for (auto& [child, c] : awaiting_) {
-      if (c.parent_fork || !Running(view, c.parent_worker)) continue;
+    for (const core::ForkId& child : unresolved_) {
+      auto it = awaiting_.find(child);
+      if (it == awaiting_.end() || !Running(view, it->second.parent_worker)) continue;
+      Child& c = it->second;
       const auto& pins = view.worker(c.parent_worker).pending_children;
       auto pin = pins.find(child);
       if (pin == pins.end()) {
         report.Fail(W(c.parent_worker) + " forked child " + Id(child) + " of RRef " + Id(c.rref) +
                     " but does not hold its parent in pendingChildren_ until the child's RREF_CHILD_ACCEPT");
-        c.parent_worker = -1;  // reported once
+        awaiting_.erase(it);  // reported once
       } else {
         c.parent_fork = pin->second;
       }
     }
-    std::erase_if(awaiting_, [](const auto& entry) { return entry.second.parent_worker < 0; });
+    unresolved_.clear();
   }
 
  private:
@@ -53,7 +56,7 @@ class ParentPinnedChecker : public Checker {
   };
   void CheckDelete(const core::Message& m, Report& report) {
     for (const auto& [child, c] : awaiting_) {
-      if (c.parent_worker == m.from && c.parent_fork == m.fork_id) {
+      if (c.parent_worker == m.from && c.parent_fork == m.fork_id && reported_.insert(child).second) {
         report.Fail(W(m.from) + " sent RREF_USER_DELETE for parent " + Id(m.fork_id) + " of RRef " + Id(c.rref) +
                     " before its child " + Id(child) + " was accepted (G2)");
       }
@@ -61,6 +64,8 @@ class ParentPinnedChecker : public Checker {
   }
 
   std::map<core::ForkId, Child> awaiting_;
+  std::vector<core::ForkId> unresolved_;  // pickled during this step: their pins are read at its end
+  std::set<core::ForkId> reported_;       // children whose parent's early delete was reported (once, not per retry)
 };
 
 // I4: a user child sends RREF_CHILD_ACCEPT(c) only after the owner processed RREF_FORK_REQUEST(c). (An owner child
@@ -90,7 +95,9 @@ class CreatorPinnedChecker : public Checker {
   const char* id() const override { return "creator_pinned_until_ack"; }
   void OnRecord(const StepRecord& r, const Facts&, const GlobalView&, Report& report) override {
     const core::Message* m = r.message;
-    if (r.kind == RecordKind::kSend && IsRemoteCall(m->type) && m->to != m->from) {
+    // A dropped REMOTE_CALL is outstanding until its timeout; a refused one is answered at once by the send error.
+    bool outgoing = r.kind == RecordKind::kSend || r.kind == RecordKind::kDrop;
+    if (outgoing && IsRemoteCall(m->type) && m->to != m->from) {
       awaiting_.try_emplace(m->fork_id, Creation{m->from, m->to, m->rref_id, m->id, false, false});
     } else if (r.kind == RecordKind::kDeliver && !m->empty_payload) {
       for (auto it = awaiting_.begin(); it != awaiting_.end(); ++it) {
@@ -101,7 +108,7 @@ class CreatorPinnedChecker : public Checker {
           break;
         }
       }
-    } else if (r.kind == RecordKind::kTimers) {
+    } else if (r.kind == RecordKind::kTimers && r.text == "timeouts") {  // the agent's timeouts (not its retries)
       for (auto& [fork, c] : awaiting_) c.timers_fired |= c.creator == r.worker;
     } else if (Emits(r, core::MessageType::RREF_USER_DELETE)) {
       auto it = awaiting_.find(m->fork_id);

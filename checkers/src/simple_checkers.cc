@@ -25,12 +25,14 @@ const char* SiteName(core::ErrorSite site) {
 // An assertion of rref-protocol.md §6 fired that the scenario does not list as expected.
 class ProtocolErrorChecker : public Checker {
  public:
-  explicit ProtocolErrorChecker(std::vector<std::string> expected) : expected_(std::move(expected)) {}
+  ProtocolErrorChecker(std::vector<std::string> expected, bool faults_raise_errors)
+      : expected_(std::move(expected)), faults_raise_errors_(faults_raise_errors) {}
   const char* id() const override { return "protocol_error"; }
   void OnRecord(const StepRecord& r, const Facts&, const GlobalView&, Report& report) override {
     if (r.kind != RecordKind::kEvent) return;
     const auto* error = std::get_if<core::ProtocolError>(r.event);
     if (error == nullptr || error->code.empty()) return;  // not an assertion of §6
+    if (error->site == core::ErrorSite::kCaller && faults_raise_errors_) return;
     if (std::find(expected_.begin(), expected_.end(), error->code) != expected_.end()) return;
     report.Fail(W(r.worker) + ": assertion " + error->code + " fired (" + SiteName(error->site) + "): " +
                 error->text);
@@ -38,6 +40,7 @@ class ProtocolErrorChecker : public Checker {
 
  private:
   std::vector<std::string> expected_;
+  bool faults_raise_errors_;
 };
 
 // A to_here / rpc result outside the scenario's allowed set (an expected error is not a failure).
@@ -93,7 +96,7 @@ class OutcomeChecker : public Checker {
 }  // namespace
 
 std::unique_ptr<Checker> MakeProtocolError(const CheckerConfig& config) {
-  return std::make_unique<ProtocolErrorChecker>(config.expected_protocol_errors);
+  return std::make_unique<ProtocolErrorChecker>(config.expected_protocol_errors, config.faults_raise_errors);
 }
 std::unique_ptr<Checker> MakeToHereValue() { return std::make_unique<ToHereValueChecker>(); }
 std::unique_ptr<Checker> MakeWorkerAbort(const CheckerConfig& config) {

@@ -97,7 +97,7 @@ void Worker::Impl::FinishWork(WorkId id, const FunctionResult& result) {
   // The rest of the fork-request callbacks that started this function inline (§9.4).
   for (const Work::Deferred& d : work.deferred) {
     SendChildAccept(d.parent, d.fork_id);
-    --num_pending_futures;
+    if (!mutants::Mutated(mutants::Mutant::kLeakPendingFuture)) --num_pending_futures;
     if (d.pool_task) --client_active_calls;
   }
 }

@@ -83,7 +83,7 @@ void Worker::Impl::FinishForkRequest(ForkId fork_id, WorkerId parent, bool pool_
     return;
   }
   SendChildAccept(parent, fork_id);
-  --num_pending_futures;
+  if (!mutants::Mutated(mutants::Mutant::kLeakPendingFuture)) --num_pending_futures;
 }
 
 void Worker::Impl::RunCallback(const Purpose& purpose, const Message* response, const std::string& error,

@@ -16,6 +16,7 @@ enum class Mutant {
   kWrongParent,             // a user forks its UserRRef naming the owner as the parent
   kWrongFetchValue,         // the owner answers a fetch with a wrong value
   kLeakForkOnDelete,        // the owner acknowledges RREF_USER_DELETE without deleting the fork
+  kLeakPendingFuture,       // a confirmed fork request never decrements numPendingFutures_
 };
 
 #ifdef RRSIM_MUTANTS

@@ -31,17 +31,18 @@ class Tee : public checkers::RunObserver {
 
 }  // namespace
 
-checkers::CheckerConfig CheckerConfigOf(const CatalogEntry& entry) {
+checkers::CheckerConfig CheckerConfigOf(const CatalogEntry& entry, const sim::RunConfig& run) {
   checkers::CheckerConfig config;
   config.expected_protocol_errors = entry.expected_protocol_errors;
   config.expected_outcome = sim::OutcomeName(entry.expected);
   config.expected_violations = entry.expected_violations;
+  config.faults_raise_errors = sim::FaultsRaiseErrors(run.faults);
   return config;
 }
 
 CheckedRun RunChecked(const CatalogEntry& entry, const sim::RunConfig& config, sim::Chooser& chooser,
                       checkers::RunObserver* also) {
-  checkers::CheckerSet checkers(CheckerConfigOf(entry));
+  checkers::CheckerSet checkers(CheckerConfigOf(entry, config));
   Tee tee(checkers, also);
   CheckedRun checked;
   checked.run = sim::Run(entry.scenario, config, chooser, &tee);

@@ -336,6 +336,11 @@ std::vector<std::string> FaultKeyHelp() {
   return lines;
 }
 
+bool FaultsRaiseErrors(const FaultConfig& f) {
+  return f.drop > 0 || f.duplicate > 0 || f.partition > 0 || f.long_delay > 0 || f.swarm ||
+         (f.num_fail_sends > 0 && !f.messages_to_fail.empty()) || !f.messages_to_delay.empty();
+}
+
 FaultConfigResult MakeFaultConfig(std::string_view profile, const std::vector<std::string>& overrides) {
   FaultConfigResult result;
   const Profile* found = nullptr;

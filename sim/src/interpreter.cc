@@ -65,14 +65,6 @@ void Assign(Context& c, const std::string& name, core::Value value) {
   c.frame[name] = std::move(value);
 }
 
-// Faults that PyTorch surfaces to the application as RPC errors (a lost reply times out, a refused send fails):
-// under them an error where only values are allowed is no surprise. Reordering and delays alone are not such faults.
-// Swarm counts as lossy: the rates it draws are the network's, and the interpreter does not see them.
-bool FaultsRaiseErrors(const FaultConfig& f) {
-  return f.drop > 0 || f.duplicate > 0 || f.partition > 0 || f.swarm ||
-         (f.num_fail_sends > 0 && !f.messages_to_fail.empty());
-}
-
 bool ErrorExpected(const Context& c, const Op& op, const std::string& text) {
   if (!op.allowed) return true;  // nothing stated: the error is PyTorch's behaviour, recorded as is
   for (const std::string& pattern : op.allowed->errors) {
@@ -193,6 +185,7 @@ Flow ExecOne(Context& c, const Op& op, std::size_t index) {
     }
     case Op::Kind::kLocal:
       Assign(c, op.out, core::Value{0, {h.core.CreateLocal(core::Value{Evaluate(c, op.payload), {}}, "PyObject")}});
+      c.world.MarkChanged(c.worker);  // no output to Absorb, but a new OwnerRRef for the views
       break;
     case Op::Kind::kPack: {
       core::Value packed;
@@ -201,6 +194,7 @@ Flow ExecOne(Context& c, const Op& op, std::size_t index) {
         if (it == c.frame.end()) continue;
         for (core::Handle r : it->second.rrefs) {
           h.core.Retain(r);
+          c.world.MarkChanged(c.worker);  // app_refs in the views
           packed.rrefs.push_back(r);
         }
       }

@@ -110,7 +110,12 @@ void World::Record(Observation observation) {
 }
 
 void World::ForEachInFlight(const std::function<void(const checkers::InFlightMessage&)>& visit) const {
-  for (const auto& [key, message] : inflight_) visit(checkers::InFlightMessage{key.second, key.first, &message});
+  for (const auto& [key, message] : inflight_) visit(checkers::InFlightMessage{key.second, key.first, &message, false});
+  for (const Host& h : hosts_) {
+    for (const PoolTask& task : h.backlog) {
+      if (!task.timers) visit(checkers::InFlightMessage{task.seq, now_, &task.message, true});
+    }
+  }
 }
 
 const core::ContextView& World::worker(int w) const {
@@ -401,11 +406,20 @@ bool World::AdvanceTime() {
     Wake(sleepers_.front().fiber);
     sleepers_.erase(sleepers_.begin());
   }
+  // Timers that fire here are a step of their own (architecture: a step is a fiber running, a delivery or a timer),
+  // so what they do is numbered and checked apart from the step before.
+  bool clock_step = false;
+  auto begin_clock_step = [this, &clock_step] {
+    if (std::exchange(clock_step, true)) return;
+    EndStep();
+    ++result_.steps;
+  };
   for (int w = 0; w < workers(); ++w) {
     Host& h = host(w);
     if (h.core.aborted()) continue;
     // Retries and the shutdown wait fire on their own threads in PyTorch: inline here, no handler needed.
     if (std::optional<TimeUs> d = h.core.NextDeadline(Timers::kAgentThreads); d && *d <= now_) {
+      begin_clock_step();
       if (observer_) EmitTimers(w, "retry thread / shutdown wait");
       core::Output out;
       h.core.AdvanceTo(now_, out, Timers::kAgentThreads);
@@ -417,6 +431,7 @@ bool World::AdvanceTime() {
     PoolTask task;
     task.timers = true;
     if (h.busy_slots < scenario_.pool_size) {
+      begin_clock_step();
       RunPoolTask(w, std::move(task));
     } else {
       h.timers_queued = true;
@@ -487,11 +502,17 @@ std::string World::DescribeBlocked() const {
   return text;
 }
 
-// Every live worker waits in join (or has finished) and nothing is in flight: the moment after the heal when the
-// leak checks of rref-protocol.md §7 (I7, I9) apply. The observer sees it as a step of its own.
+// Every live worker waits in join (or has finished), nothing is in flight or waits for a handler, and no retry is
+// pending: the quiescence after the heal where the leak checks of rref-protocol.md §7 (I7, I9) apply. The observer
+// sees it as a step of its own.
 void World::EmitQuiescentIfIdle() {
   if (observer_ == nullptr || !inflight_.empty() || stopped_) return;
+  for (const Host& h : hosts_) {  // nothing waits for a handler, no retry is pending
+    if (h.core.aborted()) continue;
+    if (!h.backlog.empty() || h.core.NextDeadline(core::Worker::Timers::kAgentThreads)) return;
+  }
   EndStep();
+  ++result_.steps;  // a step of its own, so its checks are not mixed with the step before
   checkers::StepRecord record;
   record.kind = checkers::RecordKind::kQuiescent;
   Emit(record);

@@ -52,19 +52,19 @@ TEST_F(ReadErrors, AWrongTypeNamesThePathAndTheExpectedType) {
 
 TEST_F(ReadErrors, AMissingFieldIsNamed) {
   EXPECT_EQ(Error(Edit("  \"seed\": 0,\n", "")), "bad.json: /: missing field \"seed\"");
-  EXPECT_EQ(Error(Edit(",\"delay_us\":3676", "")), "bad.json: /events/0: missing field \"delay_us\"");
+  EXPECT_EQ(Error(Edit(",\"delay_us\":3676", "")), "bad.json: /events/1: missing field \"delay_us\"");
 }
 
 TEST_F(ReadErrors, AnUnknownFieldIsRefused) {
   EXPECT_EQ(Error(Edit("\"seed\": 0,", "\"seed\": 0, \"sede\": 1,")), "bad.json: /sede: unknown field \"sede\"");
   // A field another kind of event has is unknown on this one: a delivery has no delay.
   EXPECT_EQ(Error(Edit("\"kind\":\"deliver\",\"seq\":0,", "\"kind\":\"deliver\",\"seq\":0,\"delay_us\":1,")),
-            "bad.json: /events/2/delay_us: unknown field \"delay_us\"");
+            "bad.json: /events/3/delay_us: unknown field \"delay_us\"");
 }
 
 TEST_F(ReadErrors, AnUnknownMessageTypeIsRefused) {
   EXPECT_EQ(Error(Edit("\"type\":\"PYTHON_CALL\"", "\"type\":\"PYTHON_CAL\"")),
-            "bad.json: /events/0/message/type: unknown message type \"PYTHON_CAL\" (expected one of PyTorch's "
+            "bad.json: /events/1/message/type: unknown message type \"PYTHON_CAL\" (expected one of PyTorch's "
             "MessageType names, e.g. RREF_FORK_REQUEST)");
 }
 
@@ -76,7 +76,7 @@ TEST_F(ReadErrors, AnUnknownChoiceKindIsRefused) {
 
 TEST_F(ReadErrors, AnUnknownRecordKindIsRefused) {
   EXPECT_EQ(Error(Edit("\"kind\":\"send\"", "\"kind\":\"sent\"")).rfind(
-                "bad.json: /events/0/kind: unknown event kind \"sent\" (expected deliver, queued", 0),
+                "bad.json: /events/1/kind: unknown event kind \"sent\" (expected deliver, queued", 0),
             0u);
 }
 
@@ -87,7 +87,7 @@ TEST_F(ReadErrors, OtherUnknownNamesAreRefused) {
                 "bad.json: /verdict/violations/0/checker: unknown checker \"unique_forks\"", 0),
             0u);
   EXPECT_EQ(Error(Edit("\"type\":\"run_function\"", "\"type\":\"run\"")).rfind(
-                "bad.json: /events/3/event/type: unknown core event type \"run\"", 0),
+                "bad.json: /events/4/event/type: unknown core event type \"run\"", 0),
             0u);
   EXPECT_EQ(Error(Edit("\"outcome\": \"stopped\"", "\"outcome\": \"halted\"")).rfind(
                 "bad.json: /verdict/outcome: unknown outcome \"halted\"", 0),
@@ -98,18 +98,18 @@ TEST_F(ReadErrors, OtherUnknownNamesAreRefused) {
 
 TEST_F(ReadErrors, NumbersOutOfRangeAreRefused) {
   EXPECT_EQ(Error(Edit("\"worker\":2,\"fiber\":\"network\"", "\"worker\":70000,\"fiber\":\"network\"")),
-            "bad.json: /events/2/worker: 70000 is out of range (expected an integer in [-1, 32767])");
+            "bad.json: /events/3/worker: 70000 is out of range (expected an integer in [-1, 32767])");
   EXPECT_EQ(Error(Edit("\"seed\": 0,", "\"seed\": -1,")),
             "bad.json: /seed: -1 is out of range (expected an integer in [0, 18446744073709551615])");
   EXPECT_EQ(Error(Edit("\"seed\": 0,", "\"seed\": 18446744073709551616,")),
             "bad.json: /seed: expected an integer in [0, 18446744073709551615], got the number 1.8446744073709552e+19");
   EXPECT_EQ(Error(Edit("\"time_us\":3676", "\"time_us\":3676.5")),
-            "bad.json: /events/2/time_us: expected an integer in [0, 9223372036854775807], got the number 3676.5");
+            "bad.json: /events/3/time_us: expected an integer in [0, 9223372036854775807], got the number 3676.5");
   EXPECT_EQ(Error(Edit("\"options\":110001,\"pick\":42718", "\"options\":110001,\"pick\":110001")),
             "bad.json: /choices/0/pick: 110001 is out of range (expected an integer in [0, 110000])");
   EXPECT_EQ(Error(Edit("\"options\":110001", "\"options\":0")),
             "bad.json: /choices/0/options: 0 is out of range (a choice has at least one option)");
-  EXPECT_EQ(Error(Edit("\"rref\":[1,0]", "\"rref\":[1]")).rfind("bad.json: /events/0/message/rrefs/0/rref: expected an "
+  EXPECT_EQ(Error(Edit("\"rref\":[1,0]", "\"rref\":[1]")).rfind("bad.json: /events/1/message/rrefs/0/rref: expected an "
                                                                 "id [created_on, local_id], got an array",
                                                                 0),
             0u);

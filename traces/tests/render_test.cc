@@ -55,13 +55,15 @@ TEST(DiffViews, FollowsInstancesByHandle) {
 TEST(Recorder, AttachesTheStepsChangesToItsLastEvent) {
   Trace trace = testing::ReadGolden(testing::kGoldenCases[0].file);
   // Step 6 delivers the call (no change yet) and runs its function: the new UserRRef is on the step's last event.
-  ASSERT_GE(trace.events.size(), 4u);
-  EXPECT_EQ(trace.events[2].kind, "deliver");
-  EXPECT_TRUE(trace.events[2].changes.empty());
-  EXPECT_EQ(trace.events[3].kind, "event");
-  ASSERT_FALSE(trace.events[3].changes.empty());
-  EXPECT_EQ(trace.events[3].changes[1].worker, 2);
-  EXPECT_EQ(trace.events[3].changes[1].change, "users += h1 fork (1,1) of (1,0) owner 1 app_refs 1");
+  // (Event 0 is step 1's own "state" event: the local RRef, a change no record announced.)
+  ASSERT_GE(trace.events.size(), 5u);
+  EXPECT_EQ(trace.events[0].kind, "state");
+  EXPECT_EQ(trace.events[3].kind, "deliver");
+  EXPECT_TRUE(trace.events[3].changes.empty());
+  EXPECT_EQ(trace.events[4].kind, "event");
+  ASSERT_FALSE(trace.events[4].changes.empty());
+  EXPECT_EQ(trace.events[4].changes[1].worker, 2);
+  EXPECT_EQ(trace.events[4].changes[1].change, "users += h1 fork (1,1) of (1,0) owner 1 app_refs 1");
 }
 
 TEST(Explain, SaysWhatTheInvariantDemandsWhatTriggeredItAndWhoIsInvolved) {

@@ -50,7 +50,7 @@ TEST(Replay, AnAlteredDelayDivergesAtTheStepOfItsSend) {
   EXPECT_EQ(replay.divergence, "");
   ASSERT_TRUE(replay.difference.has_value());
   EXPECT_EQ(replay.difference->step, 5u);
-  EXPECT_EQ(replay.difference->what, "event 0");
+  EXPECT_EQ(replay.difference->what, "event 1");  // event 0 is step 1's state change
   EXPECT_NE(replay.difference->expected.find("+3676us"), std::string::npos) << replay.difference->expected;
   EXPECT_NE(replay.difference->got.find("+3675us"), std::string::npos) << replay.difference->got;
 }

@@ -28,6 +28,10 @@ struct CheckerConfig {
   // Checker ids the scenario is known to trip through a documented PyTorch defect (rref-cases.md P1-P17): recorded
   // as expected, they neither stop the run nor fail it.
   std::vector<std::string> expected_violations;
+  // The run's faults can surface as errors in PyTorch (sim::FaultsRaiseErrors): then an assertion raised to the
+  // application that made the call (A17 after a remote() timed out, A18 after a delete) is the fault showing
+  // through the API, like an RPC error, not a failed assertion of the protocol's own state.
+  bool faults_raise_errors = false;
 };
 
 // How the run ended, as the World reports it (sim::OutcomeName) and the views at that moment.
@@ -69,7 +73,7 @@ class Checker {
  public:
   virtual ~Checker() = default;
   virtual const char* id() const = 0;
-  // Each record of a step, as it happens (views are those of the end of the previous step).
+  // Each record of a step, as it happens (see GlobalView for what its views show at that moment).
   virtual void OnRecord(const StepRecord&, const Facts&, const GlobalView&, Report&) {}
   // After each step, with the views of its end.
   virtual void AfterStep(const Facts&, const GlobalView&, Report&) {}

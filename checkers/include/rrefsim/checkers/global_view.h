@@ -23,7 +23,8 @@ enum class RecordKind {
   kDrop,         // the network lost `message`
   kSendFailed,   // the send was refused at the sender (`text`: the error); the core is told inline
   kEvent,        // the core of `worker` emitted `event`
-  kTimers,       // the core's timers fired (`text`: which)
+  kTimers,       // the core's timers fired: `text` is "timeouts" (client timeouts, on the handler pool) or
+                 // "retry thread / shutdown wait"
   kObservation,  // the application observed something (`text`: what, `where`, `expected_ok`)
   kQuiescent,    // every live worker waits in join with nothing in flight: the point to check for leaks
 };
@@ -47,14 +48,18 @@ struct StepRecord {
   bool expected_ok = true;                 // kObservation
 };
 
-// A message in flight, by arrival order.
+// A message in flight: on the network (by arrival order), or arrived and waiting for a free handler of its
+// receiver (`queued`), which the protocol has not processed either.
 struct InFlightMessage {
   std::uint64_t seq = 0;
   TimeUs arrival = 0;
   const core::Message* message = nullptr;
+  bool queued = false;
 };
 
-// The world after a step. Views are those of the end of the step.
+// The world after a step. In AfterStep, views are those of the end of the step. During OnRecord, a view is the
+// worker's state at some point of the current step or the end of an earlier one (the World rebuilds a view on first
+// use after its core changed): read views in OnRecord only for what the step's records cannot have changed.
 class GlobalView {
  public:
   virtual ~GlobalView() = default;
@@ -62,6 +67,7 @@ class GlobalView {
   virtual const core::ContextView& worker(int w) const = 0;
   // Whether `w`'s core was called during the last step (its view may have changed).
   virtual bool changed(int w) const = 0;
+  // The network's messages by arrival, then each worker's queued ones in order.
   virtual void ForEachInFlight(const std::function<void(const InFlightMessage&)>& visit) const = 0;
   virtual std::uint64_t step() const = 0;
   virtual TimeUs now() const = 0;

@@ -17,8 +17,9 @@ struct CheckedRun {
   bool failed() const { return !violations.empty(); }
 };
 
-// What the scenario declares legitimate (its expected end and expected assertions), for the checkers.
-checkers::CheckerConfig CheckerConfigOf(const CatalogEntry& entry);
+// What the scenario declares legitimate (its expected end, assertions and known defects) and what the run's faults
+// make legitimate, for the checkers.
+checkers::CheckerConfig CheckerConfigOf(const CatalogEntry& entry, const sim::RunConfig& run);
 
 // Runs `entry` under `config` with all checkers; the run stops at the first step where one fires. `also` (e.g. a
 // trace recorder) sees the same records and views, after the checkers.

@@ -83,6 +83,10 @@ std::vector<std::string> FaultKeyHelp();
 FaultConfigResult MakeFaultConfig(std::string_view profile, const std::vector<std::string>& overrides);
 // The reorder profile's defaults.
 FaultConfig ReorderProfile();
+// Whether these faults can surface to the application as errors in PyTorch: loss, duplication, partitions, refused
+// sends, and delays long enough to pass an RPC timeout (long delays, the faulty agent's fixed delays). Reordering and
+// ordinary delays alone cannot: under them an error the scenario does not allow is a failure.
+bool FaultsRaiseErrors(const FaultConfig& faults);
 
 // What happens to one sent message.
 struct Fate {

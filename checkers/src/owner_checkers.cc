@@ -103,13 +103,17 @@ class OwnerViewMonotonicChecker : public Checker {
 
  private:
   using Forks = std::set<std::pair<core::RRefId, core::ForkId>>;
-  // forks_ changes only when its owner processes a message (a request, or the reply of a remote() to self, which
-  // drops the self marker), registers a fork while pickling (a send carrying RRefs), finishes a function (its
-  // reply), frees an OwnerRRef or shuts down (events); steps of user code alone leave it alone.
+  // forks_ changes only when its owner processes a request, a reply that carries RRefs (unpickling an own RRef
+  // undoes or adds a registration) or answers a remote() (the reply or error of a remote() to self drops the self
+  // marker); when it registers a fork while pickling (a send carrying RRefs), finishes a function (its reply), frees
+  // an OwnerRRef or shuts down (events). ACKs, plain replies and steps of user code alone leave it alone.
   static bool MayChangeForks(const StepRecord& r) {
     switch (r.kind) {
-      case RecordKind::kDeliver:
-        return true;
+      case RecordKind::kDeliver: {
+        core::MessageType t = r.message->type;
+        return core::IsRequest(t) || !r.message->value.rrefs.empty() || t == core::MessageType::REMOTE_RET ||
+               t == core::MessageType::EXCEPTION;
+      }
       case RecordKind::kSend:
       case RecordKind::kDrop:
       case RecordKind::kSendFailed:

@@ -14,6 +14,25 @@ DebugInfo Worker::Impl::MakeDebugInfo() const {
 
 ContextView Worker::Impl::MakeView() const {
   ContextView v;
+  FillView(v);
+  return v;
+}
+
+// Clears and refills `v`, keeping its vectors' capacity: a host that refreshes a view every step allocates less.
+void Worker::Impl::FillView(ContextView& v) const {
+  v.owners.clear();
+  v.forks.clear();
+  v.pending_users.clear();
+  v.confirmed_users.clear();
+  v.pending_children.clear();
+  v.pending_owners.clear();
+  v.users.clear();
+  v.owner_rrefs.clear();
+  v.requests.clear();
+  v.retries.clear();
+  v.client_active_calls = 0;
+  v.gated_requests = 0;
+  v.running_functions = 0;
   v.worker = config.id;
   for (const auto& [rref_id, h] : owners) v.owners.push_back(rref_id);
   for (const auto& [rref_id, rref_forks] : forks) v.forks[rref_id] = {rref_forks.begin(), rref_forks.end()};
@@ -52,7 +71,6 @@ ContextView Worker::Impl::MakeView() const {
   v.destroyed = destroyed;
   v.aborted = aborted;
   v.debug = MakeDebugInfo();
-  return v;
 }
 
 }  // namespace rrefsim::core

@@ -151,5 +151,6 @@ bool Worker::aborted() const { return impl_->aborted; }
 DebugInfo Worker::GetDebugInfo() const { return impl_->MakeDebugInfo(); }
 std::int64_t Worker::ClientActiveCalls() const { return impl_->client_active_calls; }
 ContextView Worker::View() const { return impl_->MakeView(); }
+void Worker::View(ContextView& into) const { impl_->FillView(into); }
 
 }  // namespace rrefsim::core

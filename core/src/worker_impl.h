@@ -257,6 +257,7 @@ struct Worker::Impl {
   Expected<bool> DestroyInstance(bool ignore_leak);
 
   ContextView MakeView() const;
+  void FillView(ContextView& v) const;
   DebugInfo MakeDebugInfo() const;
 };
 

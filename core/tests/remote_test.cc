@@ -338,3 +338,27 @@ TEST(RemoteTest, RaisingScriptRemoteForExistingOwnerFailsTypeCheckA14) {
 
 }  // namespace
 }  // namespace rrefsim::core::testing
+
+namespace rrefsim::core::testing {
+namespace {
+
+// A view refilled in place (the simulator reuses one per worker) equals a fresh one, whatever it held before.
+TEST(ViewTest, RefillingAReusedViewEqualsAFreshOne) {
+  Cluster c(2);
+  c.Define("add_one", AddOne);
+  Handle a = c.Remote(0, 1, "add_one", Val(41));
+  ContextView reused;
+  c.worker(1).View(reused);  // empty owner
+  c.Deliver(c.Take(MT::PYTHON_REMOTE_CALL, 0, 1));
+  c.worker(1).View(reused);  // now with an owner, a fork and a reply in flight
+  EXPECT_EQ(reused, c.View(1));
+  c.worker(0).View(reused);  // another worker's, with a pending user: nothing of worker 1's may remain
+  EXPECT_EQ(reused, c.View(0));
+  c.DeliverNext(MT::REMOTE_RET);
+  c.Release(0, a);
+  c.worker(0).View(reused);
+  EXPECT_EQ(reused, c.View(0));
+}
+
+}  // namespace
+}  // namespace rrefsim::core::testing

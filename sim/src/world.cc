@@ -121,7 +121,7 @@ void World::ForEachInFlight(const std::function<void(const checkers::InFlightMes
 const core::ContextView& World::worker(int w) const {
   auto i = static_cast<std::size_t>(w);
   if (stale_[i] != 0) {
-    views_[i] = hosts_[i].core.View();
+    hosts_[i].core.View(views_[i]);
     stale_[i] = 0;
   }
   return views_[i];

@@ -85,6 +85,7 @@ struct ContextView {
   bool destroyed = false;                          // RRefContext::destroyed_
   bool aborted = false;                            // the process called std::terminate
   DebugInfo debug;
+  friend bool operator==(const ContextView&, const ContextView&) = default;
 };
 
 }  // namespace rrefsim::core

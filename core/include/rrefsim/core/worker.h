@@ -131,6 +131,8 @@ class Worker {
   // TensorPipeAgent::clientActiveCalls_, which join waits to reach 0 (View().client_active_calls, without a view).
   std::int64_t ClientActiveCalls() const;
   ContextView View() const;
+  // The same view, written into `into` (whose vectors keep their capacity): for hosts that refresh views often.
+  void View(ContextView& into) const;
 
   struct Impl;
 

@@ -58,13 +58,23 @@ inline std::string Dump(const sim::Scenario& s) {
   return out.str();
 }
 
-// A run as the tests want it: PyTorch mode, the reorder profile, random scheduling from `seed`, every checker on.
-inline CheckedRun RunWithSeed(const sim::Scenario& s, std::uint64_t seed) {
-  sim::RandomChooser chooser(seed);
+// The catalog entry `rrefsim run --generate` makes of a generated scenario (cli/src/campaign.cc), so its trace
+// replays as the command line's do.
+inline CatalogEntry GeneratedEntry(const sim::Scenario& s, const std::string& profile = "reorder") {
   CatalogEntry entry;
-  entry.name = s.name;
+  entry.name = "generated";
+  entry.summary = "generated from RapidCheck's picks";  // a trace needs one (rrefsim replay refuses an empty one)
+  entry.faults = profile;
   entry.scenario = s;
-  return RunChecked(entry, sim::RunConfig{}, chooser);
+  entry.scenario.name = entry.name;
+  return entry;
+}
+
+// A run as the tests want it: PyTorch mode, random scheduling from `seed`, every checker on; by default the reorder
+// profile.
+inline CheckedRun RunWithSeed(const sim::Scenario& s, std::uint64_t seed, const sim::RunConfig& config = {}) {
+  sim::RandomChooser chooser(seed);
+  return RunChecked(GeneratedEntry(s), config, chooser);
 }
 
 // "" when no checker fired, the run ended kOk with every observation as expected and no error raised to the

@@ -58,6 +58,11 @@ Search::Search(Candidate start, std::string checker, std::chrono::steady_clock::
     : current_(std::move(start)), checker_(std::move(checker)), deadline_(deadline) {}
 
 bool Search::Try(Candidate candidate) {
+  sim::LenientReplayChooser chooser(candidate.choices);
+  return Try(std::move(candidate), chooser);
+}
+
+bool Search::Try(Candidate candidate, sim::Chooser& chooser) {
   ++tried_;
   // The JSON round trip is the scenario validator: a variable read before it is assigned, a call to a deleted
   // function, a destination outside the world, barriers out of step with counters... are refused here.
@@ -68,10 +73,9 @@ bool Search::Try(Candidate candidate) {
   if (!config.config) return false;
   // A candidate may run far longer than the failure it should keep (a chain whose ttl became 0, say): bounded by a
   // few times the current run's steps, a run that reaches the bound is refused.
-  const std::uint64_t bound = steps_ ? std::min(config.config->max_steps, 4 * steps_ + 10000) : config.config->max_steps;
+  const std::uint64_t bound = steps_ ? std::min(config.config->max_steps, 4 * steps_ + 1000) : config.config->max_steps;
   const bool lowered = bound < config.config->max_steps;
   config.config->max_steps = bound;
-  sim::LenientReplayChooser chooser(candidate.choices);
   RecordCounter counter;
   CheckedRun run = RunChecked(*parsed.entry, *config.config, chooser, &counter);
   if (lowered && run.run.steps > bound) return false;
@@ -123,6 +127,19 @@ bool CutChoices(Search& search) {
       }
     }
     if (chunk == 1) break;
+  }
+  return progress;
+}
+
+}  // namespace rrefsim::scenarios::shrink
+
+namespace rrefsim::scenarios::shrink {
+
+bool Reseed(Search& search, std::uint64_t seed, std::uint64_t schedules) {
+  bool progress = false;
+  for (std::uint64_t k = 0; k < schedules && !search.expired(); ++k) {
+    sim::RandomChooser chooser(sim::SubSeed(seed, 1000 + k));
+    progress |= search.Try(search.current(), chooser);
   }
   return progress;
 }

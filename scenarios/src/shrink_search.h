@@ -38,6 +38,8 @@ class Search {
   // violation is the checker's, the candidate, its scenario as the reader returns it and the choices the run made
   // become the current run, if that costs less than the current run: true.
   bool Try(Candidate candidate);
+  // The same, with the choices made by `chooser` instead (a fresh random schedule, say).
+  bool Try(Candidate candidate, sim::Chooser& chooser);
   const Candidate& current() const { return current_; }
   bool expired() const { return std::chrono::steady_clock::now() >= deadline_; }
   std::uint64_t tried() const { return tried_; }
@@ -68,6 +70,10 @@ bool RunPass(Search& search, const Pass& pass);
 // Zeroes chunks of the non-zero picks, halving the chunk size down to one pick (ddmin's deletion of complements,
 // without its re-merging). True when something was kept.
 bool CutChoices(Search& search);
+
+// Runs the current scenario and faults under `schedules` fresh random choosers (seeds derived from `seed`), as a
+// seed search by hand would: a shorter failure from another schedule is kept. True when something was kept.
+bool Reseed(Search& search, std::uint64_t seed, std::uint64_t schedules);
 
 // The passes over faults (shrink_choices.cc) and over the scenario (shrink_scenario.cc), in the order they run.
 const std::vector<Pass>& FaultPasses();

@@ -12,16 +12,16 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Fresh random schedules tried when no pass makes progress.
-constexpr std::uint64_t kSchedules = 200;
+constexpr std::uint64_t kSchedules = 2000;
 
 // The passes, cheapest and most productive first, until a round keeps nothing or the time is spent.
-bool ShrinkToFixpoint(shrink::Search& search, std::uint64_t seed) {
+bool ShrinkToFixpoint(shrink::Search& search) {
   for (;;) {
     bool progress = false;
     for (const shrink::Pass& pass : shrink::FaultPasses()) progress |= shrink::RunPass(search, pass);
     progress |= shrink::CutChoices(search);
     for (const shrink::Pass& pass : shrink::ScenarioPasses()) progress |= shrink::RunPass(search, pass);
-    if (!progress) progress = shrink::Reseed(search, seed, kSchedules);
+    if (!progress) progress = shrink::Reseed(search, kSchedules);
     if (search.expired()) return false;
     if (!progress) return true;
   }
@@ -73,12 +73,12 @@ ShrinkResult Shrink(const traces::Trace& trace, const ShrinkOptions& options) {
   const auto budget = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(options.time_limit_seconds));
   shrink::Search search({*decoded.entry, trace.config, FromTraceChoices(trace.choices)}, result.checker,
-                        start + budget);
+                        trace.seed, start + budget);
   if (!search.Try(search.current())) {
     result.error = "re-running the trace does not fail with " + result.checker + " (is its scenario or config bad?)";
     return result;
   }
-  result.timed_out = !ShrinkToFixpoint(search, trace.seed);
+  result.timed_out = !ShrinkToFixpoint(search);
   result.trace = Record(search.current(), trace.seed, &result.error);
   if (result.trace) result.after = SizeOf(*result.trace);
   result.candidates = search.tried();

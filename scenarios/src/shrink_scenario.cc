@@ -129,6 +129,17 @@ bool Renumber(std::vector<Op>& ops, int gone) {
   return true;
 }
 
+// Message choices are keyed by the sender in the top 16 bits (sim's MessageKey): senders above `gone` move down, so
+// the lenient replay still finds the faults and delays of their messages.
+void RenumberChoiceKeys(std::vector<sim::Choice>& choices, int gone) {
+  constexpr int kSenderShift = 48;
+  for (sim::Choice& c : choices) {
+    const bool message = c.kind == sim::ChoiceKind::kDrop || c.kind == sim::ChoiceKind::kDuplicate ||
+                         c.kind == sim::ChoiceKind::kDelay || c.kind == sim::ChoiceKind::kPartition;
+    if (message && (c.key >> kSenderShift) > static_cast<std::uint64_t>(gone)) c.key -= std::uint64_t{1} << kSenderShift;
+  }
+}
+
 std::size_t CountWorkers(const Candidate& c) { return c.entry.scenario.programs.size(); }
 bool DropWorker(const Candidate& c, std::size_t i, Candidate* out) {
   if (c.entry.scenario.workers <= 1) return false;
@@ -147,6 +158,7 @@ bool DropWorker(const Candidate& c, std::size_t i, Candidate* out) {
     counters.push_back(e);
   }
   s.counters = std::move(counters);
+  RenumberChoiceKeys(out->choices, gone);
   return true;
 }
 

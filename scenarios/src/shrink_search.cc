@@ -39,6 +39,18 @@ Cost CostOf(const Candidate& c, const std::string& json, std::uint64_t records) 
   return {size, nonzero, c.choices.size(), json.size()};
 }
 
+// Fresh schedules tried for an edit whose lenient replay no longer fails: an edit moves the schedule (step choices
+// are keyed by what was offered), and a nearby schedule often still fails.
+constexpr std::uint64_t kSchedulesPerEdit = 16;
+
+bool TrySchedules(Search& search, const Candidate& candidate, std::uint64_t schedules) {
+  for (std::uint64_t k = 0; k < schedules && !search.expired(); ++k) {
+    sim::RandomChooser chooser(sim::SubSeed(search.seed(), 1000 + k));
+    if (search.Try(candidate, chooser)) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::vector<std::vector<sim::Op>*> Blocks(CatalogEntry& entry) {
@@ -54,8 +66,9 @@ std::size_t CountOps(const CatalogEntry& entry) {
   return n;
 }
 
-Search::Search(Candidate start, std::string checker, std::chrono::steady_clock::time_point deadline)
-    : current_(std::move(start)), checker_(std::move(checker)), deadline_(deadline) {}
+Search::Search(Candidate start, std::string checker, std::uint64_t seed,
+               std::chrono::steady_clock::time_point deadline)
+    : current_(std::move(start)), checker_(std::move(checker)), seed_(seed), deadline_(deadline) {}
 
 bool Search::Try(Candidate candidate) {
   sim::LenientReplayChooser chooser(candidate.choices);
@@ -95,7 +108,7 @@ bool RunPass(Search& search, const Pass& pass) {
   bool progress = false;
   for (std::size_t i = 0; i < pass.count(search.current()) && !search.expired();) {
     Candidate next;
-    if (pass.edit(search.current(), i, &next) && search.Try(std::move(next))) {
+    if (pass.edit(search.current(), i, &next) && (search.Try(next) || TrySchedules(search, next, kSchedulesPerEdit))) {
       progress = true;
     } else {
       ++i;
@@ -131,17 +144,8 @@ bool CutChoices(Search& search) {
   return progress;
 }
 
-}  // namespace rrefsim::scenarios::shrink
-
-namespace rrefsim::scenarios::shrink {
-
-bool Reseed(Search& search, std::uint64_t seed, std::uint64_t schedules) {
-  bool progress = false;
-  for (std::uint64_t k = 0; k < schedules && !search.expired(); ++k) {
-    sim::RandomChooser chooser(sim::SubSeed(seed, 1000 + k));
-    progress |= search.Try(search.current(), chooser);
-  }
-  return progress;
+bool Reseed(Search& search, std::uint64_t schedules) {
+  return TrySchedules(search, search.current(), schedules);
 }
 
 }  // namespace rrefsim::scenarios::shrink

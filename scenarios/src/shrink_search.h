@@ -33,7 +33,8 @@ std::size_t FaultWeight(const traces::TraceConfig& config);
 
 class Search {
  public:
-  Search(Candidate start, std::string checker, std::chrono::steady_clock::time_point deadline);
+  // `seed` derives the fresh schedules that some passes try.
+  Search(Candidate start, std::string checker, std::uint64_t seed, std::chrono::steady_clock::time_point deadline);
   // Runs `candidate` (if its scenario and config are valid) with a lenient replay of its choices. When the first
   // violation is the checker's, the candidate, its scenario as the reader returns it and the choices the run made
   // become the current run, if that costs less than the current run: true.
@@ -41,6 +42,7 @@ class Search {
   // The same, with the choices made by `chooser` instead (a fresh random schedule, say).
   bool Try(Candidate candidate, sim::Chooser& chooser);
   const Candidate& current() const { return current_; }
+  std::uint64_t seed() const { return seed_; }
   bool expired() const { return std::chrono::steady_clock::now() >= deadline_; }
   std::uint64_t tried() const { return tried_; }
   std::uint64_t kept() const { return kept_; }
@@ -50,6 +52,7 @@ class Search {
   std::optional<Cost> cost_;  // of the current run; none before the first Try
   std::uint64_t steps_ = 0;   // of the current run
   std::string checker_;
+  std::uint64_t seed_;
   std::chrono::steady_clock::time_point deadline_;
   std::uint64_t tried_ = 0;
   std::uint64_t kept_ = 0;
@@ -63,7 +66,7 @@ struct Pass {
   bool (*edit)(const Candidate&, std::size_t i, Candidate* out);
 };
 
-// Tries every edit of `pass` in order; after a kept edit the same index is tried again on the new current run
+// Tries every edit of `pass` in order, each with a lenient replay and then a few fresh schedules; after a kept edit the same index is tried again on the new current run
 // (a deletion shifts what follows). True when something was kept.
 bool RunPass(Search& search, const Pass& pass);
 
@@ -73,7 +76,7 @@ bool CutChoices(Search& search);
 
 // Runs the current scenario and faults under `schedules` fresh random choosers (seeds derived from `seed`), as a
 // seed search by hand would: a shorter failure from another schedule is kept. True when something was kept.
-bool Reseed(Search& search, std::uint64_t seed, std::uint64_t schedules);
+bool Reseed(Search& search, std::uint64_t schedules);
 
 // The passes over faults (shrink_choices.cc) and over the scenario (shrink_scenario.cc), in the order they run.
 const std::vector<Pass>& FaultPasses();

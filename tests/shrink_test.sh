@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The shrink benchmark (docs/cli.md, Shrinking): every failing trace in tests/shrink/NAME.json is shrunk within a time
+# limit; the result must replay strictly, fail with the same first checker, and be at most 2x as long (in events) as
+# the hand-minimised reference NAME.ref.json. Prints one line per case with both lengths, the ratio and the time.
+# Also: bad input and a trace that does not fail exit 2.
+# Usage: shrink_test.sh PATH/TO/rrefsim [TIME_LIMIT_SECONDS]
+set -uo pipefail
+rrefsim=$(realpath "$1")
+limit=${2:-30}
+cases=$(dirname "$(realpath "${BASH_SOURCE[0]}")")/shrink
+failures=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+field() {  # field FILE EXPR: a Python expression over the trace `t`
+  /usr/bin/python3 -c "import json, sys; t = json.load(open(sys.argv[1])); print($2)" "$1"
+}
+checker() { field "$1" "t['verdict']['violations'][0]['checker'] if t['verdict']['violations'] else ''"; }
+
+printf '%-38s %8s %8s %8s %6s %7s\n' case input shrunk ref ratio seconds
+for input in "$cases"/*.json; do
+  [[ $input == *.ref.json ]] && continue
+  name=$(basename "$input" .json)
+  ref=$cases/$name.ref.json
+  out=$tmp/$name.min.json
+  start=$(date +%s%N)
+  if ! "$rrefsim" shrink "$input" -o "$out" --time-limit "$limit" >"$tmp/log" 2>&1; then
+    fail "$name: rrefsim shrink exited non-zero"; sed 's/^/  | /' "$tmp/log"; continue
+  fi
+  ms=$((($(date +%s%N) - start) / 1000000))
+  "$rrefsim" replay "$out" >/dev/null || fail "$name: the shrunk trace does not replay strictly"
+  "$rrefsim" replay "$ref" >/dev/null || fail "$name: the reference does not replay strictly"
+  want=$(checker "$input")
+  [[ $(checker "$out") == "$want" ]] || fail "$name: the shrunk trace fails with $(checker "$out"), not $want"
+  [[ $(checker "$ref") == "$want" ]] || fail "$name: the reference fails with $(checker "$ref"), not $want"
+  n_in=$(field "$input" "len(t['events'])")
+  n_out=$(field "$out" "len(t['events'])")
+  n_ref=$(field "$ref" "len(t['events'])")
+  ratio=$(/usr/bin/python3 -c "print(f'{$n_out / $n_ref:.2f}')")
+  printf '%-38s %8s %8s %8s %6s %3d.%03d\n' "$name" "$n_in" "$n_out" "$n_ref" "$ratio" $((ms / 1000)) $((ms % 1000))
+  (( n_out <= 2 * n_ref )) || fail "$name: $n_out events is more than 2x the reference's $n_ref"
+done
+
+expect2() {  # expect2 DESCRIPTION PATTERN -- COMMAND...: exit 2 and stderr matching PATTERN
+  local what=$1 pattern=$2
+  shift 3
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  local got=$?
+  if [[ $got -eq 2 ]] && grep -q -- "$pattern" "$tmp/err"; then echo "ok: $what"; else
+    fail "$what: exit $got, stderr: $(cat "$tmp/err")"; fi
+}
+first=$(ls "$cases"/*.ref.json | head -1)
+expect2 "a missing trace" "cannot read" -- "$rrefsim" shrink "$tmp/missing.json" -o "$tmp/x.json"
+printf '{"format_version": 1,' >"$tmp/broken.json"
+expect2 "a trace that is not JSON" "broken.json:" -- "$rrefsim" shrink "$tmp/broken.json" -o "$tmp/x.json"
+/usr/bin/python3 -c "
+import json, sys
+t = json.load(open(sys.argv[1])); t['verdict']['violations'] = []
+json.dump(t, open(sys.argv[2], 'w'))" "$first" "$tmp/passing.json"
+expect2 "a trace that does not fail" "nothing to shrink" -- "$rrefsim" shrink "$tmp/passing.json" -o "$tmp/x.json"
+expect2 "no -o" "required" -- "$rrefsim" shrink "$first"
+
+if [[ $failures -ne 0 ]]; then echo "$failures failure(s)"; exit 1; fi
+echo "all shrink checks passed"

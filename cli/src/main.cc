@@ -1,4 +1,4 @@
-// The rrefsim command line: run, list, bench, replay, render. Exit codes are in exit_codes.h and docs/cli.md.
+// The rrefsim command line: run, list, bench, replay, render, shrink. Exit codes are in exit_codes.h and docs/cli.md.
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>

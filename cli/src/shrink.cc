@@ -5,6 +5,7 @@
 
 #include "exit_codes.h"
 #include "rrefsim/scenarios/shrink.h"
+#include "rrefsim/scenarios/trace_run.h"
 #include "rrefsim/traces/render.h"
 #include "trace_commands.h"
 
@@ -25,6 +26,11 @@ int RunShrink(const std::string& path, const std::string& out_path, double time_
   if (!result.trace) {
     std::fprintf(stderr, "rrefsim shrink: %s: %s\n", path.c_str(), traces::Printable(result.error).c_str());
     return kExitBadInput;
+  }
+  if (!scenarios::ReplayTrace(*result.trace).reproduced()) {  // a bug of the shrinker: say so, write nothing
+    std::fprintf(stderr, "rrefsim shrink: internal error: the shrunk trace of %s does not replay strictly\n",
+                 path.c_str());
+    return kExitInternal;
   }
   std::string error;
   if (!WriteWholeFile(out_path, traces::WriteTrace(*result.trace), error)) {

@@ -10,13 +10,23 @@
 namespace rrefsim::scenarios::shrink {
 namespace {
 
-void AddBlocks(std::vector<sim::Op>& ops, std::vector<std::vector<sim::Op>*>& out) {
+// Every op list under `ops`, `ops` first; Ops is `std::vector<sim::Op>` or its const.
+template <typename Ops>
+void AddBlocks(Ops& ops, std::vector<Ops*>& out) {
   out.push_back(&ops);
-  for (sim::Op& op : ops) {
+  for (auto& op : ops) {
     if (op.kind != sim::Op::Kind::kIfPositive) continue;
     AddBlocks(op.then_ops, out);
     AddBlocks(op.else_ops, out);
   }
+}
+
+template <typename Entry, typename Ops>
+std::vector<Ops*> AllBlocks(Entry& entry) {
+  std::vector<Ops*> out;
+  for (auto& program : entry.scenario.programs) AddBlocks(program.ops, out);
+  for (auto& function : entry.scenario.functions) AddBlocks(function.body.ops, out);
+  return out;
 }
 
 // Counts the run's records: a trace's events, without recording them.
@@ -40,7 +50,7 @@ Cost CostOf(const Candidate& c, const std::string& json, std::uint64_t records) 
 }
 
 // Fresh schedules tried for an edit whose lenient replay no longer fails: an edit moves the schedule (step choices
-// are keyed by what was offered), and a nearby schedule often still fails.
+// are keyed by what was offered), and a fresh schedule of the edited scenario often fails the same way.
 constexpr std::uint64_t kSchedulesPerEdit = 16;
 
 bool TrySchedules(Search& search, const Candidate& candidate, std::uint64_t schedules) {
@@ -54,15 +64,12 @@ bool TrySchedules(Search& search, const Candidate& candidate, std::uint64_t sche
 }  // namespace
 
 std::vector<std::vector<sim::Op>*> Blocks(CatalogEntry& entry) {
-  std::vector<std::vector<sim::Op>*> out;
-  for (sim::Block& program : entry.scenario.programs) AddBlocks(program.ops, out);
-  for (sim::FunctionDef& function : entry.scenario.functions) AddBlocks(function.body.ops, out);
-  return out;
+  return AllBlocks<CatalogEntry, std::vector<sim::Op>>(entry);
 }
 
 std::size_t CountOps(const CatalogEntry& entry) {
   std::size_t n = 0;
-  for (const std::vector<sim::Op>* block : Blocks(const_cast<CatalogEntry&>(entry))) n += block->size();
+  for (const auto* block : AllBlocks<const CatalogEntry, const std::vector<sim::Op>>(entry)) n += block->size();
   return n;
 }
 

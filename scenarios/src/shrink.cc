@@ -45,7 +45,9 @@ TraceSize SizeOf(const traces::Trace& trace) {
   size.choices = trace.choices.size();
   size.events = trace.events.size();
   for (const traces::TraceChoice& c : trace.choices) {
-    if (c.pick != 0 && (c.kind == "drop" || c.kind == "duplicate" || c.kind == "partition")) ++size.faults;
+    // A partition choice with more than 2 options is the length of a cut, not a fault of its own.
+    const bool coin = c.kind == "drop" || c.kind == "duplicate" || (c.kind == "partition" && c.options == 2);
+    if (coin && c.pick != 0) ++size.faults;
   }
   DecodedScenario decoded = DecodeScenarioFromTrace(trace.scenario);
   if (decoded.entry) {

@@ -1,6 +1,7 @@
 #include "shrink_search.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <utility>
 
 #include "rrefsim/scenarios/runner.h"
@@ -29,14 +30,18 @@ std::vector<Ops*> AllBlocks(Entry& entry) {
   return out;
 }
 
-// Counts the run's records: a trace's events, without recording them.
+// Counts the run's records (a trace's events, without recording them) and stops the run once they pass `limit`:
+// such a run costs more than the current one whatever else it saves.
 class RecordCounter : public checkers::RunObserver {
  public:
+  explicit RecordCounter(std::uint64_t limit) : limit_(limit) {}
   void OnRecord(const checkers::StepRecord&) override { ++records_; }
-  bool OnStepEnd(const checkers::GlobalView&) override { return true; }
+  bool OnStepEnd(const checkers::GlobalView&) override { return !exceeded(); }
   std::uint64_t records() const { return records_; }
+  bool exceeded() const { return records_ > limit_; }
 
  private:
+  std::uint64_t limit_;
   std::uint64_t records_ = 0;
 };
 
@@ -96,9 +101,9 @@ bool Search::Try(Candidate candidate, sim::Chooser& chooser) {
   const std::uint64_t bound = steps_ ? std::min(config.config->max_steps, 4 * steps_ + 1000) : config.config->max_steps;
   const bool lowered = bound < config.config->max_steps;
   config.config->max_steps = bound;
-  RecordCounter counter;
+  RecordCounter counter(cost_ ? std::get<0>(*cost_) : UINT64_MAX);
   CheckedRun run = RunChecked(*parsed.entry, *config.config, chooser, &counter);
-  if (lowered && run.run.steps > bound) return false;
+  if ((lowered && run.run.steps > bound) || counter.exceeded()) return false;
   if (!run.failed() || run.violations.front().checker != checker_) return false;
   candidate.entry = std::move(*parsed.entry);
   candidate.choices = run.run.choices;

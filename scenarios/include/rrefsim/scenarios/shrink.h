@@ -21,7 +21,7 @@ struct TraceSize {
   std::uint64_t functions = 0;
   std::uint64_t choices = 0;
   std::uint64_t events = 0;
-  std::uint64_t faults = 0;     // injected faults: drop, duplicate and partition choices that picked the fault
+  std::uint64_t faults = 0;     // injected faults: drop, duplicate and partition coins that picked the fault
   std::uint64_t length() const { return events; }
 };
 // Sizes of a trace whose scenario decodes (ops, workers and functions are 0 otherwise).

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The shrink benchmark (docs/cli.md, Shrinking): every failing trace in tests/shrink/NAME.json is shrunk within a time
-# limit; the result must replay strictly, fail with the same first checker, and be at most 2x as long (in events) as
-# the hand-minimised reference NAME.ref.json. Prints one line per case with both lengths, the ratio and the time.
+# limit; the result must replay strictly, fail with the same first checker, and be at most 2x as long as the
+# hand-minimised reference NAME.ref.json, in events (the length, docs/cli.md) and also in ops + choices (o+c).
+# Prints one line per case with the sizes, the ratios and the time.
 # Also: bad input and a trace that does not fail exit 2.
 # Usage: shrink_test.sh PATH/TO/rrefsim [TIME_LIMIT_SECONDS]
 set -uo pipefail
@@ -13,12 +14,23 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-field() {  # field FILE EXPR: a Python expression over the trace `t`
-  /usr/bin/python3 -c "import json, sys; t = json.load(open(sys.argv[1])); print($2)" "$1"
-}
-checker() { field "$1" "t['verdict']['violations'][0]['checker'] if t['verdict']['violations'] else ''"; }
+# measure FILE WHAT: the first checker, the events, or the scenario's ops (nested ones included) plus the choices.
+cat >"$tmp/measure.py" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))
+def ops(block):
+    return sum(1 + ops(op.get("then", [])) + ops(op.get("else", [])) for op in block)
+s = t["scenario"]
+print({"checker": lambda: t["verdict"]["violations"][0]["checker"] if t["verdict"]["violations"] else "",
+       "events": lambda: len(t["events"]),
+       "ops_choices": lambda: sum(ops(p["ops"]) for p in s["programs"]) +
+                              sum(ops(f["body"]) for f in s.get("functions", [])) + len(t["choices"])}[sys.argv[2]]())
+PY
+measure() { /usr/bin/python3 "$tmp/measure.py" "$1" "$2"; }
+checker() { measure "$1" checker; }
+ratio() { /usr/bin/python3 -c "print(f'{$1 / $2:.2f}')"; }
 
-printf '%-38s %8s %8s %8s %6s %7s\n' case input shrunk ref ratio seconds
+printf '%-38s %20s %20s %20s %6s %6s %7s\n' case "input events (o+c)" "shrunk events (o+c)" "ref events (o+c)" ratio "(o+c)" seconds
 for input in "$cases"/*.json; do
   [[ $input == *.ref.json ]] && continue
   name=$(basename "$input" .json)
@@ -34,12 +46,19 @@ for input in "$cases"/*.json; do
   want=$(checker "$input")
   [[ $(checker "$out") == "$want" ]] || fail "$name: the shrunk trace fails with $(checker "$out"), not $want"
   [[ $(checker "$ref") == "$want" ]] || fail "$name: the reference fails with $(checker "$ref"), not $want"
-  n_in=$(field "$input" "len(t['events'])")
-  n_out=$(field "$out" "len(t['events'])")
-  n_ref=$(field "$ref" "len(t['events'])")
-  ratio=$(/usr/bin/python3 -c "print(f'{$n_out / $n_ref:.2f}')")
-  printf '%-38s %8s %8s %8s %6s %3d.%03d\n' "$name" "$n_in" "$n_out" "$n_ref" "$ratio" $((ms / 1000)) $((ms % 1000))
-  (( n_out <= 2 * n_ref )) || fail "$name: $n_out events is more than 2x the reference's $n_ref"
+  declare -A n
+  for kind in events ops_choices; do
+    for which in input out ref; do n[$which.$kind]=$(measure "${!which}" $kind); done
+  done
+  printf '%-38s %20s %20s %20s %6s %6s %3d.%03d\n' "$name" "${n[input.events]} (${n[input.ops_choices]})" \
+    "${n[out.events]} (${n[out.ops_choices]})" "${n[ref.events]} (${n[ref.ops_choices]})" \
+    "$(ratio "${n[out.events]}" "${n[ref.events]}")" "$(ratio "${n[out.ops_choices]}" "${n[ref.ops_choices]}")" \
+    $((ms / 1000)) $((ms % 1000))
+  for kind in events ops_choices; do
+    (( n[out.$kind] <= 2 * n[ref.$kind] )) ||
+      fail "$name: $kind ${n[out.$kind]} is more than 2x the reference's ${n[ref.$kind]}"
+  done
+  unset n
 done
 
 expect2() {  # expect2 DESCRIPTION PATTERN -- COMMAND...: exit 2 and stderr matching PATTERN

@@ -1,9 +1,10 @@
 // Shrinking a failing trace (`rrefsim shrink`, docs/cli.md "Shrinking"): a smaller run that still fails with the
 // same first checker. Candidates (fewer ops, programs, functions, workers and faults, simpler integers, fewer
-// non-zero choices) run under a sim::LenientReplayChooser over the current choices; a candidate is kept when the
-// first violation names the same checker, and its re-recorded choices become the current ones. The passes repeat
-// until none makes progress or the time budget is spent. The result is recorded again with a strict replay, so it
-// replays as any trace does.
+// non-zero choices) run under a sim::LenientReplayChooser over the current choices, then under a few fresh random
+// schedules; a candidate is kept when the first violation names the same checker and the run costs less (events and
+// sizes, shrink_search.h), and its re-recorded choices become the current ones. The passes repeat, with a seed
+// search of the current scenario when none helps, until nothing makes progress or the time budget is spent. The
+// result is recorded again with a strict replay, so it replays as any trace does. Deterministic up to the budget.
 #pragma once
 
 #include <cstdint>

@@ -4,10 +4,11 @@
 # hand-minimised reference NAME.ref.json, in events (the length, docs/cli.md) and also in ops + choices (o+c).
 # Prints one line per case with the sizes, the ratios and the time.
 # Also: bad input and a trace that does not fail exit 2.
-# Usage: shrink_test.sh PATH/TO/rrefsim [TIME_LIMIT_SECONDS]
+# Usage: shrink_test.sh PATH/TO/rrefsim [TIME_LIMIT_SECONDS [CASE]]   (CASE: only tests/shrink/CASE.json)
 set -uo pipefail
 rrefsim=$(realpath "$1")
 limit=${2:-30}
+only=${3:-}
 cases=$(dirname "$(realpath "${BASH_SOURCE[0]}")")/shrink
 failures=0
 tmp=$(mktemp -d)
@@ -30,10 +31,12 @@ measure() { /usr/bin/python3 "$tmp/measure.py" "$1" "$2"; }
 checker() { measure "$1" checker; }
 ratio() { /usr/bin/python3 -c "print(f'{$1 / $2:.2f}')"; }
 
-printf '%-38s %20s %20s %20s %6s %6s %7s\n' case "input events (o+c)" "shrunk events (o+c)" "ref events (o+c)" ratio "(o+c)" seconds
+printf '%-38s %20s %20s %20s %6s %6s %7s\n' case "input events (o+c)" "shrunk events (o+c)" "ref events (o+c)" \
+  ratio "(o+c)" seconds
 for input in "$cases"/*.json; do
   [[ $input == *.ref.json ]] && continue
   name=$(basename "$input" .json)
+  [[ -n $only && $name != "$only" ]] && continue
   ref=$cases/$name.ref.json
   out=$tmp/$name.min.json
   start=$(date +%s%N)

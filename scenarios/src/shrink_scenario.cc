@@ -136,7 +136,9 @@ void RenumberChoiceKeys(std::vector<sim::Choice>& choices, int gone) {
   for (sim::Choice& c : choices) {
     const bool message = c.kind == sim::ChoiceKind::kDrop || c.kind == sim::ChoiceKind::kDuplicate ||
                          c.kind == sim::ChoiceKind::kDelay || c.kind == sim::ChoiceKind::kPartition;
-    if (message && (c.key >> kSenderShift) > static_cast<std::uint64_t>(gone)) c.key -= std::uint64_t{1} << kSenderShift;
+    if (message && (c.key >> kSenderShift) > static_cast<std::uint64_t>(gone)) {
+      c.key -= std::uint64_t{1} << kSenderShift;
+    }
   }
 }
 

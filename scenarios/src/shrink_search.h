@@ -66,8 +66,8 @@ struct Pass {
   bool (*edit)(const Candidate&, std::size_t i, Candidate* out);
 };
 
-// Tries every edit of `pass` in order, each with a lenient replay and then a few fresh schedules; after a kept edit the same index is tried again on the new current run
-// (a deletion shifts what follows). True when something was kept.
+// Tries every edit of `pass` in order, each with a lenient replay and then a few fresh schedules; after a kept edit
+// the same index is tried again on the new current run (a deletion shifts what follows). True when something was kept.
 bool RunPass(Search& search, const Pass& pass);
 
 // Zeroes chunks of the non-zero picks, halving the chunk size down to one pick (ddmin's deletion of complements,

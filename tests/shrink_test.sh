@@ -82,6 +82,7 @@ t = json.load(open(sys.argv[1])); t['verdict']['violations'] = []
 json.dump(t, open(sys.argv[2], 'w'))" "$first" "$tmp/passing.json"
 expect2 "a trace that does not fail" "nothing to shrink" -- "$rrefsim" shrink "$tmp/passing.json" -o "$tmp/x.json"
 expect2 "no -o" "required" -- "$rrefsim" shrink "$first"
+expect2 "a time limit of 0" "greater than 0" -- "$rrefsim" shrink "$first" -o "$tmp/x.json" --time-limit 0
 
 if [[ $failures -ne 0 ]]; then echo "$failures failure(s)"; exit 1; fi
 echo "all shrink checks passed"

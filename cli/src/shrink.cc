@@ -2,6 +2,8 @@
 #include "shrink.h"
 
 #include <cstdio>
+#include <exception>
+#include <string>
 
 #include "exit_codes.h"
 #include "rrefsim/scenarios/shrink.h"
@@ -56,7 +58,16 @@ ShrinkCommand::ShrinkCommand(CLI::App& app) {
   command_->add_option("trace", trace_path_, "a failing trace file (from `rrefsim run --out`)")->required();
   command_->add_option("-o,--out", out_path_, "where to write the minimised trace")->required();
   command_->add_option("--time-limit", time_limit_, "seconds to spend shrinking")
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            try {
+              std::size_t used = 0;
+              if (std::stod(text, &used) > 0 && used == text.size()) return "";
+            } catch (const std::exception&) {
+            }
+            return "'" + text + "' is not a number of seconds greater than 0";
+          },
+          "SECONDS"))
       ->capture_default_str();
 }
 

@@ -1,4 +1,4 @@
-// The rrefsim command line: run, list, bench, replay, render. Exit codes are in exit_codes.h and docs/cli.md.
+// The rrefsim command line: run, list, bench, replay, render, shrink. Exit codes are in exit_codes.h and docs/cli.md.
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
@@ -8,6 +8,7 @@
 #include "bench.h"
 #include "campaign.h"
 #include "exit_codes.h"
+#include "shrink.h"
 #include "trace_commands.h"
 #include "rrefsim/scenarios/catalog.h"
 #include "rrefsim/sim/network.h"
@@ -130,6 +131,7 @@ int Main(int argc, char** argv) {
       ->check(kPositive)
       ->capture_default_str();
   TraceCommands trace_cmds(app);
+  ShrinkCommand shrink_cmd(app);
   app.set_version_flag("--version", "rrefsim 0.1.0");
 
   try {
@@ -142,6 +144,7 @@ int Main(int argc, char** argv) {
   if (*list_cmd) return ListScenarios();
   if (*bench_cmd) return RunBench(bench);
   if (std::optional<int> code = trace_cmds.Dispatch()) return *code;
+  if (std::optional<int> code = shrink_cmd.Dispatch()) return *code;
   if (!*scenario_opt && !*generate_opt) {
     std::fprintf(stderr, "rrefsim run: say what to run: --scenario NAME|all|FILE.json, or --generate\n");
     return kExitBadInput;

@@ -162,4 +162,19 @@ std::uint64_t ReplayChooser::Pick(const ChoiceRequest& request) {
   return recorded.pick;
 }
 
+LenientReplayChooser::LenientReplayChooser(const std::vector<Choice>& recorded) {
+  for (const Choice& c : recorded) picks_[{c.kind, c.key}].push_back(c.pick);
+}
+
+std::uint64_t LenientReplayChooser::Pick(const ChoiceRequest& request) {
+  const auto found = picks_.find({request.kind, request.key});
+  if (found == picks_.end()) return 0;
+  std::size_t& used = used_[found->first];
+  if (used >= found->second.size()) return 0;
+  const std::uint64_t pick = found->second[used++];
+  if (pick >= request.options) return 0;
+  ++matched_;
+  return pick;
+}
+
 }  // namespace rrefsim::sim

@@ -156,13 +156,19 @@ TEST(RandomChooser, BiasedCoinFollowsPOne) {
   EXPECT_NEAR(fair / 20000.0, 0.5, 0.02);
 }
 
-TEST(ReplayChooser, ReproducesARandomRunExactly) {
+// A replay chooser of type R over a random run's choices makes the same picks and records the same list.
+template <typename R>
+R ExpectReproducesARandomRun() {
   RandomChooser original(2024);
   const std::vector<std::uint64_t> picks = RunToyWorld(original);
-  ReplayChooser replay(original.choices());
+  R replay(original.choices());
   EXPECT_EQ(RunToyWorld(replay), picks);
   EXPECT_EQ(replay.choices(), original.choices());
-  EXPECT_TRUE(replay.exhausted());
+  return replay;
+}
+
+TEST(ReplayChooser, ReproducesARandomRunExactly) {
+  EXPECT_TRUE(ExpectReproducesARandomRun<ReplayChooser>().exhausted());
 }
 
 std::string DivergenceMessage(ReplayChooser& replay, const ChoiceRequest& request, std::uint64_t expected_step) {
@@ -217,6 +223,26 @@ TEST(ReplayChooser, RunningPastTheEndIsADivergence) {
 TEST(ReplayChooser, ARecordedPickOutOfRangeIsADivergence) {
   ReplayChooser replay({{ChoiceKind::kDelay, 1000, 1000, 0}});
   EXPECT_NE(DivergenceMessage(replay, Delay(1), 0).find("recorded pick 1000 is out of range"), std::string::npos);
+}
+
+TEST(LenientReplayChooser, ReproducesARandomRunExactly) {
+  const LenientReplayChooser lenient = ExpectReproducesARandomRun<LenientReplayChooser>();
+  EXPECT_EQ(lenient.matched(), lenient.choices().size());
+}
+
+TEST(LenientReplayChooser, MatchesByKindAndKeyInRecordedOrderAndFallsBackToOptionZero) {
+  LenientReplayChooser lenient({{ChoiceKind::kDrop, 2, 1, 17}, {ChoiceKind::kDelay, 1000, 7, 17},
+                                {ChoiceKind::kDrop, 2, 1, 17}, {ChoiceKind::kHeal, 5, 9, 0}});
+  EXPECT_EQ(lenient.Choose(Delay(17)), 7u);      // out of position, found by its key
+  EXPECT_EQ(lenient.Choose(Drop(18, 0.5)), 0u);  // never recorded
+  EXPECT_EQ(lenient.Choose(Drop(17, 0.5)), 1u);
+  EXPECT_EQ(lenient.Choose(Drop(17, 0.5)), 1u);
+  EXPECT_EQ(lenient.Choose(Drop(17, 0.5)), 0u);        // the recorded picks of this key are used up
+  EXPECT_EQ(lenient.Choose(Ask(ChoiceKind::kHeal, 3)), 0u);  // recorded pick 9 is out of range now
+  EXPECT_EQ(lenient.matched(), 3u);
+  ReplayChooser strict(lenient.choices());  // the re-recorded list replays strictly
+  for (const Choice& c : lenient.choices()) EXPECT_EQ(strict.Choose(Ask(c.kind, c.options, c.key)), c.pick);
+  EXPECT_TRUE(strict.exhausted());
 }
 
 // ---- PCT ----

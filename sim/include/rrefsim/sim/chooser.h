@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "rrefsim/sim/random.h"
@@ -128,6 +129,26 @@ class ReplayChooser : public Chooser {
  private:
   std::vector<Choice> recorded_;
   std::size_t next_ = 0;
+};
+
+// Lenient replay, for shrinking: a recorded pick is found by its stable identity (kind and key), not by its
+// position, so a run of a smaller scenario (or with fewer faults) still takes the recorded decisions that are still
+// asked for. Picks of one (kind, key) are used in their recorded order; a request with no recorded pick left, or
+// whose recorded pick is out of range, takes option 0 (no fault, the oldest message, the shortest delay). Never
+// throws a ReplayDivergence; choices() re-records what was actually chosen, which a strict ReplayChooser replays.
+// On the recorded run itself it makes exactly the recorded decisions.
+class LenientReplayChooser : public Chooser {
+ public:
+  explicit LenientReplayChooser(const std::vector<Choice>& recorded);
+  std::uint64_t matched() const { return matched_; }  // requests that found a recorded pick
+
+ protected:
+  std::uint64_t Pick(const ChoiceRequest& request) override;
+
+ private:
+  std::map<std::pair<ChoiceKind, std::uint64_t>, std::vector<std::uint64_t>> picks_;  // in recorded order
+  std::map<std::pair<ChoiceKind, std::uint64_t>, std::size_t> used_;
+  std::uint64_t matched_ = 0;
 };
 
 }  // namespace rrefsim::sim

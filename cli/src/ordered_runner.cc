@@ -1,0 +1,84 @@
+#include "ordered_runner.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace rrefsim::cli {
+namespace {
+
+std::uint64_t RunInline(const OrderedRun& run, const std::atomic<bool>& interrupted) {
+  std::uint64_t consumed = 0;
+  for (std::uint64_t i = 0; i < run.count && !interrupted; ++i) {
+    SeedResult result = run.work(i);
+    ++consumed;
+    bool go = run.consume(result);
+    run.tick();
+    if (!go) break;
+  }
+  return consumed;
+}
+
+// The state the worker threads share with the consumer; every member but the atomics is guarded by `mutex`.
+struct Shared {
+  std::mutex mutex;
+  std::condition_variable ready;
+  std::map<std::uint64_t, SeedResult> done;  // finished results not yet consumed, by item
+  int workers_left = 0;
+  std::atomic<std::uint64_t> next{0};
+  std::atomic<bool> stop{false};
+};
+
+void Work(const OrderedRun& run, const std::atomic<bool>& interrupted, Shared& shared) {
+  while (!shared.stop && !interrupted) {
+    std::uint64_t i = shared.next.fetch_add(1);
+    if (i >= run.count) break;
+    SeedResult result = run.work(i);
+    std::lock_guard<std::mutex> lock(shared.mutex);
+    shared.done.emplace(i, std::move(result));
+    shared.ready.notify_one();
+  }
+  std::lock_guard<std::mutex> lock(shared.mutex);
+  --shared.workers_left;
+  shared.ready.notify_one();
+}
+
+}  // namespace
+
+std::uint64_t RunInOrder(const OrderedRun& run, const std::atomic<bool>& interrupted) {
+  if (run.threads <= 1) return RunInline(run, interrupted);
+  Shared shared;
+  shared.workers_left = run.threads;
+  std::vector<std::jthread> pool;
+  for (int t = 0; t < run.threads; ++t) pool.emplace_back([&] { Work(run, interrupted, shared); });
+  std::uint64_t want = 0;
+  std::unique_lock<std::mutex> lock(shared.mutex);
+  while (want < run.count) {
+    auto it = shared.done.find(want);
+    if (it == shared.done.end()) {
+      if (shared.workers_left == 0) break;  // stopped or interrupted: no result for `want` is coming
+      shared.ready.wait_for(lock, std::chrono::milliseconds(200));
+      lock.unlock();
+      run.tick();
+      lock.lock();
+      continue;
+    }
+    SeedResult result = std::move(it->second);
+    shared.done.erase(it);
+    ++want;
+    lock.unlock();
+    bool go = run.consume(result);
+    run.tick();
+    lock.lock();
+    if (!go) break;
+  }
+  shared.stop = true;
+  lock.unlock();
+  pool.clear();  // joins
+  return want;
+}
+
+}  // namespace rrefsim::cli

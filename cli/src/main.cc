@@ -195,6 +195,9 @@ int Main(int argc, char** argv) {
   bench_cmd->add_option("--s3-seconds", bench.s3_seconds, "seconds of S3 runs for runs_per_second")
       ->check(kPositive)
       ->capture_default_str();
+  bench_cmd->add_option("--campaign-seeds", bench.campaign_seeds,
+                        "seeds per scenario of the `--scenario all` campaign timed on 1 and 2 threads (0: skip)")
+      ->capture_default_str();
   TraceCommands trace_cmds(app);
   app.set_version_flag("--version", "rrefsim 0.1.0");
 

@@ -28,6 +28,7 @@ struct Shared {
   std::condition_variable ready;
   std::map<std::uint64_t, SeedResult> done;  // finished results not yet consumed, by item
   int workers_left = 0;
+  std::uint64_t wanted = 0;  // the item the consumer waits for: only its arrival wakes it (fewer futex calls)
   std::atomic<std::uint64_t> next{0};
   std::atomic<bool> stop{false};
 };
@@ -39,7 +40,7 @@ void Work(const OrderedRun& run, const std::atomic<bool>& interrupted, Shared& s
     SeedResult result = run.work(i);
     std::lock_guard<std::mutex> lock(shared.mutex);
     shared.done.emplace(i, std::move(result));
-    shared.ready.notify_one();
+    if (i == shared.wanted) shared.ready.notify_one();
   }
   std::lock_guard<std::mutex> lock(shared.mutex);
   --shared.workers_left;
@@ -54,7 +55,7 @@ std::uint64_t RunInOrder(const OrderedRun& run, const std::atomic<bool>& interru
   shared.workers_left = run.threads;
   std::vector<std::jthread> pool;
   for (int t = 0; t < run.threads; ++t) pool.emplace_back([&] { Work(run, interrupted, shared); });
-  std::uint64_t want = 0;
+  std::uint64_t& want = shared.wanted;
   std::unique_lock<std::mutex> lock(shared.mutex);
   while (want < run.count) {
     auto it = shared.done.find(want);
@@ -76,9 +77,10 @@ std::uint64_t RunInOrder(const OrderedRun& run, const std::atomic<bool>& interru
     if (!go) break;
   }
   shared.stop = true;
+  std::uint64_t consumed = want;
   lock.unlock();
   pool.clear();  // joins
-  return want;
+  return consumed;
 }
 
 }  // namespace rrefsim::cli

@@ -47,14 +47,8 @@ void Work(const OrderedRun& run, const std::atomic<bool>& interrupted, Shared& s
   shared.ready.notify_one();
 }
 
-}  // namespace
-
-std::uint64_t RunInOrder(const OrderedRun& run, const std::atomic<bool>& interrupted) {
-  if (run.threads <= 1) return RunInline(run, interrupted);
-  Shared shared;
-  shared.workers_left = run.threads;
-  std::vector<std::jthread> pool;
-  for (int t = 0; t < run.threads; ++t) pool.emplace_back([&] { Work(run, interrupted, shared); });
+// Hands the results to run.consume in item order until all are consumed, consume says stop, or the workers stopped.
+std::uint64_t ConsumeInOrder(const OrderedRun& run, Shared& shared) {
   std::uint64_t& want = shared.wanted;
   std::unique_lock<std::mutex> lock(shared.mutex);
   while (want < run.count) {
@@ -76,11 +70,25 @@ std::uint64_t RunInOrder(const OrderedRun& run, const std::atomic<bool>& interru
     lock.lock();
     if (!go) break;
   }
-  shared.stop = true;
-  std::uint64_t consumed = want;
-  lock.unlock();
-  pool.clear();  // joins
-  return consumed;
+  return want;
+}
+
+}  // namespace
+
+std::uint64_t RunInOrder(const OrderedRun& run, const std::atomic<bool>& interrupted) {
+  if (run.threads <= 1) return RunInline(run, interrupted);
+  Shared shared;
+  shared.workers_left = run.threads;
+  std::vector<std::jthread> pool;  // joined when it goes, after `stop` is set below, also when consume throws
+  for (int t = 0; t < run.threads; ++t) pool.emplace_back([&] { Work(run, interrupted, shared); });
+  try {
+    std::uint64_t consumed = ConsumeInOrder(run, shared);
+    shared.stop = true;
+    return consumed;
+  } catch (...) {
+    shared.stop = true;
+    throw;
+  }
 }
 
 }  // namespace rrefsim::cli

@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <chrono>
+#include <vector>
 
 #include "campaign_setup.h"
 #include "ordered_runner.h"
@@ -25,20 +26,20 @@ std::pair<double, double> Campaign(std::uint64_t seeds, int threads, std::uint64
   std::atomic<bool> never{false};
   double cpu = CpuSeconds();
   auto start = std::chrono::steady_clock::now();
-  *runs = 0;
+  std::vector<SeedJob> jobs;
   for (const scenarios::CatalogEntry& e : scenarios::Catalog()) {
-    SeedJob job;
+    SeedJob& job = jobs.emplace_back();
     job.options = &o;
     job.source = ScenarioSource(&e, e.name);
     job.config.faults = *FaultsOf(o, e).config;
-    OrderedRun run;
-    run.count = seeds;
-    run.threads = threads;
-    run.work = [&](std::uint64_t seed) { return RunSeed(job, seed); };
-    run.consume = [](SeedResult&) { return true; };
-    run.tick = [] {};
-    *runs += RunInOrder(run, never);
   }
+  OrderedRun run;  // as campaign.cc runs it: every seed of every scenario, one stream
+  run.count = seeds * jobs.size();
+  run.threads = threads;
+  run.work = [&](std::uint64_t i) { return RunSeed(jobs[i / seeds], i % seeds); };
+  run.consume = [](SeedResult&) { return true; };
+  run.tick = [] {};
+  *runs = RunInOrder(run, never);
   return {std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), CpuSeconds() - cpu};
 }
 

@@ -1,10 +1,11 @@
-// `rrefsim run`: the scenarios of a campaign one after the other, the seeds of each on several threads, every result
-// reported in seed order (ordered_runner.h), then the summary.
+// `rrefsim run`: the seeds of every scenario of a campaign on several threads, every result reported in order
+// (scenario after scenario, each in seed order; ordered_runner.h), then the summary.
 #include "campaign.h"
 
 #include <chrono>
 #include <cstdio>
 #include <limits>
+#include <optional>
 
 #include "campaign_report.h"
 #include "campaign_setup.h"
@@ -125,27 +126,85 @@ class ScenarioReport {
   Tally tally_;
 };
 
-void RunScenario(CampaignState& state, ScenarioSource source, const SeedPlan& plan) {
-  const CampaignOptions& o = state.options;
+// The seeds of one scenario of the campaign, ready to run on any thread.
+struct ScenarioRun {
   SeedJob job;
-  job.options = &o;
-  job.source = source;
+  std::string profile;
+};
+
+ScenarioRun PrepareScenario(const CampaignOptions& o, ScenarioSource source) {
+  ScenarioRun s;
+  s.job.options = &o;
+  s.job.source = source;
   // Every generated scenario has the same fault settings, so the first seed's stand for all. PCT is calibrated on
   // the range's first seed, whatever the shard, so that shards draw the same change points as the whole campaign.
   const scenarios::CatalogEntry& first = source.At(o.seed_begin);
-  std::string profile = ProfileOf(o, first);
-  job.config.faults = *FaultsOf(o, first).config;  // checked before the campaign started
-  job.pct_steps = o.strategy == "pct" ? CalibratePctSteps(first, job.config, o.seed_begin) : 0;
-  ScenarioReport report(state, source, profile, job.config);
+  s.profile = ProfileOf(o, first);
+  s.job.config.faults = *FaultsOf(o, first).config;  // checked before the campaign started
+  s.job.pct_steps = o.strategy == "pct" ? CalibratePctSteps(first, s.job.config, o.seed_begin) : 0;
+  return s;
+}
+
+// Reports the campaign's results, which arrive scenario after scenario, each in seed order: one ScenarioReport at a
+// time, whose summary is printed when its last seed has been reported.
+class CampaignReport {
+ public:
+  CampaignReport(CampaignState& state, const std::vector<ScenarioRun>& runs, std::uint64_t seeds_per_scenario)
+      : state_(state), runs_(runs), per_scenario_(seeds_per_scenario) {}
+
+  bool Consume(SeedResult& r) {
+    std::size_t scenario = consumed_++ / per_scenario_;
+    if (open_ != scenario) {
+      Close();
+      Open(scenario);
+    }
+    return report_->Consume(r);
+  }
+
+  // Closes the open scenario; when no scenario had a seed (an empty shard), prints each one's empty summary.
+  void Finish() {
+    Close();
+    if (per_scenario_ > 0) return;
+    for (std::size_t s = 0; s < runs_.size(); ++s) {
+      Open(s);
+      Close();
+    }
+  }
+
+ private:
+  void Open(std::size_t s) {
+    report_.emplace(state_, runs_[s].job.source, runs_[s].profile, runs_[s].job.config);
+    open_ = s;
+    start_ = std::chrono::steady_clock::now();
+  }
+  void Close() {
+    if (!report_) return;
+    report_->Finish(std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+    report_.reset();
+  }
+
+  CampaignState& state_;
+  const std::vector<ScenarioRun>& runs_;
+  std::uint64_t per_scenario_;
+  std::uint64_t consumed_ = 0;
+  std::optional<ScenarioReport> report_;
+  std::size_t open_ = static_cast<std::size_t>(-1);
+  std::chrono::steady_clock::time_point start_;  // wall clock for the scenario's rates only
+};
+
+// Runs every seed of every scenario as one stream of work, so that the threads never wait at a scenario's end and
+// keep their fiber stacks warm across scenarios.
+void RunScenarios(CampaignState& state, const std::vector<ScenarioRun>& runs, const SeedPlan& plan) {
+  const CampaignOptions& o = state.options;
+  CampaignReport report(state, runs, plan.size());
   OrderedRun run;
-  run.count = plan.size();
+  run.count = plan.size() * runs.size();
   run.threads = o.trace ? 1 : o.threads;  // --trace prints every step as it happens: one run at a time
-  run.work = [&](std::uint64_t i) { return RunSeed(job, plan.At(i)); };
+  run.work = [&](std::uint64_t i) { return RunSeed(runs[i / plan.size()].job, plan.At(i % plan.size())); };
   run.consume = [&](SeedResult& r) { return report.Consume(r); };
   run.tick = [&] { state.progress.Tick(); };
-  auto start = std::chrono::steady_clock::now();  // wall clock for the summary's rates only
   RunInOrder(run, g_interrupted);
-  report.Finish(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  report.Finish();
 }
 
 // Every fault setting of every scenario is checked before the first run.
@@ -205,10 +264,9 @@ int RunCampaign(const CampaignOptions& o) {
   SeedPlan plan(o.seed_begin, o.seed_end, o.shard);
   CampaignState state(o, plan.size() * sources.size());
   auto start = std::chrono::steady_clock::now();
-  for (ScenarioSource& source : sources) {
-    RunScenario(state, source, plan);
-    if (state.error_exit != kExitOk || state.max_failures_reached || g_interrupted) break;
-  }
+  std::vector<ScenarioRun> runs;
+  for (ScenarioSource& source : sources) runs.push_back(PrepareScenario(o, source));
+  RunScenarios(state, runs, plan);
   return Finish(state, sources.size(), std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 

@@ -155,7 +155,7 @@ void PrintHumanSummary(const Tally& t, std::size_t scenarios, int threads, doubl
               static_cast<ull>(t.runs), t.runs == 1 ? "" : "s", scenarios, scenarios == 1 ? "" : "s", threads,
               threads == 1 ? "" : "s", static_cast<ull>(t.failures), t.failing_seeds.size());
   for (const auto& [k, n] : t.failures_by_invariant) std::printf("  failing with %s: %llu\n", k.c_str(), static_cast<ull>(n));
-  if (seconds > 0) {
+  if (seconds > 0 && t.runs > 0) {
     std::printf("  %.0f runs/s, %.0f events/s (events = simulator steps), %.0f messages/s, %.1f s\n",
                 t.runs / seconds, t.steps / seconds, t.messages / seconds, seconds);
   }

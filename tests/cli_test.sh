@@ -54,6 +54,7 @@ bad_flag --shard 1/0 "--shard 1/0: N must be at least 1"
 bad_flag --shard x "--shard x: expected I/N with 0 <= I < N (0-based), e.g. --shard 0/4"
 bad_flag --threads 0 "--threads 0: give 1 to 1024 OS threads"
 bad_flag --recheck 2 "--recheck 2: give a share from 0 to 1, e.g. 0.01 to re-run 1% of seeds"
+bad_flag --json --trace "--json and --trace: --trace prints every step on stdout"
 bad_flag --max-failures 0 "--max-failures 0: give K >= 1, or leave the flag out to run every seed"
 expect 2 "merge of a file that is not JSON lines" -- "$rrefsim" merge "$catalog_file"
 expect 2 "merge of a missing file" -- "$rrefsim" merge "$tmp/none.jsonl"
@@ -63,7 +64,7 @@ expect 0 "--json: one line per seed, then a summary" -- "$rrefsim" run --scenari
 
 # Scenario files: a catalog file runs as its name does; a bad file exits 2 with the file, the place and what was
 # expected; a missing file exits 2.
-catalog=$(dirname "${BASH_SOURCE[0]}")/../scenarios/catalog
+catalog=$(dirname "$catalog_file")
 expect 0 "a scenario file" -- "$rrefsim" run --scenario "$catalog/s3_faulty_agent.json" --seeds 5
 sed 's/"workers": 4/"workers": 99/' "$catalog/s1_remote_to_here.json" >"$tmp/bad.json"
 expect 2 "a bad scenario file" -- "$rrefsim" run --scenario "$tmp/bad.json"

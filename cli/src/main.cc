@@ -106,6 +106,8 @@ bool ApplyScaleFlags(const ScaleFlags& flags, bool threads_given, bool max_given
   } else if (max_given && flags.max_failures < 1) {
     error = "--max-failures " + std::to_string(flags.max_failures) +
             ": give K >= 1, or leave the flag out to run every seed";
+  } else if (run.json && run.trace) {
+    error = "--json and --trace: --trace prints every step on stdout, which --json keeps for JSON lines; drop one";
   } else if (!ParseShare(flags.recheck, &run.recheck)) {
     error = "--recheck " + flags.recheck + ": give a share from 0 to 1, e.g. 0.01 to re-run 1% of seeds";
   }

@@ -22,13 +22,16 @@ std::uint64_t RunInline(const OrderedRun& run, const std::atomic<bool>& interrup
   return consumed;
 }
 
+constexpr std::size_t kBatch = 32;
+
 // The state the worker threads share with the consumer; every member but the atomics is guarded by `mutex`.
 struct Shared {
   std::mutex mutex;
   std::condition_variable ready;
   std::map<std::uint64_t, SeedResult> done;  // finished results not yet consumed, by item
   int workers_left = 0;
-  std::uint64_t wanted = 0;  // the item the consumer waits for: only its arrival wakes it (fewer futex calls)
+  std::uint64_t wanted = 0;  // the first item the consumer has not taken
+  std::uint64_t consumed = 0;  // results handed to consume
   std::atomic<std::uint64_t> next{0};
   std::atomic<bool> stop{false};
 };
@@ -40,37 +43,42 @@ void Work(const OrderedRun& run, const std::atomic<bool>& interrupted, Shared& s
     SeedResult result = run.work(i);
     std::lock_guard<std::mutex> lock(shared.mutex);
     shared.done.emplace(i, std::move(result));
-    if (i == shared.wanted) shared.ready.notify_one();
+    // Waking the consumer for each result costs a futex call and a context switch on a busy core: wake it when a
+    // batch is ready (it also wakes every 200 ms, and when the last worker ends).
+    if (shared.done.begin()->first == shared.wanted && shared.done.size() >= kBatch) shared.ready.notify_one();
   }
   std::lock_guard<std::mutex> lock(shared.mutex);
   --shared.workers_left;
   shared.ready.notify_one();
 }
 
+// Takes every result that is next in order; empty when the next one is not done yet.
+std::vector<SeedResult> TakeReady(Shared& shared) {
+  std::vector<SeedResult> batch;
+  for (auto it = shared.done.begin(); it != shared.done.end() && it->first == shared.wanted;
+       it = shared.done.erase(it), ++shared.wanted) {
+    batch.push_back(std::move(it->second));
+  }
+  return batch;
+}
+
 // Hands the results to run.consume in item order until all are consumed, consume says stop, or the workers stopped.
-std::uint64_t ConsumeInOrder(const OrderedRun& run, Shared& shared) {
-  std::uint64_t& want = shared.wanted;
+void ConsumeInOrder(const OrderedRun& run, Shared& shared) {
   std::unique_lock<std::mutex> lock(shared.mutex);
-  while (want < run.count) {
-    auto it = shared.done.find(want);
-    if (it == shared.done.end()) {
-      if (shared.workers_left == 0) break;  // stopped or interrupted: no result for `want` is coming
+  while (shared.consumed < run.count) {
+    std::vector<SeedResult> batch = TakeReady(shared);
+    if (batch.empty()) {
+      if (shared.workers_left == 0) return;  // stopped or interrupted: no result for `wanted` is coming
       shared.ready.wait_for(lock, std::chrono::milliseconds(200));
-      lock.unlock();
-      run.tick();
-      lock.lock();
-      continue;
     }
-    SeedResult result = std::move(it->second);
-    shared.done.erase(it);
-    ++want;
     lock.unlock();
-    bool go = run.consume(result);
+    for (SeedResult& result : batch) {
+      ++shared.consumed;  // only this thread touches it
+      if (!run.consume(result)) return;
+    }
     run.tick();
     lock.lock();
-    if (!go) break;
   }
-  return want;
 }
 
 }  // namespace
@@ -82,9 +90,9 @@ std::uint64_t RunInOrder(const OrderedRun& run, const std::atomic<bool>& interru
   std::vector<std::jthread> pool;  // joined when it goes, after `stop` is set below, also when consume throws
   for (int t = 0; t < run.threads; ++t) pool.emplace_back([&] { Work(run, interrupted, shared); });
   try {
-    std::uint64_t consumed = ConsumeInOrder(run, shared);
+    ConsumeInOrder(run, shared);
     shared.stop = true;
-    return consumed;
+    return shared.consumed;
   } catch (...) {
     shared.stop = true;
     throw;

@@ -6,8 +6,8 @@
 
 namespace rrefsim::cli {
 
-Progress::Progress(std::uint64_t total)
-    : enabled_(isatty(STDERR_FILENO) == 1), total_(total), start_(std::chrono::steady_clock::now()), drawn_(start_) {}
+Progress::Progress(std::uint64_t total, bool wanted)
+    : enabled_(wanted && isatty(STDERR_FILENO) == 1), total_(total), start_(std::chrono::steady_clock::now()), drawn_(start_) {}
 
 void Progress::Add(const std::string& failed_checker) {
   ++done_;

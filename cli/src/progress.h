@@ -11,7 +11,8 @@ namespace rrefsim::cli {
 
 class Progress {
  public:
-  explicit Progress(std::uint64_t total);  // draws only when stderr is a terminal
+  // Draws only when `wanted` and stderr is a terminal.
+  Progress(std::uint64_t total, bool wanted);
   void Add(const std::string& failed_checker);  // one more run done; "" when it passed
   void Tick();    // redraws when the last drawing is 200 ms old
   void Finish();  // clears the bar

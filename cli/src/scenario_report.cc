@@ -10,7 +10,7 @@ namespace rrefsim::cli {
 using ull = unsigned long long;
 
 CampaignState::CampaignState(const CampaignOptions& o, std::uint64_t total_runs)
-    : options(o), progress(total_runs), traces(o),
+    : options(o), progress(total_runs, !o.trace), traces(o),  // --trace's step lines would tear the bar
       failures_left(o.max_failures == 0 ? std::numeric_limits<std::uint64_t>::max() : o.max_failures) {}
 
 ScenarioReport::ScenarioReport(CampaignState& state, ScenarioSource source, std::string profile,

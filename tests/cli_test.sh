@@ -1,12 +1,8 @@
 #!/usr/bin/env bash
 # The rrefsim command line as a user meets it: exit codes, bad input, and determinism across processes.
 # Usage: cli_test.sh PATH/TO/rrefsim
-set -uo pipefail
-rrefsim=$(realpath "$1")
-failures=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1  # failing runs write traces into ./rrefsim-out unless told otherwise
+catalog_file=$(realpath "$(dirname "${BASH_SOURCE[0]}")/../scenarios/catalog/s1_remote_to_here.json")
+source "$(dirname "${BASH_SOURCE[0]}")/test_lib.sh"
 
 expect() {  # expect CODE DESCRIPTION -- COMMAND...: runs COMMAND and checks its exit code
   local code=$1 what=$2
@@ -48,10 +44,27 @@ expect 2 "a seed with no room for seed + 1" -- "$rrefsim" run --scenario s1_remo
 expect 2 "zero seeds" -- "$rrefsim" run --scenario s1_remote_to_here --seeds 0
 expect 2 "--pct-depth without --strategy" -- "$rrefsim" run --scenario s1_remote_to_here --pct-depth 3
 expect 0 "version" -- "$rrefsim" --version
+# Scale flags: a bad value exits 2 with a message that says what to change.
+bad_flag() {  # bad_flag FLAG VALUE EXPECTED-MESSAGE-PART
+  expect 2 "$1 $2" -- "$rrefsim" run --scenario s1_remote_to_here --seeds 3 "$1" "$2"
+  grep -qF -- "$3" "$tmp/err" || { echo "FAIL: $1 $2: no '$3' in: $(cat "$tmp/err")"; failures=$((failures + 1)); }
+}
+bad_flag --shard 3/3 "--shard 3/3: I must be below N (0-based: the shards of 3 are 0/3 to 2/3)"
+bad_flag --shard 1/0 "--shard 1/0: N must be at least 1"
+bad_flag --shard x "--shard x: expected I/N with 0 <= I < N (0-based), e.g. --shard 0/4"
+bad_flag --threads 0 "--threads 0: give 1 to 1024 OS threads"
+bad_flag --recheck 2 "--recheck 2: give a share from 0 to 1, e.g. 0.01 to re-run 1% of seeds"
+bad_flag --json --trace "--json and --trace: --trace prints every step on stdout"
+bad_flag --max-failures 0 "--max-failures 0: give K >= 1, or leave the flag out to run every seed"
+expect 2 "merge of a file that is not JSON lines" -- "$rrefsim" merge "$catalog_file"
+expect 2 "merge of a missing file" -- "$rrefsim" merge "$tmp/none.jsonl"
+expect 0 "--json: one line per seed, then a summary" -- "$rrefsim" run --scenario s3_user_to_user --seeds 5 --json
+[[ $(grep -c '^{"kind":"seed",' "$tmp/out") -eq 5 && $(tail -1 "$tmp/out") == '{"kind":"summary",'* ]] ||
+  { echo "FAIL: --json lines: $(head -2 "$tmp/out")"; failures=$((failures + 1)); }
 
 # Scenario files: a catalog file runs as its name does; a bad file exits 2 with the file, the place and what was
 # expected; a missing file exits 2.
-catalog=$(dirname "${BASH_SOURCE[0]}")/../scenarios/catalog
+catalog=$(dirname "$catalog_file")
 expect 0 "a scenario file" -- "$rrefsim" run --scenario "$catalog/s3_faulty_agent.json" --seeds 5
 sed 's/"workers": 4/"workers": 99/' "$catalog/s1_remote_to_here.json" >"$tmp/bad.json"
 expect 2 "a bad scenario file" -- "$rrefsim" run --scenario "$tmp/bad.json"

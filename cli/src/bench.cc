@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "bench_campaign.h"
 #include "exit_codes.h"
 #include "rrefsim/checkers/checker.h"
 #include "rrefsim/scenarios/catalog.h"
@@ -92,15 +93,21 @@ int RunBench(const BenchOptions& o) {
   double s3_seconds = Seconds(start);
   double yield_ns = YieldNanoseconds();
   double per_message_ns = mix_seconds * 1e9 / static_cast<double>(messages);
+  CampaignScaling scaling = o.campaign_seeds > 0 ? MeasureCampaignScaling(o.campaign_seeds) : CampaignScaling{};
 
   std::printf(
       "{\"messages_per_second\": %.0f, \"messages_per_second_checked\": %.0f, \"runs_per_second\": %.0f, \"switches_per_message\": %.3f, "
       "\"yield_ns\": %.1f, \"message_cost_in_yields\": %.1f, \"peak_rss_bytes\": %ld, "
       "\"rss_before_simulating_bytes\": %ld, \"mix_runs\": %llu, \"mix_messages\": %llu, "
+      "\"campaign_speedup_2_threads\": %.2f, \"campaign_cpu_bound_speedup_2_threads\": %.2f, "
+      "\"campaign_cores_used_2_threads\": %.2f, \"campaign_seconds_1_thread\": %.2f, \"campaign_seconds_2_threads\": %.2f, "
+      "\"campaign_runs\": %llu, "
       "\"workload\": \"the %llu catalog scenarios meant for reorder, seeds 0-%llu each; checked: all %zu checkers on\"}\n",
       messages / mix_seconds, checked.messages / checked.seconds, s3_runs / s3_seconds, static_cast<double>(switches) / static_cast<double>(messages),
       yield_ns, per_message_ns / yield_ns, PeakRssBytes(), rss_before, static_cast<unsigned long long>(runs),
-      static_cast<unsigned long long>(messages), static_cast<unsigned long long>(scenarios_run),
+      static_cast<unsigned long long>(messages), scaling.speedup(), scaling.cpu_bound_speedup(),
+      scaling.parallelism_2_threads(), scaling.seconds_1_thread, scaling.seconds_2_threads,
+      static_cast<unsigned long long>(scaling.runs), static_cast<unsigned long long>(scenarios_run),
       static_cast<unsigned long long>(o.mix_seeds - 1), checkers::CheckerIds().size());
   return kExitOk;
 }

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "seed_plan.h"
+
 
 namespace rrefsim::cli {
 
@@ -23,9 +25,15 @@ struct CampaignOptions {
   bool trace = false;               // print every step of every run
   int show_failures = 10;           // failing seeds printed per scenario (all are counted)
   std::string out_dir = "rrefsim-out";  // where the traces of failing seeds go (trace_writer.h)
+  int threads = 1;                  // OS threads running seeds (main.cc defaults it to every core)
+  std::uint64_t max_failures = 0;   // stop after the K smallest failing seeds (0: run every seed)
+  Shard shard;                      // run only the seeds with seed % shard.count == shard.index
+  double recheck = 0.01;            // the share of seeds run twice to compare run hashes
+  bool json = false;                // JSON Lines on stdout (docs/results-format.md) instead of text
 };
 
-// Set by SIGINT/SIGTERM: the campaign stops after the current run, prints what it has and exits 130.
+// Set by SIGINT/SIGTERM: the campaign starts no new run, reports every run that finished (in seed order, up to the
+// first seed that did not), prints the summary and exits 130.
 extern std::atomic<bool> g_interrupted;
 
 // Runs the campaign and prints its summary; returns the exit code.

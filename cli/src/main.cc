@@ -3,12 +3,16 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <algorithm>
 #include <limits>
+#include <thread>
 
 #include "bench.h"
 #include "campaign.h"
 #include "exit_codes.h"
 #include "shrink.h"
+#include "merge.h"
+#include "scale_flags.h"
 #include "trace_commands.h"
 #include "rrefsim/scenarios/catalog.h"
 #include "rrefsim/sim/network.h"
@@ -120,6 +124,12 @@ int Main(int argc, char** argv) {
   run_cmd->add_option("--protocol", run.protocol, "protocol mode")->check(CLI::IsMember({"pytorch"}));
   run_cmd->add_flag("--trace", run.trace, "print every step of every run");
   run_cmd->add_option("--out", run.out_dir, "directory for the trace files of failing seeds")->capture_default_str();
+  ScaleFlags scale;
+  AddScaleFlags(run_cmd, scale, run);
+
+  std::vector<std::string> merge_files;
+  CLI::App* merge_cmd = app.add_subcommand("merge", "combine the --json outputs of shards into one campaign's lines");
+  merge_cmd->add_option("files", merge_files, "files written by `rrefsim run --shard I/N --json`")->required();
 
   CLI::App* list_cmd = app.add_subcommand("list", "list the built-in scenarios");
   BenchOptions bench;
@@ -129,6 +139,9 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   bench_cmd->add_option("--s3-seconds", bench.s3_seconds, "seconds of S3 runs for runs_per_second")
       ->check(kPositive)
+      ->capture_default_str();
+  bench_cmd->add_option("--campaign-seeds", bench.campaign_seeds,
+                        "seeds per scenario of the `--scenario all` campaign timed on 1 and 2 threads (0: skip)")
       ->capture_default_str();
   TraceCommands trace_cmds(app);
   ShrinkCommand shrink_cmd(app);
@@ -143,8 +156,13 @@ int Main(int argc, char** argv) {
   run.program = argc > 0 ? argv[0] : "rrefsim";
   if (*list_cmd) return ListScenarios();
   if (*bench_cmd) return RunBench(bench);
+  if (*merge_cmd) return RunMerge(merge_files);
   if (std::optional<int> code = trace_cmds.Dispatch()) return *code;
   if (std::optional<int> code = shrink_cmd.Dispatch()) return *code;
+  if (!ApplyScaleFlags(scale, run_cmd->count("--threads") > 0, run_cmd->count("--max-failures") > 0,
+                       run_cmd->count("--shard") > 0, run)) {
+    return kExitBadInput;
+  }
   if (!*scenario_opt && !*generate_opt) {
     std::fprintf(stderr, "rrefsim run: say what to run: --scenario NAME|all|FILE.json, or --generate\n");
     return kExitBadInput;

@@ -1,0 +1,55 @@
+// What a campaign reports: one line per seed and the counts of a scenario or a whole campaign, as JSON Lines
+// (docs/results-format.md) and as text. `rrefsim merge` rebuilds the same counts from the JSON lines of shards.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "seed_result.h"
+
+namespace rrefsim::cli {
+
+// One seed's line: everything but `elapsed_us` is a pure function of the seed and the campaign's flags.
+struct SeedLine {
+  std::string scenario;
+  std::uint64_t seed = 0;
+  std::string outcome;
+  std::string verdict;    // the first violated checker, or "" (null)
+  std::string violation;  // "checker: text (step N)", or "" (null)
+  std::vector<std::string> expected_defects;  // checkers the scenario declares that fired (not failures)
+  std::uint64_t run_hash = 0, delivery_order_hash = 0, steps = 0, messages = 0;
+  bool rechecked = false;
+  std::uint64_t elapsed_us = 0;  // timing
+};
+
+SeedLine LineOf(const std::string& scenario, const SeedResult& result);
+std::string SeedLineJson(const SeedLine& line);
+// A line written by SeedLineJson, or nullopt with `error` set.
+std::optional<SeedLine> ParseSeedLine(const std::string& text, std::string& error);
+
+struct Tally {
+  std::uint64_t runs = 0, failures = 0, steps = 0, messages = 0, run_us = 0;
+  std::map<std::string, std::uint64_t> failures_by_invariant;
+  std::map<std::string, std::uint64_t> expected_defect_runs;
+  std::set<std::uint64_t> failing_seeds, run_hashes, delivery_orders;
+  void Add(const SeedLine& line);
+  void Add(const Tally& other);
+};
+
+struct SummaryStatus {
+  bool interrupted = false;
+  bool max_failures_reached = false;
+  std::uint64_t wall_us = 0;  // timing
+};
+std::string SummaryJson(const Tally& tally, const SummaryStatus& status);
+// Reads the status of a summary line written by SummaryJson (for merge), or nullopt.
+std::optional<SummaryStatus> ParseSummaryStatus(const std::string& text);
+
+// The campaign-wide text summary: runs, failures by invariant, distinct failing seeds, rates.
+void PrintHumanSummary(const Tally& tally, std::size_t scenarios, int threads, double seconds);
+
+}  // namespace rrefsim::cli

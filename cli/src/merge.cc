@@ -1,0 +1,90 @@
+#include "merge.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <sstream>
+
+#include "campaign_report.h"
+#include "exit_codes.h"
+#include "trace_commands.h"
+
+namespace rrefsim::cli {
+namespace {
+
+struct Merged {
+  std::vector<std::string> scenario_order;  // by first appearance, the order the campaign ran them in
+  std::map<std::pair<std::string, std::uint64_t>, std::pair<std::string, SeedLine>> seeds;  // -> (text, line)
+  std::map<std::pair<std::string, std::uint64_t>, std::string> origin;  // -> "FILE:LINE"
+  SummaryStatus status;
+  bool missing_summary = false;
+};
+
+// Adds one file's lines; false (after saying why on stderr) for a line that is not a seed or summary line.
+bool AddFile(const std::string& path, Merged& merged) {
+  std::string error;
+  std::optional<std::string> text = ReadWholeFile(path, error);
+  if (!text) {
+    std::fprintf(stderr, "rrefsim merge: %s: %s\n", path.c_str(), error.c_str());
+    return false;
+  }
+  std::istringstream in(*text);
+  std::string raw;
+  bool summary = false;
+  for (int number = 1; std::getline(in, raw); ++number) {
+    const std::string where = path + ":" + std::to_string(number);
+    if (raw.empty()) continue;
+    if (std::optional<SummaryStatus> s = ParseSummaryStatus(raw)) {
+      summary = true;
+      merged.status.interrupted |= s->interrupted;
+      merged.status.max_failures_reached |= s->max_failures_reached;
+      merged.status.wall_us = std::max(merged.status.wall_us, s->wall_us);  // shards run side by side
+      continue;
+    }
+    std::optional<SeedLine> line = ParseSeedLine(raw, error);
+    if (!line) {
+      std::fprintf(stderr, "rrefsim merge: %s: not a line of `rrefsim run --json` (%s)\n", where.c_str(), error.c_str());
+      return false;
+    }
+    auto key = std::make_pair(line->scenario, line->seed);
+    if (auto it = merged.origin.find(key); it != merged.origin.end()) {
+      std::fprintf(stderr, "rrefsim merge: %s: %s seed %llu is also in %s: give each shard's file once\n",
+                   where.c_str(), line->scenario.c_str(), static_cast<unsigned long long>(line->seed),
+                   it->second.c_str());
+      return false;
+    }
+    if (std::find(merged.scenario_order.begin(), merged.scenario_order.end(), line->scenario) ==
+        merged.scenario_order.end()) {
+      merged.scenario_order.push_back(line->scenario);
+    }
+    merged.origin[key] = where;
+    merged.seeds[key] = {raw, std::move(*line)};
+  }
+  if (!summary) {
+    std::fprintf(stderr, "rrefsim merge: %s has no summary line: that shard did not finish\n", path.c_str());
+    merged.missing_summary = true;
+  }
+  return true;
+}
+
+}  // namespace
+
+int RunMerge(const std::vector<std::string>& files) {
+  Merged merged;
+  for (const std::string& path : files) {
+    if (!AddFile(path, merged)) return kExitBadInput;
+  }
+  Tally tally;
+  for (const std::string& scenario : merged.scenario_order) {
+    auto begin = merged.seeds.lower_bound({scenario, 0});
+    for (auto it = begin; it != merged.seeds.end() && it->first.first == scenario; ++it) {
+      std::printf("%s\n", it->second.first.c_str());
+      tally.Add(it->second.second);
+    }
+  }
+  merged.status.interrupted |= merged.missing_summary;
+  std::printf("%s\n", SummaryJson(tally, merged.status).c_str());
+  return tally.failures == 0 ? kExitOk : kExitViolation;
+}
+
+}  // namespace rrefsim::cli

@@ -1,0 +1,10 @@
+# Sourced by the command-line test scripts with the rrefsim binary as $1. Sets $rrefsim (its absolute path),
+# $failures (0), $tmp (a fresh directory, removed on exit, and the working directory), and untimed FILE (the
+# file's JSON lines without their "timing" fields, docs/results-format.md).
+set -uo pipefail
+rrefsim=$(realpath "$1")
+failures=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1  # failing runs write traces into ./rrefsim-out unless told otherwise
+untimed() { sed -E 's/,"timing":\{[^}]*\}//' "$1"; }

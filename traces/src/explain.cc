@@ -140,7 +140,8 @@ std::string Names(const detail::Involved& involved) {
 
 std::string Explain(const checkers::Violation& v, const Trace& trace) {
   std::string text = InvariantOf(v.checker) + " Violated (" + v.checker + ") at step " + std::to_string(v.step) +
-                     ", " + detail::Ms(v.time) + ": " + v.text + ". " + Trigger(trace, v);
+                     ", " + detail::Ms(v.time) + ": " + v.text + (v.text.ends_with(".") ? " " : ". ") +
+                     Trigger(trace, v);
   return text + Names(detail::FindInvolved(v, trace));
 }
 

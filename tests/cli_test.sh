@@ -58,6 +58,11 @@ bad_flag --json --trace "--json and --trace: --trace prints every step on stdout
 bad_flag --max-failures 0 "--max-failures 0: give K >= 1, or leave the flag out to run every seed"
 expect 2 "merge of a file that is not JSON lines" -- "$rrefsim" merge "$catalog_file"
 expect 2 "merge of a missing file" -- "$rrefsim" merge "$tmp/none.jsonl"
+for i in 0 1 2; do "$rrefsim" run --scenario s1_remote_to_here --seeds 12 --shard "$i/3" --json >"$tmp/part-$i.jsonl"; done
+expect 0 "merge of every shard" -- "$rrefsim" merge "$tmp/part-0.jsonl" "$tmp/part-1.jsonl" "$tmp/part-2.jsonl"
+expect 2 "merge with a shard left out" -- "$rrefsim" merge "$tmp/part-0.jsonl" "$tmp/part-2.jsonl"
+grep -qF "shard 1/3 is missing" "$tmp/err" || { echo "FAIL: the missing shard is not named: $(cat "$tmp/err")"; failures=$((failures + 1)); }
+expect 2 "merge of one shard twice" -- "$rrefsim" merge "$tmp/part-0.jsonl" "$tmp/part-0.jsonl"
 expect 0 "--json: one line per seed, then a summary" -- "$rrefsim" run --scenario s3_user_to_user --seeds 5 --json
 [[ $(grep -c '^{"kind":"seed",' "$tmp/out") -eq 5 && $(tail -1 "$tmp/out") == '{"kind":"summary",'* ]] ||
   { echo "FAIL: --json lines: $(head -2 "$tmp/out")"; failures=$((failures + 1)); }

@@ -121,7 +121,7 @@ int Finish(CampaignState& state, std::size_t scenarios, double seconds) {
   if (state.error_exit != kExitOk) return state.error_exit;
   if (o.json) {
     SummaryStatus status{g_interrupted.load(), state.max_failures_reached,
-                         static_cast<std::uint64_t>(seconds * 1e6)};
+                         static_cast<std::uint64_t>(seconds * 1e6), o.shard.index, o.shard.count};
     std::printf("%s\n", SummaryJson(state.total, status).c_str());
   } else {
     if (scenarios > 1) {
@@ -130,7 +130,9 @@ int Finish(CampaignState& state, std::size_t scenarios, double seconds) {
     }
     PrintHumanSummary(state.total, scenarios, o.trace ? 1 : o.threads, seconds);
     if (state.max_failures_reached) {
-      std::printf("stopped at the %llu smallest failing seeds (--max-failures): every smaller seed ran\n",
+      std::printf("stopped at the failure number %llu (--max-failures): every seed reported before it ran, in "
+                  "report order (scenario after scenario, each in seed order); the seeds and scenarios after it did "
+                  "not run\n",
                   static_cast<ull>(o.max_failures));
     }
     if (g_interrupted) std::printf("interrupted: the results above cover every seed before the first unfinished one\n");

@@ -129,6 +129,7 @@ std::string SummaryJson(const Tally& t, const SummaryStatus& s) {
   j["messages"] = t.messages;
   j["interrupted"] = s.interrupted;
   j["max_failures_reached"] = s.max_failures_reached;
+  j["shard"] = Json{{"index", s.shard_index}, {"count", s.shard_count}};
   j["timing"] = Json{{"wall_us", s.wall_us},
                      {"run_us", t.run_us},
                      {"runs_per_second", PerSecond(t.runs, s.wall_us)},
@@ -144,6 +145,8 @@ std::optional<SummaryStatus> ParseSummaryStatus(const std::string& text) {
     s.interrupted = j.at("interrupted").get<bool>();
     s.max_failures_reached = j.at("max_failures_reached").get<bool>();
     s.wall_us = j.at("timing").at("wall_us").get<std::uint64_t>();
+    s.shard_index = j.at("shard").at("index").get<std::uint64_t>();
+    s.shard_count = j.at("shard").at("count").get<std::uint64_t>();
     return s;
   } catch (const std::exception&) {
     return std::nullopt;

@@ -158,7 +158,7 @@ int Main(int argc, char** argv) {
   if (*bench_cmd) return RunBench(bench);
   if (*merge_cmd) return RunMerge(merge_files);
   if (std::optional<int> code = trace_cmds.Dispatch()) return *code;
-  if (std::optional<int> code = shrink_cmd.Dispatch()) return *code;
+  if (std::optional<int> code = shrink_cmd.Dispatch(run.program)) return *code;
   if (!ApplyScaleFlags(scale, run_cmd->count("--threads") > 0, run_cmd->count("--max-failures") > 0,
                        run_cmd->count("--shard") > 0, run)) {
     return kExitBadInput;

@@ -18,7 +18,23 @@ struct Merged {
   std::map<std::pair<std::string, std::uint64_t>, std::string> origin;  // -> "FILE:LINE"
   SummaryStatus status;
   bool missing_summary = false;
+  std::map<std::uint64_t, std::string> shards;  // shard index -> its file
+  std::uint64_t shard_count = 0;               // N of the first file's --shard I/N
 };
+
+// Every shard 0..N-1 of one campaign, each once; false (after saying what to give) otherwise.
+bool CompleteShards(const Merged& merged) {
+  for (std::uint64_t i = 0; i < merged.shard_count; ++i) {
+    if (merged.shards.contains(i)) continue;
+    std::fprintf(stderr, "rrefsim merge: shard %llu/%llu is missing: give the file of every shard 0/%llu to %llu/%llu\n",
+                 static_cast<unsigned long long>(i), static_cast<unsigned long long>(merged.shard_count),
+                 static_cast<unsigned long long>(merged.shard_count),
+                 static_cast<unsigned long long>(merged.shard_count - 1),
+                 static_cast<unsigned long long>(merged.shard_count));
+    return false;
+  }
+  return true;
+}
 
 // Adds one file's lines; false (after saying why on stderr) for a line that is not a seed or summary line.
 bool AddFile(const std::string& path, Merged& merged) {
@@ -39,6 +55,20 @@ bool AddFile(const std::string& path, Merged& merged) {
       merged.status.interrupted |= s->interrupted;
       merged.status.max_failures_reached |= s->max_failures_reached;
       merged.status.wall_us = std::max(merged.status.wall_us, s->wall_us);  // shards run side by side
+      if (merged.shard_count == 0) merged.shard_count = s->shard_count;
+      if (s->shard_count != merged.shard_count) {
+        std::fprintf(stderr, "rrefsim merge: %s is shard %llu/%llu, but the first file's campaign has %llu shards: "
+                     "give the shards of one campaign\n", where.c_str(),
+                     static_cast<unsigned long long>(s->shard_index), static_cast<unsigned long long>(s->shard_count),
+                     static_cast<unsigned long long>(merged.shard_count));
+        return false;
+      }
+      if (auto [it, fresh] = merged.shards.try_emplace(s->shard_index, path); !fresh) {
+        std::fprintf(stderr, "rrefsim merge: %s and %s are both shard %llu/%llu: give each shard's file once\n",
+                     it->second.c_str(), path.c_str(), static_cast<unsigned long long>(s->shard_index),
+                     static_cast<unsigned long long>(s->shard_count));
+        return false;
+      }
       continue;
     }
     std::optional<SeedLine> line = ParseSeedLine(raw, error);
@@ -74,6 +104,7 @@ int RunMerge(const std::vector<std::string>& files) {
   for (const std::string& path : files) {
     if (!AddFile(path, merged)) return kExitBadInput;
   }
+  if (!merged.missing_summary && !CompleteShards(merged)) return kExitBadInput;
   Tally tally;
   for (const std::string& scenario : merged.scenario_order) {
     auto begin = merged.seeds.lower_bound({scenario, 0});

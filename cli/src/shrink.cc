@@ -21,7 +21,8 @@ void PrintSize(const char* label, const scenarios::TraceSize& s) {
               static_cast<unsigned long long>(s.choices), static_cast<unsigned long long>(s.events));
 }
 
-int RunShrink(const std::string& path, const std::string& out_path, double time_limit) {
+int RunShrink(const std::string& program, const std::string& path, const std::string& out_path,
+              double time_limit) {
   std::optional<traces::Trace> trace = LoadTrace("shrink", path);
   if (!trace) return kExitBadInput;
   scenarios::ShrinkResult result = scenarios::Shrink(*trace, scenarios::ShrinkOptions{time_limit});
@@ -47,7 +48,7 @@ int RunShrink(const std::string& path, const std::string& out_path, double time_
               static_cast<unsigned long long>(result.after.length()),
               static_cast<unsigned long long>(result.candidates), static_cast<unsigned long long>(result.accepted),
               result.seconds, result.timed_out ? " (time limit reached before a fixpoint)" : "");
-  std::printf("wrote %s; replay: rrefsim replay %s\n", out_path.c_str(), out_path.c_str());
+  std::printf("wrote %s; replay: %s replay %s\n", out_path.c_str(), program.c_str(), out_path.c_str());
   return kExitOk;
 }
 
@@ -71,8 +72,8 @@ ShrinkCommand::ShrinkCommand(CLI::App& app) {
       ->capture_default_str();
 }
 
-std::optional<int> ShrinkCommand::Dispatch() const {
-  if (*command_) return RunShrink(trace_path_, out_path_, time_limit_);
+std::optional<int> ShrinkCommand::Dispatch(const std::string& program) const {
+  if (*command_) return RunShrink(program, trace_path_, out_path_, time_limit_);
   return std::nullopt;
 }
 

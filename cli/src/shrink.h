@@ -11,7 +11,8 @@ namespace rrefsim::cli {
 class ShrinkCommand {
  public:
   explicit ShrinkCommand(CLI::App& app);
-  std::optional<int> Dispatch() const;
+  // `program`: how to call this binary in the printed replay command (argv[0]).
+  std::optional<int> Dispatch(const std::string& program) const;
 
  private:
   CLI::App* command_ = nullptr;

@@ -43,6 +43,9 @@ class Search {
   bool Try(Candidate candidate, sim::Chooser& chooser);
   const Candidate& current() const { return current_; }
   std::uint64_t seed() const { return seed_; }
+  // The search's wall-clock budget (--time-limit), outside every simulated run: each candidate run stays a pure
+  // function of its inputs; only how many candidates are tried depends on the machine, so a search that stops at
+  // its deadline may end elsewhere than one that reaches its fixpoint.
   bool expired() const { return std::chrono::steady_clock::now() >= deadline_; }
   std::uint64_t tried() const { return tried_; }
   std::uint64_t kept() const { return kept_; }

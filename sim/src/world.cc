@@ -203,11 +203,8 @@ context* World::ChooseStep(const std::vector<context*>& ready, context* yielder,
   }
   hash_.Mix(items[pick]);
   if (pick < fibers) {
-    const FiberRecord& f = fibers_.at(items[pick]);
-    running_worker_ = f.worker;
-    if (observer_) running_fiber_ = f.name;
+    if (observer_) running_fiber_ = fibers_.at(items[pick]).name;
   } else {
-    running_worker_ = -1;
     if (observer_) running_fiber_ = "network";
   }
   if (pick < ready.size()) {
@@ -313,7 +310,6 @@ bool World::AdvanceTime() {
   for (const Sleeper& s : sleepers_) consider(s.due);
   for (const auto& [name, deadline] : flushing_) consider(deadline);
   if (!next) return false;
-  running_worker_ = -1;
   if (observer_) running_fiber_ = "clock";
   if (*next > config_.max_time) {
     bound_hit_ = true;

@@ -152,7 +152,6 @@ class World : public checkers::GlobalView {
   mutable std::vector<char> stale_;
   std::vector<char> changed_;             // per worker: its core was called during this step
   bool step_has_records_ = false;
-  int running_worker_ = -1;               // the worker of the fiber chosen for this step, or -1
   std::string running_fiber_ = "clock";   // its name, or "network" / "clock"
   Network network_;
   std::vector<Host> hosts_;

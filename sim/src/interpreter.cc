@@ -4,6 +4,8 @@
 #include "interpreter.h"
 
 #include <algorithm>
+#include <set>
+#include <string>
 #include <utility>
 
 #include "world_impl.h"
@@ -21,6 +23,10 @@ struct Context {
   Frame frame;
   core::FunctionResult result;
   bool shut_down = false;  // a shutdown op ran: the program's end does not shut down again
+  // Variables left without a value because the op that sets them raised an error the run allows (a timeout under
+  // faults, say). Programs go on after an error, so a later `expect` on one of them is skipped, not a failure: the
+  // error itself was already judged.
+  std::set<std::string> unset_by_allowed_error = {};
 };
 
 core::FunctionResult Raised(const std::string& text) {
@@ -56,6 +62,7 @@ void ReleaseValue(Context& c, core::Value& value) {
 }
 
 void Assign(Context& c, const std::string& name, core::Value value) {
+  c.unset_by_allowed_error.erase(name);
   if (name.empty()) {
     ReleaseValue(c, value);
     return;
@@ -81,7 +88,9 @@ bool ValueExpected(const Op& op, std::int64_t payload) {
 
 // An error raised to the application: observed in a program, raised by a function.
 Flow Raise(Context& c, const Op& op, std::size_t op_index, const std::string& text) {
-  c.world.Record({c.worker, c.where + " op " + std::to_string(op_index), "error " + text, ErrorExpected(c, op, text)});
+  bool allowed = ErrorExpected(c, op, text);
+  c.world.Record({c.worker, c.where + " op " + std::to_string(op_index), "error " + text, allowed});
+  if (allowed && !op.out.empty() && !c.frame.contains(op.out)) c.unset_by_allowed_error.insert(op.out);
   if (!c.in_function) return Flow::kNext;
   c.result = Raised(text);
   return Flow::kRaised;
@@ -167,7 +176,10 @@ Flow ExecOne(Context& c, const Op& op, std::size_t index) {
       std::int64_t expected = Evaluate(c, op.payload);
       bool ok = var != c.frame.end() && var->second.payload == expected;
       std::string what = "as expected";
-      if (var == c.frame.end()) {
+      if (var == c.frame.end() && c.unset_by_allowed_error.contains(op.var)) {
+        ok = true;
+        what = "skipped: '" + op.var + "' has no value, since the op that sets it raised an allowed error";
+      } else if (var == c.frame.end()) {
         what = "expected " + std::to_string(expected) + " in '" + op.var + "', which has no value (an earlier op failed)";
       } else if (!ok) {
         what = "expected " + std::to_string(expected) + " in '" + op.var + "', got " + std::to_string(var->second.payload);

@@ -66,6 +66,26 @@ TEST(ExpectationsTest, AnErrorWhereOnlyValuesAreAllowedIsExpectedOnlyUnderLossyF
   EXPECT_TRUE(failing[1].expected_ok);
 }
 
+// Programs go on after an error. An `expect` on the variable that a failed call should have set is skipped when that
+// error was allowed (here a value-only rpc_sync failing under faults that surface as errors), and a failure when it
+// was not (the same run under reordering alone).
+TEST(ExpectationsTest, AnExpectOnAVariableThatAnAllowedErrorLeftUnsetIsSkipped) {
+  Scenario s("unset", 2);
+  s.Function("fail").Raise("ValueError: Expected error");
+  s.On(0).RpcSync("v", To(1), "fail").ExpectOutcome({42}, {}).Expect("v", 42);
+  std::vector<Observation> faulty =
+      Observe(s, Config("faulty-agent", {"messages_to_fail=RREF_FORK_REQUEST", "messages_to_delay="}));
+  ASSERT_EQ(faulty.size(), 2u);
+  EXPECT_TRUE(faulty[0].expected_ok) << faulty[0].what;
+  EXPECT_TRUE(faulty[1].expected_ok) << faulty[1].what;
+  EXPECT_TRUE(Contains(faulty[1].what, "skipped: 'v' has no value")) << faulty[1].what;
+  std::vector<Observation> reorder = Observe(s, Config("reorder"));
+  ASSERT_EQ(reorder.size(), 2u);
+  EXPECT_FALSE(reorder[0].expected_ok) << reorder[0].what;
+  EXPECT_FALSE(reorder[1].expected_ok) << reorder[1].what;
+  EXPECT_TRUE(Contains(reorder[1].what, "which has no value")) << reorder[1].what;
+}
+
 TEST(ExpectationsTest, WithoutAnAllowedSetAnErrorIsRecordedAsExpectedAndAnRpcValueIsNotRecorded) {
   Scenario s("plain", 2);
   s.Function("fail").Raise("ValueError: Expected error");

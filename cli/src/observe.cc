@@ -1,39 +1,17 @@
 #include "observe.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cstdio>
 #include <vector>
 
 #include "campaign_setup.h"
 #include "exit_codes.h"
+#include "rrefsim/scenarios/catalog.h"
 #include "rrefsim/scenarios/scenario_json.h"
 #include "rrefsim/sim/chooser.h"
 
 namespace rrefsim::cli {
 namespace {
-
-// Splits text into runs of digits (compared as numbers) and of other characters (compared as text).
-bool NaturalLess(const std::string& a, const std::string& b) {
-  std::size_t i = 0, j = 0;
-  while (i < a.size() && j < b.size()) {
-    if (std::isdigit(static_cast<unsigned char>(a[i])) && std::isdigit(static_cast<unsigned char>(b[j]))) {
-      std::size_t i_end = i, j_end = j;
-      while (i_end < a.size() && std::isdigit(static_cast<unsigned char>(a[i_end]))) ++i_end;
-      while (j_end < b.size() && std::isdigit(static_cast<unsigned char>(b[j_end]))) ++j_end;
-      const std::string x = a.substr(i, i_end - i), y = b.substr(j, j_end - j);
-      if (x.size() != y.size()) return x.size() < y.size();  // no leading zeros in places
-      if (x != y) return x < y;
-      i = i_end;
-      j = j_end;
-    } else {
-      if (a[i] != b[j]) return a[i] < b[j];
-      ++i;
-      ++j;
-    }
-  }
-  return a.size() - i < b.size() - j;
-}
 
 // The checkers' verdict on a counter line is not part of what PyTorch shows.
 std::string WithoutExpectation(const std::string& what) {
@@ -47,7 +25,7 @@ std::string FormatObservation(const std::string& name, const sim::RunResult& run
   std::vector<sim::Observation> entries = run.observations;
   std::stable_sort(entries.begin(), entries.end(), [](const sim::Observation& a, const sim::Observation& b) {
     if (a.worker != b.worker) return a.worker < b.worker;
-    return NaturalLess(a.where, b.where);
+    return scenarios::NaturalLess(a.where, b.where);
   });
   std::string text = "observation " + name + "\noutcome " + sim::OutcomeName(run.outcome) + "\n";
   if (!note.empty()) text += "# " + note + "\n";

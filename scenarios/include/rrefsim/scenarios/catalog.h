@@ -41,6 +41,9 @@ struct CatalogEntry {
   friend bool operator==(const CatalogEntry&, const CatalogEntry&) = default;
 };
 
+// Text in the order people count: runs of digits compare as numbers (s2 before s10, "op 2" before "op 10").
+bool NaturalLess(const std::string& a, const std::string& b);
+
 // In name order, runs of digits compared as numbers (s2 before s10). Throws std::logic_error naming the file if a
 // built-in file does not parse (the catalog test keeps that from being released).
 const std::vector<CatalogEntry>& Catalog();

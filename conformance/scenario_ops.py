@@ -2,6 +2,7 @@
 # call it names, recording the observations the simulator's interpreter records (sim/src/interpreter.cc) under the
 # same names ("program 0 op 3", "fetch on 2 op 0"). It runs inside a worker process after rpc.init_rpc; functions
 # run on the agent's pool threads through one UDF, run_function, that every worker can import by name.
+import builtins
 import threading
 import time
 
@@ -12,6 +13,7 @@ from observation import normalize_error
 
 DEFAULT_TIMEOUT = rpc.constants.UNSET_RPC_TIMEOUT
 _NOT_RETURNED = object()  # a block that ran to its end without a `return`
+RUNNER_BUGS = (AttributeError, KeyError, NameError, IndexError)  # raised by this file, never observed as results
 
 
 class Value:
@@ -206,8 +208,10 @@ def _exec(frame, ops):
     for index, op in enumerate(ops):
         try:
             returned = _exec_one(frame, op, index)
-        except (Propagate, NotImplementedError):
-            raise  # already observed (a nested block), or a scenario this runner cannot express
+        except (Propagate, NotImplementedError) + RUNNER_BUGS:
+            # already observed (a nested block), a scenario this runner cannot express, or the runner's own bug (a
+            # scenario's `raise` of these types would be mistaken for one: the catalog raises none)
+            raise
         except Exception as exc:  # what PyTorch raises to the application, of the remote function's own type too
             text = normalize_error(str(exc))
             del exc  # its traceback holds this frame's RRefs
@@ -239,7 +243,7 @@ def run_function(name, payload, *rrefs):
     del rrefs
     try:
         returned = _exec(frame, state.functions[name])
-    except (NotImplementedError, AttributeError, KeyError, NameError, IndexError) as exc:
+    except (NotImplementedError,) + RUNNER_BUGS as exc:
         # the runner's own failure, not PyTorch's: said as such, never observed as a result
         state.record("#runner_error" if not isinstance(exc, NotImplementedError) else "#inexpressible",
                      repr(exc).replace("\n", " "))
@@ -248,8 +252,7 @@ def run_function(name, payload, *rrefs):
         text = str(exc)
         frame.vars.clear()
         kind, _, message = text.partition(": ")
-        error = getattr(__builtins__ if isinstance(__builtins__, dict) else __builtins__.__dict__, kind, None) \
-            if message else None
+        error = getattr(builtins, kind, None) if message else None
         if isinstance(error, type) and issubclass(error, Exception):
             raise error(message) from None
         raise RuntimeError(text) from None

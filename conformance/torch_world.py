@@ -150,12 +150,13 @@ def worker_main(rank, scenario, rpc_port, store_port, out_dir, repeat=1):
                      rpc_backend_options=options)
         start = time.monotonic()  # CLOCK_MONOTONIC: comparable across the processes of this machine
         shut_down = scenario_ops.run_program(state, repeat)
-        record("#timing", f"{start} {time.monotonic()} {state.rref_ops}")
+        end = time.monotonic()
         if not shut_down:
             try:
                 rpc.shutdown(graceful=True)
             except Exception as e:  # the simulator records a failed shutdown too
                 record("shutdown", "error " + normalize_error(str(e)))
+        record("#timing", f"{start} {end} {state.rref_ops}")  # after shutdown: every function has run
     except NotImplementedError as e:
         record("#inexpressible", str(e))
         os._exit(RUNNER_ERROR_EXIT)

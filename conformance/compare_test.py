@@ -10,6 +10,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from compare import compare, format_report  # noqa: E402
 from observation import Observation, normalize_error, parse  # noqa: E402
+from torch_world import Inexpressible, fault_settings  # noqa: E402 (imports torch only inside a run)
 
 REMOTE_TRACEBACK = ("On WorkerInfo(id=1, name=worker1):\nValueError('Expected error')\nTraceback (most recent call "
                     "last):\n  File \"internal.py\", line 206, in _run_function\n    result = f()\n"
@@ -96,6 +97,24 @@ class CompareTest(unittest.TestCase):
                          observation("ok", (0, "program 0 op 1", "error other")))
         self.assertTrue(report.ok())
         self.assertEqual(len(report.marked), 1)
+
+
+class FaultSettingsTest(unittest.TestCase):
+    def test_reorder_is_plain_tensorpipe(self):
+        self.assertIsNone(fault_settings({"faults": {"profile": "reorder", "overrides": ["delay_max_ms=10"]}}))
+
+    def test_faulty_agent_defaults_and_overrides(self):
+        settings = fault_settings({"faults": {"profile": "faulty-agent", "overrides": [
+            "messages_to_fail=", "messages_to_delay=SCRIPT_RREF_FETCH_CALL:1000", "num_fail_sends=4"]}})
+        self.assertEqual(settings, {"messages_to_fail": [], "messages_to_delay": {"SCRIPT_RREF_FETCH_CALL": 1.0},
+                                    "num_fail_sends": 4})
+        self.assertEqual(fault_settings({"faults": {"profile": "faulty-agent"}})["messages_to_delay"],
+                         {"PYTHON_CALL": 1.5, "SCRIPT_CALL": 1.5})
+
+    def test_loss_cannot_run_on_pytorch(self):
+        for faults in ({"profile": "lossy"}, {"profile": "faulty-agent", "overrides": ["drop=0.1"]}):
+            with self.assertRaises(Inexpressible):
+                fault_settings({"faults": faults})
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 # thread before it forks), free ports chosen at run time, the scenario's pool size as num_worker_threads, the
 # faulty agent for the `faulty-agent` profile, program barriers over a c10d TCPStore that worker 0 hosts (not RPC,
 # so the runner sends no message and creates no RRef of its own), and a bounded overall time.
+import copy
 import datetime
 import os
 import socket
@@ -19,7 +20,7 @@ STORE_TIMEOUT = datetime.timedelta(seconds=600)
 
 
 class Inexpressible(Exception):
-    """A scenario this runner cannot run on PyTorch as written (docs/conformance.md, "What runs")."""
+    """A scenario this runner cannot run on PyTorch as written (docs/conformance.md, "The runner")."""
 
 
 # The simulator's faulty-agent profile (sim/src/fault_config.cc), the same as PyTorch 1.13's test fixture.
@@ -38,8 +39,7 @@ def fault_settings(scenario):
     profile, overrides = faults["profile"], faults.get("overrides", [])
     if profile not in ("reorder", "faulty-agent"):
         raise Inexpressible(f"fault profile {profile}: PyTorch has no agent that loses, duplicates or partitions")
-    settings = {key: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
-                for key, v in FAULTY_DEFAULTS.items()}
+    settings = copy.deepcopy(FAULTY_DEFAULTS)
     for item in overrides:
         key, _, value = item.partition("=")
         if key in NETWORK_NOISE_KEYS:

@@ -80,7 +80,8 @@ def _group(observation):
 
 def _counter_detail(real, sim):
     a, b = dict(_COUNTER.findall(real)), dict(_COUNTER.findall(sim))
-    fields = [f"{k}: pytorch {a.get(k, '-')}, rrefsim {b.get(k, '-')}" for k in a.keys() | b.keys() if a.get(k) != b.get(k)]
+    fields = [f"{k}: pytorch {a.get(k, '-')}, rrefsim {b.get(k, '-')}"
+              for k in a.keys() | b.keys() if a.get(k) != b.get(k)]
     return "; ".join(sorted(fields))
 
 

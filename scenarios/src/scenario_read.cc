@@ -141,7 +141,9 @@ void ReadPytorchDifferences(const Node& node, CatalogEntry& e) {
     const std::string why = "one line: why PyTorch differs, with the PyTorch source behind it";
     Node reason = o.Required("reason", why);
     difference.reason = reason.NonEmptyString(why);
-    if (difference.reason.find('\n') != std::string::npos) reason.Fail("a text of several lines (expected " + why + ")");
+    if (difference.reason.find('\n') != std::string::npos) {
+      reason.Fail("a text of several lines (expected " + why + ")");
+    }
     e.pytorch_differences.push_back(std::move(difference));
   }
 }

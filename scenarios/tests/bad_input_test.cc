@@ -237,7 +237,8 @@ TEST(BadInputTest, PytorchDifferences) {
       {outcome, differences(R"([{"observation": "worker 4 barrier 1 debug", "reason": "why"}])"),
        "bad.json: /expect/pytorch_differences/0/observation: worker 4 is out of range (expected a worker of this "
        "world, 0 to 3)"},
-      {outcome, differences(R"([{"observation": "outcome", "reason": "a"}, {"observation": "outcome", "reason": "b"}])"),
+      {outcome,
+       differences(R"([{"observation": "outcome", "reason": "a"}, {"observation": "outcome", "reason": "b"}])"),
        "bad.json: /expect/pytorch_differences/1/observation: \"outcome\" a second time (expected each observation "
        "once)"},
       {outcome, differences(R"([{"observation": "outcome", "reason": "a\nb"}])"),

@@ -96,8 +96,9 @@ Flow Raise(Context& c, const Op& op, std::size_t op_index, const std::string& te
   return Flow::kRaised;
 }
 
-// The destination, or nullopt for one that does not exist: TensorPipeAgent::getWorkerInfo raises
-// "Unknown destination worker <id>" to the caller.
+// The destination, or nullopt for one that does not exist: PyTorch 1.13's TensorPipeAgent::getWorkerInfo(id) raises
+// "name:<self>,rank:<self> could not find destination id <id>" to the caller (checked on real PyTorch,
+// docs/conformance.md); workers are named worker<rank>, as in PyTorch's tests.
 std::optional<core::WorkerId> Destination(Context& c, const Op& op) {
   std::int64_t to = Evaluate(c, op.to);
   if (to < 0 || to >= c.world.workers()) return std::nullopt;
@@ -110,7 +111,9 @@ void RecordValue(Context& c, const Op& op, std::size_t op_index, std::int64_t pa
 }
 
 std::string UnknownDestination(const Context& c, const Op& op) {
-  return "Unknown destination worker " + std::to_string(Evaluate(c, op.to));
+  const std::string self = std::to_string(c.worker);
+  return "name:worker" + self + ",rank:" + self + " could not find destination id " +
+         std::to_string(Evaluate(c, op.to));
 }
 
 core::CallSpec Spec(Context& c, const Op& op) {

@@ -4,6 +4,7 @@
 #include "interpreter.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -87,13 +88,28 @@ bool ValueExpected(const Op& op, std::int64_t payload) {
 }
 
 // An error raised to the application: observed in a program, raised by a function.
-Flow Raise(Context& c, const Op& op, std::size_t op_index, const std::string& text) {
-  bool allowed = ErrorExpected(c, op, text);
+Flow RaiseJudged(Context& c, const Op& op, std::size_t op_index, const std::string& text, bool allowed) {
   c.world.Record({c.worker, c.where + " op " + std::to_string(op_index), "error " + text, allowed});
   if (allowed && !op.out.empty() && !c.frame.contains(op.out)) c.unset_by_allowed_error.insert(op.out);
   if (!c.in_function) return Flow::kNext;
   c.result = Raised(text);
   return Flow::kRaised;
+}
+
+Flow Raise(Context& c, const Op& op, std::size_t op_index, const std::string& text) {
+  return RaiseJudged(c, op, op_index, text, ErrorExpected(c, op, text));
+}
+
+// A call or a list that names a variable an allowed error left unset raises NameError, as Python does, and is
+// allowed: it only follows from that error. Dropping the name instead (as for a deleted one) would shift the RRefs
+// after it, and a callee's to_here at an index would fetch another RRef than the program meant.
+std::optional<Flow> RaiseIfArgUnset(Context& c, const Op& op, std::size_t op_index) {
+  for (const std::string& name : op.args) {
+    if (c.frame.contains(name) || !c.unset_by_allowed_error.contains(name)) continue;
+    std::string text = "NameError: name '" + name + "' is not defined (an allowed error left it unset)";
+    return RaiseJudged(c, op, op_index, text, true);
+  }
+  return std::nullopt;
 }
 
 // The destination, or nullopt for one that does not exist: PyTorch 1.13's TensorPipeAgent::getWorkerInfo(id) raises
@@ -140,6 +156,7 @@ Flow ExecOne(Context& c, const Op& op, std::size_t index) {
   core::Output out;
   switch (op.kind) {
     case Op::Kind::kRemote: {
+      if (std::optional<Flow> raised = RaiseIfArgUnset(c, op, index)) return *raised;
       if (!Destination(c, op)) return Raise(c, op, index, UnknownDestination(c, op));
       core::Expected<core::Handle> r = h.core.Remote(Spec(c, op), c.world.now(), out);
       c.world.Absorb(c.worker, out);
@@ -148,6 +165,7 @@ Flow ExecOne(Context& c, const Op& op, std::size_t index) {
       break;
     }
     case Op::Kind::kRpcSync: {
+      if (std::optional<Flow> raised = RaiseIfArgUnset(c, op, index)) return *raised;
       if (!Destination(c, op)) return Raise(c, op, index, UnknownDestination(c, op));
       core::Expected<core::FutureId> f = h.core.RpcAsync(Spec(c, op), c.world.now(), out);
       c.world.Absorb(c.worker, out);
@@ -203,6 +221,7 @@ Flow ExecOne(Context& c, const Op& op, std::size_t index) {
       c.world.MarkChanged(c.worker);  // no output to Absorb, but a new OwnerRRef for the views
       break;
     case Op::Kind::kPack: {
+      if (std::optional<Flow> raised = RaiseIfArgUnset(c, op, index)) return *raised;
       core::Value packed;
       for (const std::string& name : op.args) {
         auto it = c.frame.find(name);

@@ -37,6 +37,7 @@ ScenarioRun PrepareScenario(const CampaignOptions& o, ScenarioSource source) {
   const scenarios::CatalogEntry& first = source.At(o.seed_begin);
   s.profile = ProfileOf(o, first);
   s.job.config.faults = *FaultsOf(o, first).config;  // checked before the campaign started
+  s.job.config.mode = ProtocolOf(o);
   s.job.pct_steps = o.strategy == "pct" ? CalibratePctSteps(first, s.job.config, o.seed_begin) : 0;
   return s;
 }

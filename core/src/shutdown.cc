@@ -1,15 +1,22 @@
 // Graceful shutdown, step 2 and step 4 of S12 (rref-protocol.md §5): delAllUsersAndUnforkedOwners as a state
 // machine whose waits re-check their predicates after every input (PyTorch's deleteAllUsersCV_) and time out at
 // delete_all_users_timeout; then destroyInstance with its leak check.
+#include <limits>
 #include <utility>
 
 #include "worker_impl.h"
 
 namespace rrefsim::core {
 
+// hardened: the waits have no deadline. Every pending user and child is confirmed once the network heals (requests
+// are resent until answered), and a timeout would only turn a slow network into a G2 break (P12).
+TimeUs Worker::Impl::ShutdownDeadline() const {
+  return hardened() ? std::numeric_limits<TimeUs>::max() : now + config.delete_all_users_timeout;
+}
+
 void Worker::Impl::StartDeleteAllUsers() {
   shutdown = ShutdownStage::kWaitUsers;
-  shutdown_deadline = now + config.delete_all_users_timeout;
+  shutdown_deadline = ShutdownDeadline();
 }
 
 void Worker::Impl::AdvanceShutdown() {
@@ -23,7 +30,12 @@ void Worker::Impl::AdvanceShutdown() {
     // tryDel every confirmed user that is still alive, even a parent still in pendingChildren_ after a timeout (P12).
     std::map<ForkId, Handle> users = std::exchange(confirmed_users, {});
     for (const auto& [fork, h] : users) {
-      if (Find(h) != nullptr) TryDel(h);
+      if (Find(h) == nullptr) continue;
+      if (hardened() && Get(h).child_pins > 0) {
+        Get(h).delete_when_unpinned = true;  // G2: its delete waits for the last CHILD_ACCEPT (DelPendingChild)
+      } else {
+        TryDel(h);
+      }
     }
     std::vector<RRefId> unforked;
     for (const auto& [rref_id, h] : owners) {
@@ -36,7 +48,7 @@ void Worker::Impl::AdvanceShutdown() {
       MaybeDestroy(h);
     }
     shutdown = ShutdownStage::kWaitOwners;
-    shutdown_deadline = now + config.delete_all_users_timeout;
+    shutdown_deadline = ShutdownDeadline();
   }
   if (shutdown == ShutdownStage::kWaitOwners) {
     bool deleted = owners.empty();

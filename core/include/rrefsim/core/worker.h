@@ -29,9 +29,10 @@
 
 namespace rrefsim::core {
 
-// `pytorch` is the faithful protocol. The `hardened` mode (a later issue) plugs in here: handlers consult the mode
-// where it changes behaviour.
-enum class ProtocolMode { kPytorch };
+// `pytorch` is the faithful protocol. `hardened` (docs/hardened-protocol.md) keeps the same API and messages, adds
+// per-peer request numbers (Message::seq), retransmits every request until its reply arrives, and processes each
+// request at most once; handlers consult the mode where it changes behaviour.
+enum class ProtocolMode { kPytorch, kHardened };
 
 // What a retry of a control message carries (rref-protocol.md §9.1).
 enum class RetryPayload {
@@ -46,11 +47,20 @@ struct RetryOptions {
   double backoff = 1.5;
 };
 
+// `hardened` mode's retransmission schedule: first resend after `first`, then each gap times `backoff`, capped at
+// `cap`; no budget (a request is resent until its reply arrives).
+struct ResendOptions {
+  TimeUs first = 1000 * kMillisecond;
+  double backoff = 1.5;
+  TimeUs cap = 8 * kSecond;
+};
+
 struct WorkerConfig {
   WorkerId id = 0;
   ProtocolMode mode = ProtocolMode::kPytorch;
   RetryPayload retry_payload = RetryPayload::kTensorPipe;
   RetryOptions retry;
+  ResendOptions resend;  // hardened mode only
   TimeUs default_timeout = 60 * kSecond;             // kDefaultRpcTimeoutSeconds; 0 means no timeout
   TimeUs delete_all_users_timeout = 100 * kSecond;   // kDeleteAllUsersTimeout
 };

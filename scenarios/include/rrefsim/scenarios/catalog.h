@@ -26,6 +26,11 @@ struct CatalogEntry {
   std::vector<std::string> expected_protocol_errors;
   // Checker ids it trips through a documented PyTorch defect (the summary names the rref-cases.md P-id).
   std::vector<std::string> expected_violations;
+  // How a run in the `hardened` protocol mode ends (docs/hardened-protocol.md): `expected` and
+  // `expected_violations` describe PyTorch, whose defects hardened fixes, so in hardened mode no violation is
+  // expected and the run ends `ok` unless the scenario says otherwise (an application that deadlocks its own
+  // handler pool hangs in both modes).
+  sim::Outcome expected_hardened = sim::Outcome::kOk;
 
   friend bool operator==(const CatalogEntry&, const CatalogEntry&) = default;
 };

@@ -1,0 +1,53 @@
+// Wall-clock time is measured here (std::chrono::steady_clock) only around whole runs; the runs themselves see
+// virtual time only.
+#include "bench_protocols.h"
+
+#include <chrono>
+
+#include "rrefsim/scenarios/catalog.h"
+#include "rrefsim/sim/world.h"
+
+namespace rrefsim::cli {
+namespace {
+
+struct Totals {
+  std::uint64_t runs = 0, messages = 0;
+  double virtual_seconds = 0, wall_seconds = 0;
+};
+
+Totals RunAll(core::ProtocolMode mode, std::uint64_t seeds) {
+  sim::RunConfig config;  // the reorder profile
+  config.mode = mode;
+  Totals t;
+  auto start = std::chrono::steady_clock::now();
+  for (const scenarios::CatalogEntry& e : scenarios::Catalog()) {
+    for (std::uint64_t seed = 0; seed < seeds; ++seed) {
+      sim::RandomChooser chooser(seed);
+      sim::RunResult r = sim::Run(e.scenario, config, chooser);
+      t.messages += r.messages_sent;
+      t.virtual_seconds += static_cast<double>(r.end_time) / static_cast<double>(core::kSecond);
+      ++t.runs;
+    }
+  }
+  t.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return t;
+}
+
+}  // namespace
+
+ProtocolCost MeasureProtocolCost(std::uint64_t seeds) {
+  ProtocolCost c;
+  if (seeds == 0) return c;
+  Totals pytorch = RunAll(core::ProtocolMode::kPytorch, seeds);
+  Totals hardened = RunAll(core::ProtocolMode::kHardened, seeds);
+  c.runs = pytorch.runs;
+  c.pytorch_messages = pytorch.messages;
+  c.hardened_messages = hardened.messages;
+  c.pytorch_virtual_seconds = pytorch.virtual_seconds;
+  c.hardened_virtual_seconds = hardened.virtual_seconds;
+  c.pytorch_wall_seconds = pytorch.wall_seconds;
+  c.hardened_wall_seconds = hardened.wall_seconds;
+  return c;
+}
+
+}  // namespace rrefsim::cli

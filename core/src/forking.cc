@@ -141,7 +141,10 @@ Handle Worker::Impl::GetOrCreateOwnerRRef(RRefId rref_id, const std::string& typ
 
 ForkData Worker::Impl::PrepareChildFork(Handle h) {
   Instance& rref = Get(h);
-  Check(!rref.timed_out, "A17",
+  // hardened: a remote() that timed out is still created exactly once, so its RRef may be shared; only one whose
+  // request never left cannot (pytorch cannot tell the two apart).
+  const bool unusable = hardened() ? rref.never_created : rref.timed_out;
+  Check(!unusable, "A17",
         "RRef creation via rpc.remote() timed out, and it is possible that the RRef on the owner node does not "
         "exist.");
   if (!rref.is_owner) {

@@ -273,12 +273,14 @@ void Worker::Impl::Withdraw(HardenedRequest& request, const std::string& error) 
       return Emit(FutureDone{p.future, Outcome{error, {}}});
     case Purpose::Kind::kRemoteCreate:
       if (auto user = pending_users.find(p.fork_id); user != pending_users.end()) {
+        Get(user->second.user).never_created = true;
         if (flag) MarkTimedOut(user->second.user); else Get(user->second.user).creation_error = error;
         DelPendingUser(p.fork_id);
       }
       return;
     case Purpose::Kind::kSelfRemoteCreate:
       if (auto owner = owners.find(p.rref_id); owner != owners.end()) {
+        Get(owner->second).never_created = true;
         if (flag) MarkTimedOut(owner->second); else Get(owner->second).creation_error = error;
       }
       DelForkOfOwner(p.rref_id, p.rref_id);

@@ -21,7 +21,9 @@ void Worker::Impl::StartDeleteAllUsers() {
 
 void Worker::Impl::AdvanceShutdown() {
   if (shutdown == ShutdownStage::kWaitUsers) {
-    bool confirmed = pending_users.empty() && pending_children.empty();
+    // hardened: a request that arrived late (its caller timed out and went on to shut down) may still be running
+    // its function, which may use or return the UserRRefs deleted below (A18): wait for it too.
+    bool confirmed = pending_users.empty() && pending_children.empty() && (!hardened() || works.empty());
     if (!confirmed && now < shutdown_deadline) return;
     if (!confirmed) {
       LogLine(LogLevel::kError, "Timed out waiting for pending UserRRefs to be confirmed by owner and parent.");

@@ -55,7 +55,8 @@ struct Instance {
   bool timed_out = false;
   bool delete_when_unpinned = false;
   std::optional<std::string> creation_error;  // hardened: its remote() was answered with an error
-  bool awaiting_creation = false;  // hardened: made by unpickling before its REMOTE_CALL was processed (P18)  // hardened shutdown: tryDel once its last pending child is accepted (P12)
+  bool awaiting_creation = false;
+  bool never_created = false;  // hardened: its remote() was withdrawn before any copy left  // hardened: made by unpickling before its REMOTE_CALL was processed (P18)  // hardened shutdown: tryDel once its last pending child is accepted (P12)
   // OwnerRRef
   bool value_set = false;
   std::optional<std::string> error;  // setError

@@ -179,5 +179,58 @@ TEST(HardenedTest, FailedRemoteGivesACleanErrorAndNoPin) {
   EXPECT_EQ(c.Debug(1), Counters(0, 0, 0, 0));
 }
 
+// P16: each remote() that times out marks its own RRef (pytorch marks the first RRef that ever failed); both stay
+// pending until their late REMOTE_RETs, then everything is deleted.
+TEST(HardenedTest, EveryTimedOutRemoteMarksItsOwnRRef) {
+  Cluster c(2, Hardened());
+  c.Define("make", [](Cluster&, WorkerId, RunFunction&) { return Returns(5); });
+  Handle r1 = c.Remote(0, 1, "make", {}, 10 * kMillisecond);
+  Handle r2 = c.Remote(0, 1, "make", {}, 10 * kMillisecond);
+  Message call1 = c.Take(MT::PYTHON_REMOTE_CALL, 0, 1);
+  Message call2 = c.Take(MT::PYTHON_REMOTE_CALL, 0, 1);
+  c.AdvanceTo(10 * kMillisecond);
+  for (const UserRRefView& u : c.View(0).users) EXPECT_TRUE(u.timed_out);
+  EXPECT_EQ(c.View(0).pending_users.size(), 2u);
+  EXPECT_FALSE(c.TryToHere(0, r1).ok());
+  EXPECT_FALSE(c.TryToHere(0, r2).ok());
+  c.Release(0, r1);
+  c.Release(0, r2);
+  c.Deliver(call2);
+  c.Deliver(call1);
+  c.DeliverAll();
+  EXPECT_EQ(c.Debug(0), Counters(0, 0, 0, 0));
+  EXPECT_EQ(c.Debug(1), Counters(0, 0, 0, 0));
+}
+
+// A call whose only transmission the transport refused never left: the caller gets the error at once, the fork
+// its owner registered early for it is dropped (P7), and the request's number is filled by a payload-less cancel
+// that its receiver answers without running anything.
+TEST(HardenedTest, RefusedCallIsWithdrawnAndReleasesItsEarlyRegisteredFork) {
+  Cluster c(2, Hardened());
+  int runs = 0;
+  c.Define("use", [&runs](Cluster&, WorkerId, RunFunction&) { return Counting(runs); });
+  Handle local = c.worker(0).CreateLocal(Val(3), "PyObject");
+  bool refused = false;
+  c.FailSends([&refused](const Message& m) -> std::optional<std::string> {
+    if (m.type != MT::PYTHON_CALL || refused) return std::nullopt;
+    refused = true;
+    return "RPCErr:2:Send attempt failed intentionally for PYTHON_CALL";
+  });
+  FutureId f = c.Rpc(0, 1, "use", Val(0, {local}));
+  EXPECT_EQ(OutcomeOf(c, 0, f), "RPCErr:2:Send attempt failed intentionally for PYTHON_CALL");
+  EXPECT_TRUE(c.View(0).forks.empty());  // the early registration of the fork it carried is undone
+  c.AdvanceTo(*c.NextDeadline());
+  Message cancel = c.Take(MT::PYTHON_CALL, 0, 1);
+  EXPECT_TRUE(cancel.empty_payload);
+  EXPECT_TRUE(cancel.value.rrefs.empty());
+  c.Deliver(cancel);
+  EXPECT_EQ(runs, 0);
+  c.DeliverAll();
+  EXPECT_FALSE(c.NextDeadline().has_value());
+  c.Release(0, local);
+  EXPECT_EQ(c.Debug(0), Counters(0, 0, 0, 0));
+  EXPECT_EQ(c.Debug(1), Counters(0, 0, 0, 0));
+}
+
 }  // namespace
 }  // namespace rrefsim::core::testing

@@ -1,7 +1,9 @@
 // Under `reorder` (the protocol's own assumption: no loss, no duplicates, no delay near a timeout) the hardened mode
 // must not change what an application sees: every catalog scenario, run with the same seeds in both modes, gives
-// the same observations (to_here results, counters at barriers) and ends the same way. The hardened run is also
-// checked by every checker, which must stay silent.
+// the same observations (to_here results, counters at barriers) and ends the same way. The exceptions are the
+// scenarios that document a PyTorch defect reachable under reordering (an expected deadlock or violation, e.g.
+// early_owner_rref_race, P18): hardened fixes it, so there only hardened's own expectation is checked. Every hardened
+// run is checked by every checker, which must stay silent.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -14,7 +16,7 @@
 namespace rrefsim::scenarios {
 namespace {
 
-constexpr std::uint64_t kSeeds = 20;
+constexpr std::uint64_t kSeeds = 100;
 
 // A run's observations, in the order its programs made them, as one text per (worker, place).
 std::map<std::string, std::vector<std::string>> Observed(const sim::RunResult& r) {
@@ -23,6 +25,10 @@ std::map<std::string, std::vector<std::string>> Observed(const sim::RunResult& r
     seen[std::to_string(o.worker) + " " + o.where].push_back(o.what);
   }
   return seen;
+}
+
+bool DocumentsADefect(const CatalogEntry& entry) {
+  return entry.expected != sim::Outcome::kOk || !entry.expected_violations.empty();
 }
 
 sim::RunConfig Reorder(core::ProtocolMode mode) {
@@ -36,13 +42,30 @@ TEST(HardenedReorderTest, EveryCatalogScenarioObservesTheSameInBothModes) {
     SCOPED_TRACE(entry.name);
     for (std::uint64_t seed = 0; seed < kSeeds; ++seed) {
       SCOPED_TRACE("seed " + std::to_string(seed));
+      // Unchecked runs to the end: a scenario meant for another profile (its expectations assume that profile's
+      // faults) still has to observe the same in both modes.
       sim::RandomChooser pytorch_chooser(seed);
       sim::RunResult pytorch = sim::Run(entry.scenario, Reorder(core::ProtocolMode::kPytorch), pytorch_chooser);
       sim::RandomChooser hardened_chooser(seed);
-      CheckedRun hardened = RunChecked(entry, Reorder(core::ProtocolMode::kHardened), hardened_chooser);
+      sim::RunResult hardened = sim::Run(entry.scenario, Reorder(core::ProtocolMode::kHardened), hardened_chooser);
+      if (!DocumentsADefect(entry)) {
+        EXPECT_EQ(sim::OutcomeName(hardened.outcome), std::string(sim::OutcomeName(pytorch.outcome)));
+        EXPECT_EQ(Observed(hardened), Observed(pytorch));
+      }
+    }
+  }
+}
+
+TEST(HardenedReorderTest, EveryReorderScenarioPassesEveryCheckerInHardenedMode) {
+  for (const CatalogEntry& entry : Catalog()) {
+    if (entry.faults != "reorder") continue;
+    SCOPED_TRACE(entry.name);
+    for (std::uint64_t seed = 0; seed < kSeeds; ++seed) {
+      SCOPED_TRACE("seed " + std::to_string(seed));
+      sim::RandomChooser chooser(seed);
+      CheckedRun hardened = RunChecked(entry, Reorder(core::ProtocolMode::kHardened), chooser);
       for (const checkers::Violation& v : hardened.violations) ADD_FAILURE() << v.checker << ": " << v.text;
-      EXPECT_EQ(sim::OutcomeName(hardened.run.outcome), std::string(sim::OutcomeName(pytorch.outcome)));
-      EXPECT_EQ(Observed(hardened.run), Observed(pytorch));
+      EXPECT_TRUE(hardened.expected_violations.empty());
     }
   }
 }

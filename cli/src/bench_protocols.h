@@ -12,7 +12,7 @@ struct ProtocolCost {
   double pytorch_wall_seconds = 0, hardened_wall_seconds = 0;
 };
 
-// Every catalog scenario that ends in both modes (not a hang), under `reorder`, seeds 0..seeds-1, once per mode
+// Every catalog scenario that ends `ok` in PyTorch (not a documented hang), under `reorder`, seeds 0..seeds-1, once per mode
 // (0 seeds: nothing measured).
 ProtocolCost MeasureProtocolCost(std::uint64_t seeds);
 

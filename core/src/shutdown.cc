@@ -14,6 +14,14 @@ TimeUs Worker::Impl::ShutdownDeadline() const {
   return hardened() ? std::numeric_limits<TimeUs>::max() : now + config.delete_all_users_timeout;
 }
 
+std::set<std::uint64_t> Worker::Impl::HeldByOwnedValues() const {
+  std::set<std::uint64_t> held;
+  for (const auto& [rref_id, h] : owners) {
+    for (Handle nested : instances.at(h.id).value.rrefs) held.insert(nested.id);
+  }
+  return held;
+}
+
 void Worker::Impl::StartDeleteAllUsers() {
   shutdown = ShutdownStage::kWaitUsers;
   shutdown_deadline = ShutdownDeadline();
@@ -31,8 +39,12 @@ void Worker::Impl::AdvanceShutdown() {
     Emit(ShutdownProgress{ShutdownStep::kUsersConfirmed, !confirmed});
     // tryDel every confirmed user that is still alive, even a parent still in pendingChildren_ after a timeout (P12).
     std::map<ForkId, Handle> users = std::exchange(confirmed_users, {});
+    const std::set<std::uint64_t> nested = hardened() ? HeldByOwnedValues() : std::set<std::uint64_t>{};
     for (const auto& [fork, h] : users) {
       if (Find(h) == nullptr) continue;
+      // hardened: a UserRRef inside the value of an OwnerRRef still in owners_ is forked again by every fetch of
+      // that value (S10); it is deleted when that OwnerRRef is freed, which the second wait waits for.
+      if (nested.contains(h.id)) continue;
       if (hardened() && Get(h).child_pins > 0) {
         Get(h).delete_when_unpinned = true;  // G2: its delete waits for the last CHILD_ACCEPT (DelPendingChild)
       } else {

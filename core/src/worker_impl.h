@@ -332,6 +332,7 @@ struct Worker::Impl {
 
   // --- shutdown (shutdown.cc) ---
   TimeUs ShutdownDeadline() const;
+  std::set<std::uint64_t> HeldByOwnedValues() const;  // handles inside the values of the OwnerRRefs in owners_
   void StartDeleteAllUsers();
   void AdvanceShutdown();
   Expected<bool> DestroyInstance(bool ignore_leak);

@@ -9,15 +9,10 @@
 #include "worker_impl.h"
 
 namespace rrefsim::core {
-namespace {
-
-// Requests whose caller gave a timeout: the timeout only fails the application's future.
-bool UserFacing(Purpose::Kind kind) {
+bool IsUserFacing(Purpose::Kind kind) {
   return kind == Purpose::Kind::kUserCall || kind == Purpose::Kind::kFetch ||
          kind == Purpose::Kind::kRemoteCreate || kind == Purpose::Kind::kSelfRemoteCreate;
 }
-
-}  // namespace
 
 std::int64_t Worker::Impl::HardenedSend(Message message, TimeUs timeout, Purpose purpose) {
   message.id = next_message_id++;
@@ -29,7 +24,7 @@ std::int64_t Worker::Impl::HardenedSend(Message message, TimeUs timeout, Purpose
   request.timeout = timeout;
   request.gap = config.resend.first;
   const std::int64_t id = request.message.id;
-  if (timeout > 0 && UserFacing(request.purpose.kind)) {
+  if (timeout > 0 && IsUserFacing(request.purpose.kind)) {
     request.deadline = now + timeout;
     request.deadline_seq = next_seq++;
     timers.insert({*request.deadline, request.deadline_seq, id, false, true});
@@ -226,68 +221,6 @@ bool Worker::Impl::AnswerFetchOfDeleted(const Message& request) {
   ReplyFutureError(request, "RRef " + ToString(request.rref_id) + " was already deleted on its owner (worker " +
                                 std::to_string(config.id) + "): nothing to fetch");
   return true;
-}
-
-// A transmission the transport refused before it left (FaultyTensorPipeAgent): one lost copy, resent on schedule.
-// But when no copy of a user request ever left, it is withdrawn: the caller gets the error at once, as in PyTorch
-// (the application decides whether to try again), and the request goes on without a payload as a cancel that only
-// fills its number in the stream.
-void Worker::Impl::RefusedSend(std::int64_t id, const std::string& error) {
-  auto it = hardened_requests.find(id);
-  if (it == hardened_requests.end()) return;
-  HardenedRequest& request = it->second;
-  ++request.refused;
-  if (request.cancelled || request.refused < request.transmissions || !UserFacing(request.purpose.kind)) {
-    LogLine(LogLevel::kInfo, "Send of request " + std::to_string(id) + " failed (" + error +
-                                 "); it is resent on its schedule");
-    return;
-  }
-  Withdraw(request, error);
-}
-
-void Worker::Impl::Withdraw(HardenedRequest& request, const std::string& error) {
-  LogLine(LogLevel::kInfo, "Request " + Describe(request.message) + " never left: withdrawn (" + error + ")");
-  request.cancelled = true;
-  if (request.deadline) {
-    timers.erase({*request.deadline, request.deadline_seq, request.message.id, false, true});
-    request.deadline.reset();
-  }
-  // The forks it carried never reached anyone: undo their registrations and pins.
-  for (const ForkData& f : request.message.value.rrefs) {
-    if (f.parent != config.id) continue;
-    if (f.owner == config.id) {
-      DelForkOfOwner(f.rref_id, f.fork_id);
-    } else {
-      DelPendingChild(f.fork_id);
-    }
-  }
-  request.message.value = {};
-  request.message.empty_payload = true;
-  const bool answered = std::exchange(request.app_done, true);
-  const Purpose p = request.purpose;
-  if (answered || !p.attached) return;
-  const bool flag = GetRpcErrorType(error) != RpcErrorType::kUnknown;  // PyTorch's handleError: timed out
-  switch (p.kind) {
-    case Purpose::Kind::kUserCall:
-    case Purpose::Kind::kFetch:
-      return Emit(FutureDone{p.future, Outcome{error, {}}});
-    case Purpose::Kind::kRemoteCreate:
-      if (auto user = pending_users.find(p.fork_id); user != pending_users.end()) {
-        Get(user->second.user).never_created = true;
-        if (flag) MarkTimedOut(user->second.user); else Get(user->second.user).creation_error = error;
-        DelPendingUser(p.fork_id);
-      }
-      return;
-    case Purpose::Kind::kSelfRemoteCreate:
-      if (auto owner = owners.find(p.rref_id); owner != owners.end()) {
-        Get(owner->second).never_created = true;
-        if (flag) MarkTimedOut(owner->second); else Get(owner->second).creation_error = error;
-      }
-      DelForkOfOwner(p.rref_id, p.rref_id);
-      return;
-    default:
-      return;
-  }
 }
 
 Purpose& Worker::Impl::SentPurpose(std::int64_t handle, bool retried) {

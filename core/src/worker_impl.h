@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "hardened_state.h"
 #include "mutants.h"
 #include "rrefsim/core/worker.h"
 
@@ -78,6 +79,10 @@ struct Purpose {
   bool attached = true;
 };
 
+// Requests the application waits for (user calls, fetches, remote()): their timeout is the application's
+// (hardened mode).
+bool IsUserFacing(Purpose::Kind kind);
+
 // The completion context that decides what a throwing callback does (rref-protocol.md §9.3, §9.4).
 enum class Site { kPool, kInline, kRetryThread };
 
@@ -132,33 +137,6 @@ struct HardenedRequest {
   int transmissions = 0;
   int refused = 0;         // transmissions the transport refused synchronously (SendFailed)
   bool cancelled = false;  // withdrawn: every transmission was refused; later ones carry no payload
-};
-
-// hardened: what a receiver remembers of one sender's request stream. Every number <= watermark and every number
-// in `above` was accepted once; a copy of one of them is a duplicate, however late. `replies` keeps the reply of
-// each accepted request until the sender says (replies_below) it has every reply below a number.
-struct PeerInbox {
-  std::int64_t watermark = 0;
-  std::set<std::int64_t> above;
-  std::int64_t replies_below = 0;
-  std::map<std::int64_t, Message> replies;
-  bool Seen(std::int64_t seq) const { return seq <= watermark || above.contains(seq); }
-  void Accept(std::int64_t seq) {
-    above.insert(seq);
-    while (!above.empty() && *above.begin() == watermark + 1) {
-      above.erase(above.begin());
-      ++watermark;
-    }
-  }
-};
-
-// hardened: an RRef whose OwnerRRef left owners_ after its last fork was deleted. A fetch that arrives later (a
-// to_here that timed out at its user before the user was deleted) gets an error instead of waiting in
-// pendingOwners_ forever (P10). `deletes` holds, per worker that deleted a fork, the number of its last delete: once
-// the watermark of every such stream passed it, no request sent before those deletes can still arrive unseen, so
-// the tombstone goes.
-struct Tombstone {
-  std::map<WorkerId, std::int64_t> deletes;
 };
 
 struct PendingUser {
@@ -251,6 +229,7 @@ struct Worker::Impl {
   void RunHardenedCallback(const Purpose& purpose, const Message* response, const std::string& error);
   void FinishLate(const Purpose& purpose, const Message& response);
   void MarkTimedOut(Handle rref);
+  void MarkNeverCreated(Handle rref, const std::string& error);
 
   // --- ids and output (worker.cc) ---
   GloballyUniqueId GenId();

@@ -112,11 +112,11 @@ int RunBench(const BenchOptions& o) {
       yield_ns, per_message_ns / yield_ns, PeakRssBytes(), rss_before, static_cast<unsigned long long>(runs),
       static_cast<unsigned long long>(messages), scaling.speedup(), scaling.cpu_bound_speedup(),
       scaling.parallelism_2_threads(), scaling.seconds_1_thread, scaling.seconds_2_threads,
-      static_cast<unsigned long long>(scaling.runs), static_cast<unsigned long long>(cost.runs),
-      static_cast<unsigned long long>(cost.pytorch_messages), static_cast<unsigned long long>(cost.hardened_messages),
-      ratio(static_cast<double>(cost.hardened_messages), static_cast<double>(cost.pytorch_messages)),
-      ratio(cost.hardened_virtual_seconds, cost.pytorch_virtual_seconds),
-      ratio(cost.hardened_wall_seconds, cost.pytorch_wall_seconds), static_cast<unsigned long long>(scenarios_run),
+      static_cast<unsigned long long>(scaling.runs), static_cast<unsigned long long>(cost.pytorch.runs),
+      static_cast<unsigned long long>(cost.pytorch.messages), static_cast<unsigned long long>(cost.hardened.messages),
+      ratio(static_cast<double>(cost.hardened.messages), static_cast<double>(cost.pytorch.messages)),
+      ratio(cost.hardened.virtual_seconds, cost.pytorch.virtual_seconds),
+      ratio(cost.hardened.wall_seconds, cost.pytorch.wall_seconds), static_cast<unsigned long long>(scenarios_run),
       static_cast<unsigned long long>(o.mix_seeds - 1), checkers::CheckerIds().size());
   return kExitOk;
 }

@@ -10,15 +10,10 @@
 namespace rrefsim::cli {
 namespace {
 
-struct Totals {
-  std::uint64_t runs = 0, messages = 0;
-  double virtual_seconds = 0, wall_seconds = 0;
-};
-
-Totals RunAll(core::ProtocolMode mode, std::uint64_t seeds) {
+ModeTotals RunAll(core::ProtocolMode mode, std::uint64_t seeds) {
   sim::RunConfig config;  // the reorder profile
   config.mode = mode;
-  Totals t;
+  ModeTotals t;
   auto start = std::chrono::steady_clock::now();
   for (const scenarios::CatalogEntry& e : scenarios::Catalog()) {
     // Only scenarios that end normally in PyTorch: a documented hang (pool_exhaustion) runs to the time bound in
@@ -39,18 +34,8 @@ Totals RunAll(core::ProtocolMode mode, std::uint64_t seeds) {
 }  // namespace
 
 ProtocolCost MeasureProtocolCost(std::uint64_t seeds) {
-  ProtocolCost c;
-  if (seeds == 0) return c;
-  Totals pytorch = RunAll(core::ProtocolMode::kPytorch, seeds);
-  Totals hardened = RunAll(core::ProtocolMode::kHardened, seeds);
-  c.runs = pytorch.runs;
-  c.pytorch_messages = pytorch.messages;
-  c.hardened_messages = hardened.messages;
-  c.pytorch_virtual_seconds = pytorch.virtual_seconds;
-  c.hardened_virtual_seconds = hardened.virtual_seconds;
-  c.pytorch_wall_seconds = pytorch.wall_seconds;
-  c.hardened_wall_seconds = hardened.wall_seconds;
-  return c;
+  if (seeds == 0) return {};
+  return {RunAll(core::ProtocolMode::kPytorch, seeds), RunAll(core::ProtocolMode::kHardened, seeds)};
 }
 
 }  // namespace rrefsim::cli

@@ -5,15 +5,18 @@
 
 namespace rrefsim::cli {
 
-struct ProtocolCost {
-  std::uint64_t runs = 0;                                  // per mode
-  std::uint64_t pytorch_messages = 0, hardened_messages = 0;  // messages sent, summed over the runs
-  double pytorch_virtual_seconds = 0, hardened_virtual_seconds = 0;  // virtual end times, summed
-  double pytorch_wall_seconds = 0, hardened_wall_seconds = 0;
+// One mode's runs: messages sent and virtual end times summed over them, and the wall time they took.
+struct ModeTotals {
+  std::uint64_t runs = 0, messages = 0;
+  double virtual_seconds = 0, wall_seconds = 0;
 };
 
-// Every catalog scenario that ends `ok` in PyTorch (not a documented hang), under `reorder`, seeds 0..seeds-1, once per mode
-// (0 seeds: nothing measured).
+struct ProtocolCost {
+  ModeTotals pytorch, hardened;
+};
+
+// Every catalog scenario that ends `ok` in PyTorch (not a documented hang), under `reorder`, seeds 0..seeds-1, once
+// per mode (0 seeds: nothing measured).
 ProtocolCost MeasureProtocolCost(std::uint64_t seeds);
 
 }  // namespace rrefsim::cli

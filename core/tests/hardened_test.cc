@@ -22,6 +22,12 @@ WorkerConfig Hardened() {
 
 FunctionResult Counting(int& runs) { return Returns(10 * ++runs); }
 
+// Delivers everything in flight; then no worker holds any RRef state.
+void ExpectCleanAfterDelivery(Cluster& c, int workers) {
+  c.DeliverAll();
+  for (WorkerId w = 0; w < workers; ++w) EXPECT_EQ(c.Debug(w), Counters(0, 0, 0, 0)) << "worker " << w;
+}
+
 // A second copy of a REMOTE_CALL does not run the function again: the receiver resends the cached REMOTE_RET (P4).
 TEST(HardenedTest, DuplicateRemoteCallRunsOnceAndGetsTheCachedReply) {
   Cluster c(2, Hardened());
@@ -37,9 +43,7 @@ TEST(HardenedTest, DuplicateRemoteCallRunsOnceAndGetsTheCachedReply) {
   EXPECT_EQ(c.Count(MT::REMOTE_RET), 2u);  // the answer and its cached copy
   EXPECT_EQ(LogsWith(c, 1, "Resending the reply to duplicate request").size(), 1u);
   c.Release(0, a);
-  c.DeliverAll();
-  EXPECT_EQ(c.Debug(0), Counters(0, 0, 0, 0));
-  EXPECT_EQ(c.Debug(1), Counters(0, 0, 0, 0));
+  ExpectCleanAfterDelivery(c, 2);
 }
 
 // The reply cache forgets a reply once the sender says it has every reply below a number; a copy of that request
@@ -131,9 +135,7 @@ TEST(HardenedTest, RemoteThatTimedOutAtTheCallerLeavesNothingBehind) {
   EXPECT_FALSE(c.Has(MT::RREF_USER_DELETE));  // pinned until the creation is answered
   EXPECT_EQ(c.Debug(0).num_pending_users, 1);
   c.Deliver(call);
-  c.DeliverAll();
-  EXPECT_EQ(c.Debug(0), Counters(0, 0, 0, 0));
-  EXPECT_EQ(c.Debug(1), Counters(0, 0, 0, 0));
+  ExpectCleanAfterDelivery(c, 2);
 }
 
 // P10: a fetch that arrives after the last delete freed the OwnerRRef gets an error from the owner's tombstone,
@@ -174,9 +176,7 @@ TEST(HardenedTest, FailedRemoteGivesACleanErrorAndNoPin) {
   EXPECT_NE(OutcomeOf(c, 0, f), "<ok>");
   EXPECT_NE(OutcomeOf(c, 0, f), "<pending>");
   c.Release(0, a);
-  c.DeliverAll();
-  EXPECT_EQ(c.Debug(0), Counters(0, 0, 0, 0));
-  EXPECT_EQ(c.Debug(1), Counters(0, 0, 0, 0));
+  ExpectCleanAfterDelivery(c, 2);
 }
 
 // P16: each remote() that times out marks its own RRef (pytorch marks the first RRef that ever failed); both stay
@@ -197,9 +197,7 @@ TEST(HardenedTest, EveryTimedOutRemoteMarksItsOwnRRef) {
   c.Release(0, r2);
   c.Deliver(call2);
   c.Deliver(call1);
-  c.DeliverAll();
-  EXPECT_EQ(c.Debug(0), Counters(0, 0, 0, 0));
-  EXPECT_EQ(c.Debug(1), Counters(0, 0, 0, 0));
+  ExpectCleanAfterDelivery(c, 2);
 }
 
 // A call whose only transmission the transport refused never left: the caller gets the error at once, the fork

@@ -230,5 +230,29 @@ TEST(HardenedTest, RefusedCallIsWithdrawnAndReleasesItsEarlyRegisteredFork) {
   EXPECT_EQ(c.Debug(1), Counters(0, 0, 0, 0));
 }
 
+// P12: graceful shutdown's first wait has no deadline, and it never deletes a parent whose child is not accepted yet:
+// the call carrying the child is late (still being resent), the parent's RREF_USER_DELETE follows the CHILD_ACCEPT.
+TEST(HardenedTest, ShutdownWaitsForPendingChildrenWithoutDeadline) {
+  Cluster c(3, Hardened());
+  c.Define("make", [](Cluster&, WorkerId, RunFunction&) { return Returns(1); });
+  c.Define("use", [](Cluster&, WorkerId, RunFunction&) { return Returns(0); });
+  Handle a = c.Remote(0, 1, "make");
+  c.DeliverAll();
+  c.Rpc(0, 2, "use", Val(0, {a}), /*timeout=*/0);
+  c.Release(0, a);  // only pendingChildren_ holds the parent now
+  c.DeleteAllUsers(0);
+  for (int i = 0; i < 40; ++i) {  // 40 resends of the lost call: well past pytorch's 100 s wait
+    c.Drop(MT::PYTHON_CALL, 0, 2);
+    c.AdvanceTo(*c.NextDeadline());
+  }
+  EXPECT_GT(c.now(), 200 * kSecond);
+  EXPECT_TRUE(EventsOf<ShutdownProgress>(c, 0).empty());
+  EXPECT_FALSE(c.Has(MT::RREF_USER_DELETE));
+  EXPECT_EQ(c.View(0).pending_children.size(), 1u);
+  c.DeliverAll();
+  EXPECT_EQ(EventsOf<ShutdownProgress>(c, 0).size(), 2u);
+  ExpectCleanAfterDelivery(c, 3);
+}
+
 }  // namespace
 }  // namespace rrefsim::core::testing

@@ -1,6 +1,7 @@
 // The owner's side: no_premature_delete (I2), owner_view_monotonic (I10) and no_orphan_waiter (I11).
 #include <map>
 #include <set>
+#include <tuple>
 #include <variant>
 
 #include "checkers_impl.h"
@@ -16,6 +17,7 @@ class NoPrematureDeleteChecker : public Checker {
   const char* id() const override { return "no_premature_delete"; }
   void OnRecord(const StepRecord& r, const Facts&, const GlobalView&, Report&) override {
     if (MayChangeUsers(r)) touched_.Mark(r.worker);
+    if (r.kind == RecordKind::kDeliver && r.message->seq > 0) delivered_.insert(StreamKey(*r.message));
     if (r.kind != RecordKind::kEvent) return;
     if (const auto* freed = std::get_if<core::OwnerRRefFreed>(r.event)) freed_now_.push_back({r.worker, freed->rref_id});
   }
@@ -53,6 +55,7 @@ class NoPrematureDeleteChecker : public Checker {
     view.ForEachInFlight([&](const InFlightMessage& in) {
       const core::Message& m = *in.message;
       if (m.to < 0 || m.to >= view.workers() || !Running(view, m.to)) return;
+      if (m.seq > 0 && delivered_.contains(StreamKey(m))) return;  // a copy of a message its receiver already got
       for (const core::ForkData& f : m.value.rrefs) {
         if (f.rref_id == rref) report.Fail(prefix + core::Describe(m) + " carries its fork " + Id(f.fork_id));
       }
@@ -69,10 +72,19 @@ class NoPrematureDeleteChecker : public Checker {
     });
   }
 
+  // A message with a stream number (hardened mode: Message::seq) is one logical message however many copies the
+  // network or the sender's resends make; the receiver processes the first copy it gets and drops the others, so
+  // only until that first delivery do its forks count as pending (rref-protocol.md §7: forks carried by messages not
+  // yet unpickled). Should a later copy be unpickled anyway, the check below on UserRRefs of freed RRefs and
+  // unique_fork_ids catch it. Messages without a number (pytorch mode) are counted as before: each copy is pending.
+  using Stream = std::tuple<int, int, std::int64_t, bool>;  // from, to, seq, request
+  static Stream StreamKey(const core::Message& m) { return {m.from, m.to, m.seq, core::IsRequest(m.type)}; }
+
   std::vector<std::pair<int, core::RRefId>> freed_now_;
   Touched touched_;
   std::set<core::RRefId> freed_;
   std::set<core::ForkId> reported_;
+  std::set<Stream> delivered_;
 };
 
 // I10: the owner's view of each fork goes unknown -> known -> deleted, once. A fork the owner deleted (or whose

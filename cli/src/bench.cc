@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "bench_campaign.h"
+#include "bench_protocols.h"
 #include "exit_codes.h"
 #include "rrefsim/checkers/checker.h"
 #include "rrefsim/scenarios/catalog.h"
@@ -94,6 +95,8 @@ int RunBench(const BenchOptions& o) {
   double yield_ns = YieldNanoseconds();
   double per_message_ns = mix_seconds * 1e9 / static_cast<double>(messages);
   CampaignScaling scaling = o.campaign_seeds > 0 ? MeasureCampaignScaling(o.campaign_seeds) : CampaignScaling{};
+  ProtocolCost cost = MeasureProtocolCost(o.protocol_seeds);
+  auto ratio = [](double hardened, double pytorch) { return pytorch > 0 ? hardened / pytorch : 0.0; };
 
   std::printf(
       "{\"messages_per_second\": %.0f, \"messages_per_second_checked\": %.0f, \"runs_per_second\": %.0f, \"switches_per_message\": %.3f, "
@@ -102,12 +105,18 @@ int RunBench(const BenchOptions& o) {
       "\"campaign_speedup_2_threads\": %.2f, \"campaign_cpu_bound_speedup_2_threads\": %.2f, "
       "\"campaign_cores_used_2_threads\": %.2f, \"campaign_seconds_1_thread\": %.2f, \"campaign_seconds_2_threads\": %.2f, "
       "\"campaign_runs\": %llu, "
+      "\"protocol_runs_per_mode\": %llu, \"pytorch_messages\": %llu, \"hardened_messages\": %llu, "
+      "\"hardened_messages_ratio\": %.3f, \"hardened_virtual_time_ratio\": %.3f, \"hardened_wall_time_ratio\": %.3f, "
       "\"workload\": \"the %llu catalog scenarios meant for reorder, seeds 0-%llu each; checked: all %zu checkers on\"}\n",
       messages / mix_seconds, checked.messages / checked.seconds, s3_runs / s3_seconds, static_cast<double>(switches) / static_cast<double>(messages),
       yield_ns, per_message_ns / yield_ns, PeakRssBytes(), rss_before, static_cast<unsigned long long>(runs),
       static_cast<unsigned long long>(messages), scaling.speedup(), scaling.cpu_bound_speedup(),
       scaling.parallelism_2_threads(), scaling.seconds_1_thread, scaling.seconds_2_threads,
-      static_cast<unsigned long long>(scaling.runs), static_cast<unsigned long long>(scenarios_run),
+      static_cast<unsigned long long>(scaling.runs), static_cast<unsigned long long>(cost.pytorch.runs),
+      static_cast<unsigned long long>(cost.pytorch.messages), static_cast<unsigned long long>(cost.hardened.messages),
+      ratio(static_cast<double>(cost.hardened.messages), static_cast<double>(cost.pytorch.messages)),
+      ratio(cost.hardened.virtual_seconds, cost.pytorch.virtual_seconds),
+      ratio(cost.hardened.wall_seconds, cost.pytorch.wall_seconds), static_cast<unsigned long long>(scenarios_run),
       static_cast<unsigned long long>(o.mix_seeds - 1), checkers::CheckerIds().size());
   return kExitOk;
 }

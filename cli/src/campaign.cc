@@ -37,6 +37,7 @@ ScenarioRun PrepareScenario(const CampaignOptions& o, ScenarioSource source) {
   const scenarios::CatalogEntry& first = source.At(o.seed_begin);
   s.profile = ProfileOf(o, first);
   s.job.config.faults = *FaultsOf(o, first).config;  // checked before the campaign started
+  s.job.config.mode = ProtocolOf(o);
   s.job.pct_steps = o.strategy == "pct" ? CalibratePctSteps(first, s.job.config, o.seed_begin) : 0;
   return s;
 }
@@ -121,7 +122,7 @@ int Finish(CampaignState& state, std::size_t scenarios, double seconds) {
   if (state.error_exit != kExitOk) return state.error_exit;
   if (o.json) {
     SummaryStatus status{g_interrupted.load(), state.max_failures_reached,
-                         static_cast<std::uint64_t>(seconds * 1e6), o.shard.index, o.shard.count};
+                         static_cast<std::uint64_t>(seconds * 1e6), o.shard.index, o.shard.count, o.protocol};
     std::printf("%s\n", SummaryJson(state.total, status).c_str());
   } else {
     if (scenarios > 1) {

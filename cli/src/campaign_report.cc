@@ -130,6 +130,7 @@ std::string SummaryJson(const Tally& t, const SummaryStatus& s) {
   j["interrupted"] = s.interrupted;
   j["max_failures_reached"] = s.max_failures_reached;
   j["shard"] = Json{{"index", s.shard_index}, {"count", s.shard_count}};
+  j["protocol"] = s.protocol;
   j["timing"] = Json{{"wall_us", s.wall_us},
                      {"run_us", t.run_us},
                      {"runs_per_second", PerSecond(t.runs, s.wall_us)},
@@ -147,6 +148,7 @@ std::optional<SummaryStatus> ParseSummaryStatus(const std::string& text) {
     s.wall_us = j.at("timing").at("wall_us").get<std::uint64_t>();
     s.shard_index = j.at("shard").at("index").get<std::uint64_t>();
     s.shard_count = j.at("shard").at("count").get<std::uint64_t>();
+    s.protocol = j.value("protocol", std::string("pytorch"));  // summaries written before the field existed
     return s;
   } catch (const std::exception&) {
     return std::nullopt;

@@ -45,6 +45,7 @@ struct SummaryStatus {
   bool max_failures_reached = false;
   std::uint64_t wall_us = 0;  // timing
   std::uint64_t shard_index = 0, shard_count = 1;  // --shard I/N (0/1 unsharded, and after merge)
+  std::string protocol = "pytorch";  // --protocol
 };
 std::string SummaryJson(const Tally& tally, const SummaryStatus& status);
 // Reads the status of a summary line written by SummaryJson (for merge), or nullopt.

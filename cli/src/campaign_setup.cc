@@ -55,6 +55,10 @@ sim::FaultConfigResult FaultsOf(const CampaignOptions& o, const scenarios::Catal
   return faults;
 }
 
+core::ProtocolMode ProtocolOf(const CampaignOptions& o) {
+  return o.protocol == "hardened" ? core::ProtocolMode::kHardened : core::ProtocolMode::kPytorch;
+}
+
 // A fixed guess would put the change points past the end of short runs.
 std::uint64_t CalibratePctSteps(const scenarios::CatalogEntry& entry, const sim::RunConfig& config,
                                 std::uint64_t seed) {
@@ -75,6 +79,7 @@ std::string RerunCommand(const CampaignOptions& o, const std::string& selection,
   std::string cmd = o.program + " run " + selection + " --seed " + std::to_string(seed) + " --faults " + profile;
   for (const std::string& f : o.faults) cmd += " --fault " + f;
   if (o.strategy != "random") cmd += " --strategy " + o.strategy + " --pct-depth " + std::to_string(o.pct_depth);
+  if (o.protocol != "pytorch") cmd += " --protocol " + o.protocol;
   return cmd + " --trace";
 }
 

@@ -36,6 +36,8 @@ class ScenarioSource {
 std::string ProfileOf(const CampaignOptions& o, const scenarios::CatalogEntry& entry);
 // The fault settings of one scenario in this campaign: profile < scenario < command line.
 sim::FaultConfigResult FaultsOf(const CampaignOptions& o, const scenarios::CatalogEntry& entry);
+// --protocol: "pytorch" or "hardened" (checked by the flag parser).
+core::ProtocolMode ProtocolOf(const CampaignOptions& o);
 // PCT's k: the scheduling choices of a plain random run of the scenario (docs/cli.md, --strategy).
 std::uint64_t CalibratePctSteps(const scenarios::CatalogEntry& entry, const sim::RunConfig& config, std::uint64_t seed);
 std::unique_ptr<sim::Chooser> MakeChooser(const CampaignOptions& o, std::uint64_t seed, std::uint64_t pct_steps);

@@ -122,7 +122,8 @@ int Main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   run_cmd->footer(FaultKeysText());
-  run_cmd->add_option("--protocol", run.protocol, "protocol mode")->check(CLI::IsMember({"pytorch"}));
+  run_cmd->add_option("--protocol", run.protocol, "protocol mode")->check(CLI::IsMember({"pytorch", "hardened"}))
+      ->capture_default_str();
   run_cmd->add_flag("--trace", run.trace, "print every step of every run");
   run_cmd->add_option("--out", run.out_dir, "directory for the trace files of failing seeds")->capture_default_str();
   ScaleFlags scale;
@@ -143,6 +144,9 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   bench_cmd->add_option("--campaign-seeds", bench.campaign_seeds,
                         "seeds per scenario of the `--scenario all` campaign timed on 1 and 2 threads (0: skip)")
+      ->capture_default_str();
+  bench_cmd->add_option("--protocol-seeds", bench.protocol_seeds,
+                        "seeds per scenario of the hardened-vs-pytorch cost under reorder (0: skip)")
       ->capture_default_str();
   ObserveOptions observe;
   CLI::App* observe_cmd = app.add_subcommand(

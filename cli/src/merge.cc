@@ -55,6 +55,12 @@ bool AddFile(const std::string& path, Merged& merged) {
       merged.status.interrupted |= s->interrupted;
       merged.status.max_failures_reached |= s->max_failures_reached;
       merged.status.wall_us = std::max(merged.status.wall_us, s->wall_us);  // shards run side by side
+      if (merged.shards.empty()) merged.status.protocol = s->protocol;
+      if (s->protocol != merged.status.protocol) {
+        std::fprintf(stderr, "rrefsim merge: %s ran the %s protocol, but the first file's campaign ran %s: give the "
+                     "shards of one campaign\n", where.c_str(), s->protocol.c_str(), merged.status.protocol.c_str());
+        return false;
+      }
       if (merged.shard_count == 0) merged.shard_count = s->shard_count;
       if (s->shard_count != merged.shard_count) {
         std::fprintf(stderr, "rrefsim merge: %s is shard %llu/%llu, but the first file's campaign has %llu shards: "

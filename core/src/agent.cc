@@ -18,6 +18,7 @@ TimeUs RetryDelay(const RetryOptions& options, int retry_count) {
 }  // namespace
 
 std::int64_t Worker::Impl::SendOnce(Message message, TimeUs timeout, Purpose purpose) {
+  if (hardened()) return HardenedSend(std::move(message), timeout, std::move(purpose));
   message.id = next_message_id++;
   message.from = config.id;
   Attempt attempt;
@@ -36,6 +37,7 @@ std::int64_t Worker::Impl::SendOnce(Message message, TimeUs timeout, Purpose pur
 
 // RpcAgent::sendWithRetries: the first retry time is computed before the first send.
 std::int64_t Worker::Impl::SendWithRetries(Message message, Purpose purpose) {
+  if (hardened()) return HardenedSend(std::move(message), 0, std::move(purpose));  // no budget, no timeout
   std::int64_t retry_id = next_retry_id++;
   RetryEntry entry;
   entry.message = std::move(message);
@@ -80,6 +82,8 @@ void Worker::Impl::SendResponse(const Message& request, Message response) {
   response.id = request.id;
   response.from = config.id;
   response.to = request.from;
+  response.seq = request.seq;  // 0 in pytorch mode
+  if (hardened()) CacheReply(request, response);
   out->messages.push_back({std::move(response), false, -1});
 }
 
@@ -105,6 +109,7 @@ void Worker::Impl::ReplyFutureError(const Message& request, const std::string& w
 }
 
 void Worker::Impl::OnResponse(const Message& response) {
+  if (hardened()) return OnHardenedResponse(response);
   auto it = attempts.find(response.id);
   if (it == attempts.end() || it->second.to != response.from) {
     LogLine(LogLevel::kInfo, "Ignoring response " + Describe(response) + ": no request is waiting for it");
@@ -174,15 +179,23 @@ bool Matches(bool retry, Timers which) {
 }
 }  // namespace
 
+// hardened: resends go on after StopAgent. A stopped worker may still have to send (a delete its owner side
+// triggers), and a request it never resends would leave its receiver's state behind forever.
 void Worker::Impl::FireDueTimers(Timers which) {
-  if (!agent_running) return;
+  if (!agent_running && !hardened()) return;
   for (;;) {
     auto due = timers.begin();
     while (due != timers.end() && due->time <= now && !Matches(due->retry, which)) ++due;
     if (due == timers.end() || due->time > now || aborted) return;
     Timer timer = *due;
     timers.erase(due);
-    if (timer.retry) {
+    if (timer.hardened) {
+      if (timer.retry) {
+        Resend(timer.id);
+      } else {
+        ApplicationDeadline(timer.id);
+      }
+    } else if (timer.retry) {
       // retryExpiredRpcs: resend, then compute the next retry time from the count before incrementing it.
       retries.at(timer.id).scheduled = false;
       SendAttempt(timer.id, config.default_timeout, /*from_retry_thread=*/true);
@@ -199,7 +212,7 @@ void Worker::Impl::FireDueTimers(Timers which) {
 
 std::optional<TimeUs> Worker::Impl::NextDeadline(Timers which) const {
   std::optional<TimeUs> next;
-  if (agent_running) {  // no timer thread is left after a stop
+  if (agent_running || hardened()) {  // no timer thread is left after a stop (pytorch)
     for (const Timer& t : timers) {
       if (Matches(t.retry, which)) {
         next = t.time;
@@ -207,7 +220,8 @@ std::optional<TimeUs> Worker::Impl::NextDeadline(Timers which) const {
       }
     }
   }
-  bool shutdown_waiting = shutdown == ShutdownStage::kWaitUsers || shutdown == ShutdownStage::kWaitOwners;
+  bool shutdown_waiting = (shutdown == ShutdownStage::kWaitUsers || shutdown == ShutdownStage::kWaitOwners) &&
+                          !hardened();  // hardened's waits have no deadline
   if (shutdown_waiting && which != Timers::kTimeouts && (!next || shutdown_deadline < *next)) next = shutdown_deadline;
   return next;
 }

@@ -119,7 +119,9 @@ void Worker::Impl::ReplyWithPickledValue(const Message& request, Message reply, 
 // to the request handler; the continuation on the value future (setValue / setError, REMOTE_RET) turns a throw into
 // an errored response future.
 void Worker::Impl::AssignOwnerRRef(const Message& request, const FunctionResult& result) {
-  if (result.kind == FunctionResult::Kind::kFailed) Fail("", result.error);  // no OwnerRRef is created
+  // pytorch: no OwnerRRef is created, and fetches of it would wait forever (P5, P10). hardened: the OwnerRRef is
+  // created holding the error, so every use of the RRef gets it and the RRef is deleted like any other.
+  if (result.kind == FunctionResult::Kind::kFailed && !hardened()) Fail("", result.error);
   Handle owner;
   if (request.rref_id == request.fork_id) {  // remote() to self: getOwnerRRef(forceCreated=true)
     auto it = owners.find(request.rref_id);
@@ -131,11 +133,14 @@ void Worker::Impl::AssignOwnerRRef(const Message& request, const FunctionResult&
     bool errored_script = request.type == MessageType::SCRIPT_REMOTE_CALL &&
                           result.kind == FunctionResult::Kind::kRaised;
     owner = GetOrCreateOwnerRRef(request.rref_id, errored_script ? "NoneType" : request.type_str);
+    Get(owner).awaiting_creation = false;
     AddForkOfOwner(request.rref_id, request.fork_id);
   }
   try {
     if (result.kind == FunctionResult::Kind::kReturned) {
       SetOwnerValue(owner, result.value, std::nullopt, std::nullopt);
+    } else if (result.kind == FunctionResult::Kind::kFailed) {
+      SetOwnerValue(owner, {}, result.error, std::nullopt);  // hardened only (see above)
     } else if (request.type == MessageType::PYTHON_REMOTE_CALL) {
       SetOwnerValue(owner, {}, std::nullopt, result.error);  // a Python exception is stored as the value
     } else {

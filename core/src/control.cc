@@ -47,6 +47,7 @@ void Worker::Impl::HandleUserDelete(const Message& request) {
     if (auto it = forks.find(request.rref_id); it != forks.end()) it->second = {request.fork_id};
   }
   if (mutants::Mutated(mutants::Mutant::kLeakForkOnDelete)) return SendResponse(request, Ack());
+  if (hardened()) RecordForkDelete(request);
   DelForkOfOwner(request.rref_id, request.fork_id);
   SendResponse(request, Ack());
 }

@@ -21,6 +21,7 @@ Expected<FutureId> Worker::Impl::ToHere(Handle h, std::optional<TimeUs> timeout)
     Error(e, ErrorSite::kCaller);
     return {std::nullopt, e.what()};
   }
+  if (rref.creation_error) return {std::nullopt, "RRef creation via rpc.remote() failed: " + *rref.creation_error};
   FutureId future = next_future++;
   if (rref.is_owner) {  // OwnerRRef::getValue
     ValueWaiter waiter;
@@ -49,7 +50,9 @@ void Worker::Impl::HandleFetch(const Message& request) {
   waiter.requester = request.from;
   waiter.request_id = request.id;
   waiter.fetch_type = request.type;
+  waiter.request_seq = request.seq;
   auto it = owners.find(request.rref_id);
+  if (it == owners.end() && hardened() && AnswerFetchOfDeleted(request)) return;
   if (it == owners.end()) {  // getOwnerRRef: the RRef is used before it is created (or after it was deleted)
     pending_owners[request.rref_id].push_back(waiter);
     return;

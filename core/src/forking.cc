@@ -43,14 +43,19 @@ std::optional<Handle> Worker::Impl::DelForkOfOwner(RRefId rref_id, ForkId fork_i
   forks.erase(rref_it);
   auto owner_it = owners.find(rref_id);
   if (owner_it == owners.end()) return std::nullopt;
+  // hardened: an OwnerRRef made early by unpickling stays until its REMOTE_CALL adds the creator's fork; erasing it
+  // here would let that REMOTE_CALL create a second OwnerRRef nobody waits on (P18).
+  if (hardened() && Get(owner_it->second).awaiting_creation) return std::nullopt;
   Handle deleted = owner_it->second;
   owners.erase(owner_it);
+  if (hardened()) BuryOwner(rref_id);  // a late fetch gets an error, not a wait in pendingOwners_ (P10)
   MaybeDestroy(deleted);
   return deleted;
 }
 
 void Worker::Impl::AddSelfAsFork(Handle owner) {
   RRefId rref_id = Get(owner).rref_id;
+  tombstones.erase(rref_id);
   owners[rref_id] = owner;
   auto& rref_forks = forks[rref_id];
   Check(!rref_forks.contains(rref_id), "A2", "Attempt to add self as fork twice " + ToString(rref_id));
@@ -75,6 +80,8 @@ void Worker::Impl::DelPendingChild(ForkId fork_id) {
   Handle parent = it->second;
   pending_children.erase(it);
   --Get(parent).child_pins;
+  // hardened shutdown deferred this parent's delete until its last child was accepted (G2, P12)
+  if (Get(parent).delete_when_unpinned && Get(parent).child_pins == 0) TryDel(parent);
   MaybeDestroy(parent);  // G2: only now may the parent go and send its RREF_USER_DELETE
 }
 
@@ -134,7 +141,10 @@ Handle Worker::Impl::GetOrCreateOwnerRRef(RRefId rref_id, const std::string& typ
 
 ForkData Worker::Impl::PrepareChildFork(Handle h) {
   Instance& rref = Get(h);
-  Check(!rref.timed_out, "A17",
+  // hardened: a remote() that timed out is still created exactly once, so its RRef may be shared; only one whose
+  // request never left cannot (pytorch cannot tell the two apart).
+  const bool unusable = hardened() ? rref.never_created : rref.timed_out;
+  Check(!unusable, "A17",
         "RRef creation via rpc.remote() timed out, and it is possible that the RRef on the owner node does not "
         "exist.");
   if (!rref.is_owner) {
@@ -144,6 +154,7 @@ ForkData Worker::Impl::PrepareChildFork(Handle h) {
   if (mutants::Mutated(mutants::Mutant::kWrongParent) && !rref.is_owner) fork.parent = rref.owner;
   if (rref.is_owner) {
     AddForkOfOwner(fork.rref_id, fork.fork_id);  // Note [Early Fork Registration]
+    tombstones.erase(fork.rref_id);              // the OwnerRRef is shared again: fetches are answered
     auto [it, inserted] = owners.try_emplace(fork.rref_id, h);
     if (!inserted && it->second != h) {  // owners_[id] = rref overwrites another OwnerRRef object of the same id
       Handle previous = std::exchange(it->second, h);
@@ -163,8 +174,10 @@ WireValue Worker::Impl::PickleValue(const Value& value) {
 }
 
 Handle Worker::Impl::UnpickleFork(const ForkData& fork, std::optional<WorkId> gate) {
+  const bool early = fork.owner == config.id && !owners.contains(fork.rref_id);
   Handle h = fork.owner == config.id ? GetOrCreateOwnerRRef(fork.rref_id, fork.type_str)
                                      : CreateUserRRef(fork.owner, fork.rref_id, fork.fork_id, fork.type_str);
+  if (early && hardened()) Get(h).awaiting_creation = true;  // its REMOTE_CALL is still to come (P18)
   AddRef(h);  // held by the value being unpickled
   try {
     NotifyOwnerAndParentOfFork(fork, h, gate);
@@ -230,7 +243,7 @@ void Worker::Impl::NotifyOwnerAndParentOfFork(const ForkData& fork, Handle rref,
   } catch (const ProtocolException&) {
     // PyTorch attaches the FORK_REQUEST callback after addPendingUser: when that throws (A6), the request is out but
     // its reply runs no finishForkRequest, and numPendingFutures_ is never decremented.
-    retries.at(retry_id).purpose.attached = false;
+    SentPurpose(retry_id, /*retried=*/true).attached = false;
     throw;
   }
 }

@@ -166,6 +166,7 @@ void Worker::Impl::AnswerWaiter(Handle h, const ValueWaiter& w) {
   request.id = w.request_id;
   request.from = w.requester;
   request.to = config.id;
+  request.seq = w.request_seq;
   if (owner.error) {  // getFuture() completed with the stored error: the response future fails with it
     ReplyFutureError(request, *owner.error);
     return;

@@ -64,6 +64,7 @@ std::string Describe(const Message& m) {
   if (m.value.raised) s += " raised=\"" + *m.value.raised + "\"";
   if (!m.error.empty()) s += " error=\"" + m.error + "\"";
   if (m.empty_payload) s += " (empty payload)";
+  if (m.seq != 0) s += " seq=" + std::to_string(m.seq);
   return s;
 }
 

@@ -61,7 +61,7 @@ Expected<Handle> Worker::Impl::Remote(const CallSpec& spec) {
       if (!mutants::Mutated(mutants::Mutant::kForgetPendingUser)) AddPendingUser(fork_id, user, std::nullopt);  // after the send, as pyRemote*
     } catch (const ProtocolException& e) {
       // A6 raises to the caller before confirmPendingUser is attached; the new UserRRef dies (tryDel).
-      attempts.at(id).purpose.attached = false;
+      SentPurpose(id, /*retried=*/false).attached = false;
       Error(e, ErrorSite::kCaller);
       DropRef(user);
       return {std::nullopt, e.what()};

@@ -57,6 +57,9 @@ void Worker::Impl::FillView(ContextView& v) const {
     }
   }
   for (const auto& [id, a] : attempts) v.requests.push_back(RequestView{id, a.to, a.type, a.deadline});
+  for (const auto& [id, r] : hardened_requests) {  // one entry per request, resent or not, until its reply
+    v.requests.push_back(RequestView{id, r.message.to, r.message.type, r.deadline});
+  }
   for (const auto& [id, r] : retries) {
     if (r.scheduled) v.retries.push_back(RetryView{r.message, r.retry_count, r.next_time});
   }

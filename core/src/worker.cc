@@ -103,7 +103,9 @@ void Worker::Receive(const Message& message, TimeUs now, Output& out) {
   if (impl_->aborted) return;
   WithCall(*impl_, now, out, [&] {
     if (IsRequest(message.type)) {
+      if (impl_->hardened() && !impl_->AcceptRequest(message)) return;
       impl_->Dispatch(message);
+      if (impl_->hardened()) impl_->CollectTombstones();
     } else {
       impl_->OnResponse(message);
     }
@@ -113,6 +115,7 @@ void Worker::Receive(const Message& message, TimeUs now, Output& out) {
 void Worker::SendFailed(std::int64_t message_id, const std::string& error, TimeUs now, Output& out) {
   if (impl_->aborted) return;
   WithCall(*impl_, now, out, [&] {
+    if (impl_->hardened()) return impl_->RefusedSend(message_id, error);
     auto it = impl_->attempts.find(message_id);
     if (it == impl_->attempts.end()) return;
     --impl_->client_active_calls;  // the send never reached the agent's bookkeeping

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "hardened_state.h"
 #include "mutants.h"
 #include "rrefsim/core/worker.h"
 
@@ -35,6 +36,7 @@ struct ValueWaiter {
   bool local = false;
   WorkerId requester = -1;
   std::int64_t request_id = 0;
+  std::int64_t request_seq = 0;  // hardened: the fetch's number, so its reply is cached for duplicates
   MessageType fetch_type = MessageType::PYTHON_RREF_FETCH_CALL;
   FutureId future = 0;
 };
@@ -52,6 +54,10 @@ struct Instance {
   bool deleted_on_owner = false;
   std::int64_t child_pins = 0;  // pendingChildren_ entries holding this instance as the parent
   bool timed_out = false;
+  bool delete_when_unpinned = false;
+  std::optional<std::string> creation_error;  // hardened: its remote() was answered with an error
+  bool awaiting_creation = false;
+  bool never_created = false;  // hardened: its remote() was withdrawn before any copy left  // hardened: made by unpickling before its REMOTE_CALL was processed (P18)  // hardened shutdown: tryDel once its last pending child is accepted (P12)
   // OwnerRRef
   bool value_set = false;
   std::optional<std::string> error;  // setError
@@ -72,6 +78,10 @@ struct Purpose {
   // addCallback. The reply then completes the future and nothing else happens.
   bool attached = true;
 };
+
+// Requests the application waits for (user calls, fetches, remote()): their timeout is the application's
+// (hardened mode).
+bool IsUserFacing(Purpose::Kind kind);
 
 // The completion context that decides what a throwing callback does (rref-protocol.md §9.3, §9.4).
 enum class Site { kPool, kInline, kRetryThread };
@@ -111,6 +121,22 @@ struct Work {
     bool pool_task = false;  // the callback ran as an agent pool task: its active-call decrement follows
   };
   std::vector<Deferred> deferred;
+};
+
+// hardened: one request, resent until its reply arrives (docs/hardened-protocol.md §2).
+struct HardenedRequest {
+  Message message;               // with its id and seq fixed; replies_below is refreshed on every transmission
+  Purpose purpose;
+  TimeUs gap = 0;                // the wait before the next resend
+  std::uint64_t resend_seq = 0;  // the resend timer's insertion sequence
+  TimeUs next_resend = 0;
+  std::optional<TimeUs> deadline;  // the application's timeout (user calls, fetches, remote())
+  std::uint64_t deadline_seq = 0;
+  TimeUs timeout = 0;
+  bool app_done = false;  // the application's future already failed with the timeout
+  int transmissions = 0;
+  int refused = 0;         // transmissions the transport refused synchronously (SendFailed)
+  bool cancelled = false;  // withdrawn: every transmission was refused; later ones carry no payload
 };
 
 struct PendingUser {
@@ -153,7 +179,8 @@ struct Worker::Impl {
     TimeUs time = 0;
     std::uint64_t seq = 0;
     std::int64_t id = 0;  // attempt (message) id, or retry id
-    bool retry = false;
+    bool retry = false;     // fires on the agent's threads (retries, hardened resends), not as a timeout
+    bool hardened = false;  // id is a hardened request's: a resend (retry) or its application deadline
     friend auto operator<=>(const Timer&, const Timer&) = default;
   };
   std::set<Timer> timers;
@@ -162,6 +189,14 @@ struct Worker::Impl {
   bool agent_running = true;
   bool last_callback_threw = false;        // set by Complete for the completion in progress
   bool callback_held_by_function = false;  // a callback started a gated function inline (§9.4)
+
+  // hardened mode (hardened.cc): outstanding requests by message id, the next number per receiver, what each
+  // sender's stream delivered, the tombstones of deleted RRefs, and the fork deletes that will make them.
+  std::map<std::int64_t, HardenedRequest> hardened_requests;
+  std::map<WorkerId, std::int64_t> next_request_seq;
+  std::map<WorkerId, PeerInbox> inboxes;
+  std::map<RRefId, Tombstone> tombstones;
+  std::map<RRefId, std::map<WorkerId, std::int64_t>> fork_deletes;
 
   // Requests and futures.
   std::map<WorkId, Work> works;
@@ -172,6 +207,29 @@ struct Worker::Impl {
   enum class ShutdownStage { kNone, kWaitUsers, kWaitOwners, kDone };
   ShutdownStage shutdown = ShutdownStage::kNone;
   TimeUs shutdown_deadline = 0;
+
+  bool hardened() const { return config.mode == ProtocolMode::kHardened; }
+
+  // --- hardened mode (hardened.cc, hardened_callbacks.cc) ---
+  std::int64_t HardenedSend(Message message, TimeUs timeout, Purpose purpose);
+  void Transmit(HardenedRequest& request);
+  void RefusedSend(std::int64_t id, const std::string& error);
+  void Withdraw(HardenedRequest& request, const std::string& error);
+  bool CarriedForksPinned(const Message& m) const;
+  void Resend(std::int64_t id);
+  void ApplicationDeadline(std::int64_t id);
+  void OnHardenedResponse(const Message& response);
+  bool AcceptRequest(const Message& request);  // false for a duplicate (its cached reply, if any, is resent)
+  void CacheReply(const Message& request, const Message& reply);
+  void RecordForkDelete(const Message& request);
+  void BuryOwner(RRefId rref_id);
+  void CollectTombstones();
+  bool AnswerFetchOfDeleted(const Message& request);
+  Purpose& SentPurpose(std::int64_t handle, bool retried);
+  void RunHardenedCallback(const Purpose& purpose, const Message* response, const std::string& error);
+  void FinishLate(const Purpose& purpose, const Message& response);
+  void MarkTimedOut(Handle rref);
+  void MarkNeverCreated(Handle rref, const std::string& error);
 
   // --- ids and output (worker.cc) ---
   GloballyUniqueId GenId();
@@ -252,6 +310,8 @@ struct Worker::Impl {
   Message CallMessage(const CallSpec& spec, bool remote);
 
   // --- shutdown (shutdown.cc) ---
+  TimeUs ShutdownDeadline() const;
+  std::set<std::uint64_t> HeldByOwnedValues() const;  // handles inside the values of the OwnerRRefs in owners_
   void StartDeleteAllUsers();
   void AdvanceShutdown();
   Expected<bool> DestroyInstance(bool ignore_leak);

@@ -149,10 +149,12 @@ void ReadPytorchDifferences(const Node& node, CatalogEntry& e) {
 }
 
 void ReadExpect(const Node& node, CatalogEntry& e) {
-  Object o(node, {"outcome", "protocol_errors", "violations", "counters", "pytorch_differences"},
-           "the expectations: {\"outcome\": ..., \"protocol_errors\": [...], \"violations\": [...], "
-           "\"counters\": [...], \"pytorch_differences\": [...]}");
+  Object o(node,
+           {"outcome", "hardened_outcome", "protocol_errors", "violations", "counters", "pytorch_differences"},
+           "the expectations: {\"outcome\": ..., \"hardened_outcome\": ..., \"protocol_errors\": [...], "
+           "\"violations\": [...], \"counters\": [...], \"pytorch_differences\": [...]}");
   e.expected = ReadOutcome(o.Required("outcome", "how the run ends: ok, deadlock, no_quiescence or worker_abort"));
+  if (auto hardened = o.Optional("hardened_outcome")) e.expected_hardened = ReadOutcome(*hardened);
   static const std::regex kCode("A([1-9]|1[0-9]|2[0-3])");
   if (auto codes = o.Optional("protocol_errors")) {
     for (const Node& code : codes->Array("an array of assertion codes")) {

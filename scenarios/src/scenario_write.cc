@@ -29,6 +29,7 @@ OrderedJson WriteCounters(const sim::CounterExpectation& c) {
 OrderedJson WriteExpect(const CatalogEntry& e) {
   OrderedJson j = OrderedJson::object();
   j["outcome"] = sim::OutcomeName(e.expected);
+  if (e.expected_hardened != sim::Outcome::kOk) j["hardened_outcome"] = sim::OutcomeName(e.expected_hardened);
   if (!e.expected_protocol_errors.empty()) j["protocol_errors"] = e.expected_protocol_errors;
   if (!e.expected_violations.empty()) j["violations"] = e.expected_violations;
   if (!e.scenario.counters.empty()) {

@@ -44,6 +44,7 @@ class Obj {
   const std::string& path() const { return path_; }
   // The field's value and path; BadValue when it is missing.
   const Json& Field(const std::string& name);
+  bool Has(const std::string& name) const { return value_.contains(name); }  // for optional fields
   std::string PathOf(const std::string& name) const { return path_ + "/" + name; }
   std::uint64_t U64(const std::string& name, std::uint64_t max = UINT64_MAX);
   std::int64_t I64(const std::string& name, std::int64_t min = INT64_MIN, std::int64_t max = INT64_MAX);

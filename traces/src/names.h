@@ -44,7 +44,10 @@ std::string Choices(const Names<E, N>& names) {
   return text;
 }
 
-inline constexpr Names<core::ProtocolMode, 1> kProtocolModes = {{{core::ProtocolMode::kPytorch, "pytorch"}}};
+inline constexpr Names<core::ProtocolMode, 2> kProtocolModes = {{
+    {core::ProtocolMode::kPytorch, "pytorch"},
+    {core::ProtocolMode::kHardened, "hardened"},
+}};
 inline constexpr Names<core::RetryPayload, 2> kRetryPayloads = {{
     {core::RetryPayload::kTensorPipe, "tensorpipe"},
     {core::RetryPayload::kResend, "resend"},

@@ -195,6 +195,9 @@ core::Message ReadMessage(const Json& value, const std::string& path) {
   m.value.raised = o.OptStr("raised");
   m.error = o.Str("error");
   m.empty_payload = o.Bool("empty_payload");
+  // hardened mode's stream numbers: written only when set, so pytorch-mode traces have neither field
+  if (o.Has("seq")) m.seq = o.I64("seq", 1);
+  if (o.Has("replies_below")) m.replies_below = o.I64("replies_below", 1);
   o.Finish();
   return m;
 }

@@ -153,6 +153,8 @@ OrderedJson MessageJson(const core::Message& m) {
   j["raised"] = OptionalString(m.value.raised);
   j["error"] = m.error;
   j["empty_payload"] = m.empty_payload;
+  if (m.seq != 0) j["seq"] = m.seq;  // hardened mode only: pytorch-mode traces stay as they were
+  if (m.replies_below != 0) j["replies_below"] = m.replies_below;
   return j;
 }
 

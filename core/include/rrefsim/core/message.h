@@ -76,6 +76,11 @@ struct Message {
   WireValue value;         // arguments of calls; return values of *_RET and FETCH_RET
   std::string error;       // EXCEPTION: the error text
   bool empty_payload = false;
+  // `hardened` mode only (0 in `pytorch` mode, which never sets them): the request's number in the stream from
+  // `from` to `to` (1, 2, ...; a response carries its request's), and, on requests, the lowest number whose reply
+  // the sender still waits for on that stream, so the receiver may forget the replies below it.
+  std::int64_t seq = 0;
+  std::int64_t replies_below = 0;
 
   friend bool operator==(const Message&, const Message&) = default;
 };

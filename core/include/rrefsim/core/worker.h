@@ -10,7 +10,8 @@
 // - The host delivers each Message to Worker(message.to).Receive. It may delay, reorder, lose or duplicate them; the
 //   `pytorch` mode then does exactly what PyTorch does (including its failures), which is what rrefsim tests.
 // - A send that fails synchronously at the sender (e.g. PyTorch's FaultyTensorPipeAgent) is reported with
-//   SendFailed right after the call that produced it, before any other input to this worker.
+//   SendFailed right after the call that produced it, before any other input to this worker. In `hardened` mode
+//   it is one lost transmission, except for a user request none of whose copies left: that one is withdrawn.
 // - The core owns the lifetime rule: a UserRRef is destroyed (and sends RREF_USER_DELETE) when the application holds
 //   no reference and nothing pins it (pendingUsers_, pendingChildren_); an OwnerRRef is freed when neither owners_,
 //   the application nor a waiting fetch holds it. See events.h for who owns the references inside values.
@@ -29,9 +30,10 @@
 
 namespace rrefsim::core {
 
-// `pytorch` is the faithful protocol. The `hardened` mode (a later issue) plugs in here: handlers consult the mode
-// where it changes behaviour.
-enum class ProtocolMode { kPytorch };
+// `pytorch` is the faithful protocol. `hardened` (docs/hardened-protocol.md) keeps the same API and messages, adds
+// per-peer request numbers (Message::seq), retransmits every request until its reply arrives, and processes each
+// request at most once; handlers consult the mode where it changes behaviour.
+enum class ProtocolMode { kPytorch, kHardened };
 
 // What a retry of a control message carries (rref-protocol.md §9.1).
 enum class RetryPayload {
@@ -46,11 +48,20 @@ struct RetryOptions {
   double backoff = 1.5;
 };
 
+// `hardened` mode's retransmission schedule: first resend after `first`, then each gap times `backoff`, capped at
+// `cap`; no budget (a request is resent until its reply arrives).
+struct ResendOptions {
+  TimeUs first = 1000 * kMillisecond;
+  double backoff = 1.5;
+  TimeUs cap = 8 * kSecond;
+};
+
 struct WorkerConfig {
   WorkerId id = 0;
   ProtocolMode mode = ProtocolMode::kPytorch;
   RetryPayload retry_payload = RetryPayload::kTensorPipe;
   RetryOptions retry;
+  ResendOptions resend;  // hardened mode only
   TimeUs default_timeout = 60 * kSecond;             // kDefaultRpcTimeoutSeconds; 0 means no timeout
   TimeUs delete_all_users_timeout = 100 * kSecond;   // kDeleteAllUsersTimeout
 };
@@ -119,7 +130,8 @@ class Worker {
   // The agent stops running (RpcAgent::shutdown sets rpcAgentRunning_ = false): the retry thread and the timeout
   // thread exit, so no scheduled retry is resent and no attempt times out any more (their futures stay incomplete,
   // and NextDeadline no longer reports them); an attempt that still fails (e.g. an EXCEPTION reply) is not retried:
-  // its original future fails with that attempt's error.
+  // its original future fails with that attempt's error. hardened mode: requests still waiting for their reply go on
+  // being resent (a stopped worker may still have to send, e.g. the delete of a UserRRef nested in a freed value).
   void StopAgent();
   // Step 4 (destroyInstance): returns "Leaking RRef ..." lines as an error when !ignore_leak and forks remain.
   Expected<bool> DestroyContext(bool ignore_leak, Output& out);

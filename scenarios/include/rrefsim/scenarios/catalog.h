@@ -35,6 +35,11 @@ struct CatalogEntry {
   std::vector<std::string> expected_protocol_errors;
   // Checker ids it trips through a documented PyTorch defect (the summary names the rref-cases.md P-id).
   std::vector<std::string> expected_violations;
+  // How a run in the `hardened` protocol mode ends (docs/hardened-protocol.md): `expected` and
+  // `expected_violations` describe PyTorch, whose defects hardened fixes, so in hardened mode no violation is
+  // expected and the run ends `ok` unless the scenario says otherwise (an application that deadlocks its own
+  // handler pool hangs in both modes).
+  sim::Outcome expected_hardened = sim::Outcome::kOk;
   // Where real PyTorch's observation differs from the pytorch mode's, each explained in docs/conformance.md.
   std::vector<PytorchDifference> pytorch_differences;
 

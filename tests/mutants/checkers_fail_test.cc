@@ -27,7 +27,7 @@ struct Case {
   Mutant mutant = Mutant::kNone;
   scenarios::CatalogEntry entry;
   std::string profile = "reorder";
-  std::vector<std::string> overrides;
+  std::vector<std::string> overrides = {};
   std::uint64_t max_steps = 1'000'000;
 };
 

@@ -13,6 +13,8 @@ namespace {
 
 enum class Flow { kNext, kReturned, kRaised, kCancelled };
 
+constexpr std::size_t kThenBranch = std::size_t{1} << 40;  // marks an if_positive's then branch in Context::pc
+
 struct Context {
   World& world;
   int worker;
@@ -21,7 +23,26 @@ struct Context {
   Frame frame;
   core::FunctionResult result;
   bool shut_down = false;  // a shutdown op ran: the program's end does not shut down again
+  std::vector<std::size_t> pc;  // the op index at each nesting level (if_positive), outermost first
 };
+
+// Records where the fiber stands (op path, phase, frame) before it may be suspended, for StateFingerprint: two
+// fibers with the same position and the same world around them continue identically. Phase 0: inside the op (waiting
+// for a future, a barrier, a sleep or shutdown); phase 1: the op is done, at its yield.
+void MarkPosition(Context& c, std::uint64_t phase) {
+  if (!c.world.keeps_fingerprints()) return;
+  Hasher h;
+  h.Mix(phase);
+  for (std::size_t i : c.pc) h.Mix(i);
+  for (const auto& [name, value] : c.frame) {
+    h.Mix(name);
+    h.Mix(static_cast<std::uint64_t>(value.payload));
+    for (core::Handle r : value.rrefs) h.Mix(r.id);
+    h.Mix(value.rrefs.size());
+  }
+  h.Mix(c.shut_down ? 1 : 0);
+  c.world.SetPosition(h.value());
+}
 
 core::FunctionResult Raised(const std::string& text) {
   core::FunctionResult r;
@@ -126,6 +147,8 @@ bool Shutdown(Context& c);
 Flow ExecOne(Context& c, const Op& op, std::size_t index) {
   Host& h = c.world.host(c.worker);
   core::Output out;
+  c.pc.back() = index;
+  MarkPosition(c, 0);
   switch (op.kind) {
     case Op::Kind::kRemote: {
       if (!Destination(c, op)) return Raise(c, op, index, UnknownDestination(c, op));
@@ -212,8 +235,11 @@ Flow ExecOne(Context& c, const Op& op, std::size_t index) {
     case Op::Kind::kRaise:
       c.result = Raised(op.text);
       return Flow::kRaised;
-    case Op::Kind::kIfPositive:
-      return Exec(c, Evaluate(c, op.payload) > 0 ? op.then_ops : op.else_ops);
+    case Op::Kind::kIfPositive: {
+      const bool then = Evaluate(c, op.payload) > 0;
+      if (then) c.pc.back() |= kThenBranch;  // the branch is part of the position
+      return Exec(c, then ? op.then_ops : op.else_ops);
+    }
     case Op::Kind::kBarrier:
       if (!c.world.ProgramBarrier(++h.barriers_passed)) return Flow::kCancelled;
       break;
@@ -225,15 +251,16 @@ Flow ExecOne(Context& c, const Op& op, std::size_t index) {
       c.shut_down = true;
       break;
   }
+  MarkPosition(c, 1);
   return c.world.Yield() ? Flow::kNext : Flow::kCancelled;
 }
 
 Flow Exec(Context& c, const std::vector<Op>& ops) {
-  for (std::size_t i = 0; i < ops.size(); ++i) {
-    Flow flow = ExecOne(c, ops[i], i);
-    if (flow != Flow::kNext) return flow;
-  }
-  return Flow::kNext;
+  c.pc.push_back(0);
+  Flow flow = Flow::kNext;
+  for (std::size_t i = 0; i < ops.size() && flow == Flow::kNext; ++i) flow = ExecOne(c, ops[i], i);
+  c.pc.pop_back();
+  return flow;
 }
 
 void ReleaseFrame(Context& c) {
@@ -261,16 +288,18 @@ bool Shutdown(Context& c) {
 }  // namespace
 
 void RunProgram(World& world, int worker) {
-  Context c{world, worker, false, "program " + std::to_string(worker), {}, {}};
+  Context c{world, worker, false, "program " + std::to_string(worker), {}, {}, false, {}};
   const Block& program = world.scenario().programs.at(static_cast<std::size_t>(worker));
   if (Exec(c, program.ops) == Flow::kCancelled) return;
   ReleaseFrame(c);
+  c.pc = {program.ops.size()};  // past the last op: in the program's own shutdown
+  MarkPosition(c, 0);
   if (world.scenario().graceful_shutdown && !c.shut_down && !Shutdown(c)) return;
   world.host(worker).finished = true;
 }
 
 void RunFunctionBody(World& world, int worker, core::RunFunction run) {
-  Context c{world, worker, true, run.function + " on " + std::to_string(worker), {}, {}};
+  Context c{world, worker, true, run.function + " on " + std::to_string(worker), {}, {}, false, {}};
   c.frame["args"] = std::move(run.args);
   const FunctionDef* def = world.scenario().FindFunction(run.function);
   if (def == nullptr) {

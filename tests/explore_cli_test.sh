@@ -24,7 +24,8 @@ says() {  # says TEXT DESCRIPTION: the last command's stdout contains TEXT
 expect 0 "a complete search without counterexample" -- "$rrefsim" explore s2_remote_to_self
 says "all schedules within the bound satisfy every invariant" "the verdict says so"
 says "distinct" "the statistics are printed"
-expect 0 "run --strategy exhaustive is the same search" -- "$rrefsim" run --scenario s2_remote_to_self --strategy exhaustive
+expect 0 "run --strategy exhaustive is the same search" -- \
+  "$rrefsim" run --scenario s2_remote_to_self --strategy exhaustive
 says "all schedules within the bound satisfy every invariant" "run --strategy exhaustive prints the verdict"
 expect 0 "--compare reports both searches" -- "$rrefsim" explore s1_remote_to_here --compare
 says "without sleep sets" "the search without reduction is reported"
@@ -34,7 +35,8 @@ says "COUNTEREXAMPLE" "the verdict names the counterexample"
 trace=$(ls "$tmp"/cex/s2_remote_to_self-exhaustive-*.json | head -1)
 expect 0 "the counterexample replays" -- "$rrefsim" replay "$trace"
 expect 0 "the counterexample renders" -- "$rrefsim" render "$trace"
-expect 1 "--json: one object per scenario" -- "$rrefsim" explore s2_remote_to_self --duplicates 1 --json --out "$tmp/cex"
+expect 1 "--json: one object per scenario" -- \
+  "$rrefsim" explore s2_remote_to_self --duplicates 1 --json --out "$tmp/cex"
 says '"verdict":"COUNTEREXAMPLE' "the JSON line holds the verdict"
 expect 0 "a run budget leaves the search incomplete" -- "$rrefsim" explore s3_user_to_user --max-runs 5
 says "INCOMPLETE" "the verdict says the search is incomplete"

@@ -23,7 +23,8 @@ struct Outcome {
 std::string Bound(std::uint64_t n) { return n == 0 ? "unbounded" : "<= " + std::to_string(n); }
 
 std::string BoundText(const scenarios::CatalogEntry& entry, const explore::ExploreOptions& o) {
-  return entry.faults + " profile on the asynchronous network (no delays: reordering is the step choice), duplicates <= " +
+  return entry.faults +
+         " profile on the asynchronous network (no delays: reordering is the step choice), duplicates <= " +
          std::to_string(o.bounds.max_duplicates) + ", drops <= " + std::to_string(o.bounds.max_drops) +
          ", choice points " + Bound(o.bounds.max_depth) + ", protocol pytorch";
 }
@@ -42,7 +43,8 @@ std::string StatsText(const char* label, const explore::ExploreStats& s) {
   std::snprintf(line, sizeof line,
                 "  %s: %llu states explored (transitions), %llu distinct, %llu runs, %llu replayed steps, %llu "
                 "revisits cut, %llu sleep-set cuts, %llu depth cuts, max depth %llu, %.3f s, %.0f states/s\n",
-                label, static_cast<unsigned long long>(s.transitions), static_cast<unsigned long long>(s.distinct_states),
+                label, static_cast<unsigned long long>(s.transitions),
+                static_cast<unsigned long long>(s.distinct_states),
                 static_cast<unsigned long long>(s.runs), static_cast<unsigned long long>(s.replayed_steps),
                 static_cast<unsigned long long>(s.revisits), static_cast<unsigned long long>(s.sleep_pruned),
                 static_cast<unsigned long long>(s.depth_cut), static_cast<unsigned long long>(s.max_depth), s.seconds,
@@ -74,9 +76,9 @@ std::string WriteCounterexample(const ExploreCliOptions& o, const scenarios::Cat
     error = "--out " + o.out_dir + ": cannot create the directory: " + ec.message();
     return "";
   }
-  const std::string path = (std::filesystem::path(o.out_dir) / (entry.name + "-exhaustive-" +
-                                                                 r.counterexample->violations.front().checker + ".json"))
-                               .string();
+  const std::string name =
+      entry.name + "-exhaustive-" + r.counterexample->violations.front().checker + ".json";
+  const std::string path = (std::filesystem::path(o.out_dir) / name).string();
   if (!WriteWholeFile(path, traces::WriteTrace(recorded.trace), error)) error = path + ": " + error;
   return path;
 }

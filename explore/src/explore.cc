@@ -47,6 +47,13 @@ Search RunSearch(const scenarios::CatalogEntry& entry, const sim::RunConfig& con
       steps = checked.run.steps;
       NoteExpected(checked, search.expected_seen);
       if (options.on_complete_run) options.on_complete_run(checked);
+      if (probe.extra_violation() && !checked.failed()) {
+        checkers::Violation v;
+        v.checker = "extra_invariant";
+        v.step = *probe.extra_violation();
+        v.text = "the caller's own invariant stopped the run";
+        checked.violations.push_back(v);
+      }
       if (checked.failed()) search.counterexample = std::move(checked);
     } catch (const detail::Cut& cut) {
       steps = probe.steps_at_cut();

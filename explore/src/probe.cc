@@ -30,6 +30,21 @@ std::uint64_t LimitOf(const sim::ChoiceRequest& request, const Bounds& bounds, i
 
 }  // namespace
 
+void Probe::OnStart(const checkers::GlobalView& view) {
+  view_ = &view;
+  if (options_.extra_invariant != nullptr) options_.extra_invariant->OnStart(view);
+}
+
+void Probe::OnRecord(const checkers::StepRecord& record) {
+  if (options_.extra_invariant != nullptr) options_.extra_invariant->OnRecord(record);
+}
+
+bool Probe::OnStepEnd(const checkers::GlobalView& view) {
+  if (options_.extra_invariant == nullptr || options_.extra_invariant->OnStepEnd(view)) return true;
+  if (!extra_violation_) extra_violation_ = view.step();
+  return false;
+}
+
 void Probe::CutHere(Cut::Why why) {
   steps_at_cut_ = steps_now();
   throw Cut{why};
@@ -144,7 +159,8 @@ bool Probe::CheckVisited(Node& node) {
   // Whatever was awake at an earlier visit has been explored from here: it sleeps now (what it does is unknown,
   // so it wakes at the next step).
   for (std::uint64_t i = 0; i < node.items.size(); ++i) {
-    if (!std::binary_search(seen.sleep.begin(), seen.sleep.end(), ids[i])) node.sleep.emplace(node.items[i], node.footprints[i]);
+    if (std::binary_search(seen.sleep.begin(), seen.sleep.end(), ids[i])) continue;
+    node.sleep.emplace(node.items[i], node.footprints[i]);
   }
   std::vector<std::uint64_t> both;
   std::set_intersection(seen.sleep.begin(), seen.sleep.end(), asleep.begin(), asleep.end(), std::back_inserter(both));

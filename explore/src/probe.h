@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -53,9 +54,11 @@ class Probe : public sim::Chooser, public checkers::RunObserver {
   std::uint64_t steps_at_cut() const { return steps_at_cut_; }  // the run's steps when it was cut short
   std::uint64_t depth() const { return next_; }
 
-  void OnStart(const checkers::GlobalView& view) override { view_ = &view; }
-  void OnRecord(const checkers::StepRecord&) override {}
-  bool OnStepEnd(const checkers::GlobalView&) override { return true; }
+  void OnStart(const checkers::GlobalView& view) override;
+  void OnRecord(const checkers::StepRecord& record) override;
+  bool OnStepEnd(const checkers::GlobalView& view) override;
+  // The step at which ExploreOptions::extra_invariant stopped the run, if it did.
+  std::optional<std::uint64_t> extra_violation() const { return extra_violation_; }
 
  protected:
   std::uint64_t Pick(const sim::ChoiceRequest& request) override;
@@ -79,6 +82,7 @@ class Probe : public sim::Chooser, public checkers::RunObserver {
   bool fresh_;                            // past the replayed prefix
   std::uint64_t replayed_steps_ = 0;
   std::uint64_t steps_at_cut_ = 0;
+  std::optional<std::uint64_t> extra_violation_;
   int duplicates_ = 0;                    // faults taken so far on this run
   int drops_ = 0;
 };

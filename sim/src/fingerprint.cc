@@ -179,7 +179,9 @@ std::uint64_t World::Fingerprint() const {
   }
   MixSorted(h, words);
   words.clear();
-  for (const Sleeper& s : sleepers_) words.push_back(NameHash(fibers_.at(s.fiber).name) ^ static_cast<std::uint64_t>(s.due - now_));
+  for (const Sleeper& s : sleepers_) {
+    words.push_back(NameHash(fibers_.at(s.fiber).name) ^ static_cast<std::uint64_t>(s.due - now_));
+  }
   MixSorted(h, words);
   for (const auto& [name, waiting] : barrier_waiters_) {
     h.Mix(name);

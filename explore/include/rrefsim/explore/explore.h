@@ -37,6 +37,9 @@ struct ExploreOptions {
   bool shortest = false;
   // Called with every run that reached its end (not cut short): for tests that compare what searches reach.
   std::function<void(const scenarios::CheckedRun&)> on_complete_run;
+  // An invariant of the caller's own (a test's seeded toy bug), watching every run beside the checkers and reset by
+  // its OnStart: a run it stops (OnStepEnd returns false) is a counterexample, reported as checker "extra_invariant".
+  checkers::RunObserver* extra_invariant = nullptr;
 };
 
 struct ExploreStats {

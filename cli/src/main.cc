@@ -1,4 +1,5 @@
-// The rrefsim command line: run, list, bench, replay, render, shrink, explore. Exit codes: exit_codes.h, docs/cli.md.
+// The rrefsim command line: run, list, bench, observe, replay, render, shrink, explore. Exit codes: exit_codes.h,
+// docs/cli.md.
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include "explore_command.h"
 #include "shrink.h"
 #include "merge.h"
+#include "observe.h"
 #include "scale_flags.h"
 #include "trace_commands.h"
 #include "rrefsim/scenarios/catalog.h"
@@ -144,6 +146,12 @@ int Main(int argc, char** argv) {
   bench_cmd->add_option("--campaign-seeds", bench.campaign_seeds,
                         "seeds per scenario of the `--scenario all` campaign timed on 1 and 2 threads (0: skip)")
       ->capture_default_str();
+  ObserveOptions observe;
+  CLI::App* observe_cmd = app.add_subcommand(
+      "observe", "what PyTorch users would observe of one pytorch-mode run (docs/conformance.md)");
+  observe_cmd->add_option("scenario", observe.scenario, "a catalog scenario or a scenario file ending in .json")
+      ->required();
+  observe_cmd->add_option("--seed", observe.seed, "the run's seed (default 0)")->check(kSeed);
   TraceCommands trace_cmds(app);
   ShrinkCommand shrink_cmd(app);
   ExploreCommand explore_cmd(app);
@@ -159,6 +167,7 @@ int Main(int argc, char** argv) {
   if (*list_cmd) return ListScenarios();
   if (*bench_cmd) return RunBench(bench);
   if (*merge_cmd) return RunMerge(merge_files);
+  if (*observe_cmd) return RunObserve(observe);
   if (std::optional<int> code = trace_cmds.Dispatch()) return *code;
   if (std::optional<int> code = shrink_cmd.Dispatch(run.program)) return *code;
   if (std::optional<int> code = explore_cmd.Dispatch(run.program)) return *code;

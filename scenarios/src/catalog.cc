@@ -9,9 +9,7 @@
 #include "rrefsim/scenarios/scenario_json.h"
 
 namespace rrefsim::scenarios {
-namespace {
 
-// Names in the order people count: s2 before s10 (runs of digits compare as numbers).
 bool NaturalLess(const std::string& a, const std::string& b) {
   std::size_t i = 0, j = 0;
   while (i < a.size() && j < b.size()) {
@@ -32,6 +30,8 @@ bool NaturalLess(const std::string& a, const std::string& b) {
   }
   return a.size() - i < b.size() - j;
 }
+
+namespace {
 
 // A built-in file that does not parse, or whose name is not its scenario's, is a bug in this build (the catalog
 // test fails on it first): it throws rather than leaving a scenario out.

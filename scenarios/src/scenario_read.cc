@@ -111,10 +111,47 @@ sim::CounterExpectation ReadCounters(const Node& node, int workers) {
   return c;
 }
 
+// "outcome", or "worker W PLACE" with W a worker of this world and PLACE a place the observation names
+// (docs/conformance.md): "program 0 op 3", "fetch on 2 op 0", "barrier 1 debug", "barrier 1", "shutdown".
+void ReadPytorchDifferences(const Node& node, CatalogEntry& e) {
+  static const std::regex kPlace(
+      "outcome|worker (0|[1-9][0-9]*) (program [0-9]+ op [0-9]+|[A-Za-z_][A-Za-z0-9_]* on [0-9]+ op [0-9]+|"
+      "barrier [1-9][0-9]*( debug)?|shutdown)");
+  const std::string expected_place =
+      "\"outcome\" or \"worker W PLACE\" with PLACE one of: program N op I, FUNCTION on N op I, barrier K debug, "
+      "barrier K, shutdown";
+  for (const Node& d : node.Array("an array of {\"observation\": ..., \"reason\": ...}")) {
+    Object o(d, {"observation", "reason"}, "a difference: {\"observation\": ..., \"reason\": ...}");
+    PytorchDifference difference;
+    Node place = o.Required("observation", expected_place);
+    difference.observation = place.String(expected_place);
+    std::smatch m;
+    if (!std::regex_match(difference.observation, m, kPlace)) {
+      place.Fail("\"" + difference.observation + "\" (expected " + expected_place + ")");
+    }
+    if (m[1].matched && std::stoll(m[1].str()) >= e.scenario.workers) {
+      place.Fail("worker " + m[1].str() + " is out of range (expected a worker of this world, 0 to " +
+                 std::to_string(e.scenario.workers - 1) + ")");
+    }
+    for (const PytorchDifference& earlier : e.pytorch_differences) {
+      if (earlier.observation == difference.observation) {
+        place.Fail("\"" + difference.observation + "\" a second time (expected each observation once)");
+      }
+    }
+    const std::string why = "one line: why PyTorch differs, with the PyTorch source behind it";
+    Node reason = o.Required("reason", why);
+    difference.reason = reason.NonEmptyString(why);
+    if (difference.reason.find('\n') != std::string::npos) {
+      reason.Fail("a text of several lines (expected " + why + ")");
+    }
+    e.pytorch_differences.push_back(std::move(difference));
+  }
+}
+
 void ReadExpect(const Node& node, CatalogEntry& e) {
-  Object o(node, {"outcome", "protocol_errors", "violations", "counters"},
+  Object o(node, {"outcome", "protocol_errors", "violations", "counters", "pytorch_differences"},
            "the expectations: {\"outcome\": ..., \"protocol_errors\": [...], \"violations\": [...], "
-           "\"counters\": [...]}");
+           "\"counters\": [...], \"pytorch_differences\": [...]}");
   e.expected = ReadOutcome(o.Required("outcome", "how the run ends: ok, deadlock, no_quiescence or worker_abort"));
   static const std::regex kCode("A([1-9]|1[0-9]|2[0-3])");
   if (auto codes = o.Optional("protocol_errors")) {
@@ -146,6 +183,7 @@ void ReadExpect(const Node& node, CatalogEntry& e) {
       e.scenario.counters.push_back(ReadCounters(c, e.scenario.workers));
     }
   }
+  if (auto differences = o.Optional("pytorch_differences")) ReadPytorchDifferences(*differences, e);
 }
 
 void ReadFunctions(const Node& node, sim::Scenario& s) {

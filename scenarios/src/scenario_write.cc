@@ -36,6 +36,13 @@ OrderedJson WriteExpect(const CatalogEntry& e) {
     for (const sim::CounterExpectation& c : e.scenario.counters) counters.push_back(WriteCounters(c));
     j["counters"] = std::move(counters);
   }
+  if (!e.pytorch_differences.empty()) {
+    OrderedJson differences = OrderedJson::array();
+    for (const PytorchDifference& d : e.pytorch_differences) {
+      differences.push_back({{"observation", d.observation}, {"reason", d.reason}});
+    }
+    j["pytorch_differences"] = std::move(differences);
+  }
   return j;
 }
 

@@ -218,5 +218,34 @@ TEST(BadInputTest, ExpectationsTheProgramsCannotMeet) {
   });
 }
 
+// expect.pytorch_differences (docs/conformance.md): read and written back; a place the observation cannot name, a
+// worker outside the world, a place twice, or a reason that is empty or of several lines is refused.
+TEST(BadInputTest, PytorchDifferences) {
+  const std::string outcome = R"("expect": {"outcome": "ok", )";
+  const std::string one = R"("pytorch_differences": [{"observation": "worker 0 program 0 op 1", "reason": "why"}], )";
+  ParsedScenario p = ParseScenarioText(With(outcome, outcome + one), "valid.json");
+  ASSERT_TRUE(p.entry) << p.error;
+  ASSERT_EQ(p.entry->pytorch_differences.size(), 1u);
+  EXPECT_EQ(p.entry->pytorch_differences[0].observation, "worker 0 program 0 op 1");
+  EXPECT_EQ(ParseScenarioText(ScenarioToJson(*p.entry), "again.json").entry, p.entry);
+  const std::string place = "\"outcome\" or \"worker W PLACE\" with PLACE one of: program N op I, FUNCTION on N op I, "
+                            "barrier K debug, barrier K, shutdown";
+  auto differences = [&](const std::string& list) { return outcome + R"("pytorch_differences": )" + list + ", "; };
+  ExpectRefused({
+      {outcome, differences(R"([{"observation": "program 0 op 1", "reason": "why"}])"),
+       "bad.json: /expect/pytorch_differences/0/observation: \"program 0 op 1\" (expected " + place + ")"},
+      {outcome, differences(R"([{"observation": "worker 4 barrier 1 debug", "reason": "why"}])"),
+       "bad.json: /expect/pytorch_differences/0/observation: worker 4 is out of range (expected a worker of this "
+       "world, 0 to 3)"},
+      {outcome,
+       differences(R"([{"observation": "outcome", "reason": "a"}, {"observation": "outcome", "reason": "b"}])"),
+       "bad.json: /expect/pytorch_differences/1/observation: \"outcome\" a second time (expected each observation "
+       "once)"},
+      {outcome, differences(R"([{"observation": "outcome", "reason": "a\nb"}])"),
+       "bad.json: /expect/pytorch_differences/0/reason: a text of several lines (expected one line: why PyTorch "
+       "differs, with the PyTorch source behind it)"},
+  });
+}
+
 }  // namespace
 }  // namespace rrefsim::scenarios

@@ -224,7 +224,7 @@ TEST(TerminationTest, AnUnknownDestinationIsRaisedToTheProgram) {
   Traced t = RunTraced(s, Config("reorder"), 0);
   EXPECT_EQ(t.result.outcome, Outcome::kOk) << Dump(t);
   ASSERT_EQ(t.result.observations.size(), 1u);
-  EXPECT_EQ(t.result.observations[0].what, "error Unknown destination worker 7");
+  EXPECT_EQ(t.result.observations[0].what, "error name:worker0,rank:0 could not find destination id 7");
 }
 
 TEST(TerminationTest, AScenarioThatCannotRunIsRefused) {

@@ -10,6 +10,15 @@
 
 namespace rrefsim::scenarios {
 
+// A result on which real PyTorch 1.13 and the pytorch mode are known to differ (docs/conformance.md): the
+// conformance comparison reports it as marked instead of failing.
+struct PytorchDifference {
+  std::string observation;  // "outcome", or the observation's place: "worker 0 program 0 op 12"
+  std::string reason;       // one line: why, with the PyTorch source behind it (docs/conformance.md)
+
+  friend bool operator==(const PytorchDifference&, const PytorchDifference&) = default;
+};
+
 struct CatalogEntry {
   std::string name;     // also scenario.name
   std::string summary;  // one line: what it exercises
@@ -26,9 +35,14 @@ struct CatalogEntry {
   std::vector<std::string> expected_protocol_errors;
   // Checker ids it trips through a documented PyTorch defect (the summary names the rref-cases.md P-id).
   std::vector<std::string> expected_violations;
+  // Where real PyTorch's observation differs from the pytorch mode's, each explained in docs/conformance.md.
+  std::vector<PytorchDifference> pytorch_differences;
 
   friend bool operator==(const CatalogEntry&, const CatalogEntry&) = default;
 };
+
+// Text in the order people count: runs of digits compare as numbers (s2 before s10, "op 2" before "op 10").
+bool NaturalLess(const std::string& a, const std::string& b);
 
 // In name order, runs of digits compared as numbers (s2 before s10). Throws std::logic_error naming the file if a
 // built-in file does not parse (the catalog test keeps that from being released).

@@ -30,7 +30,8 @@ campaign=(--scenario all --seeds 40 --faults lossy)
 run one.jsonl "${campaign[@]}" --threads 1 --out one-traces
 run two.jsonl "${campaign[@]}" --threads 2 --out two-traces
 same "--threads 1 and --threads 2 give the same per-seed lines" one.jsonl two.jsonl
-if [[ $(grep -c '"kind":"seed"' one.jsonl) -eq $((34 * 40)) && $(grep -c '"verdict":"' one.jsonl) -gt 0 ]]; then
+scenarios=$(( ($("$rrefsim" list | wc -l) - 1) / 2 ))  # `list`: a header, then two lines per scenario
+if [[ $(grep -c '"kind":"seed"' one.jsonl) -eq $((scenarios * 40)) && $(grep -c '"verdict":"' one.jsonl) -gt 0 ]]; then
   echo "ok: one line per seed, failures among them"
 else
   echo "FAIL: $(grep -c '"kind":"seed"' one.jsonl) seed lines, $(grep -c '"verdict":"' one.jsonl) failing"

@@ -1,4 +1,5 @@
-// The rrefsim command line: run, list, bench, observe, replay, render, shrink. Exit codes are in exit_codes.h and docs/cli.md.
+// The rrefsim command line: run, list, bench, observe, replay, render, shrink, explore. Exit codes: exit_codes.h,
+// docs/cli.md.
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include "bench.h"
 #include "campaign.h"
 #include "exit_codes.h"
+#include "explore_command.h"
 #include "shrink.h"
 #include "merge.h"
 #include "observe.h"
@@ -112,7 +114,7 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember(sim::FaultProfiles()));
   run_cmd->add_option("--fault", run.faults, "override a fault setting, KEY=VALUE (repeatable; keys below)");
   auto* strategy_opt = run_cmd->add_option("--strategy", run.strategy, "scheduling strategy")
-                           ->check(CLI::IsMember({"random", "pct"}))
+                           ->check(CLI::IsMember({"random", "pct", "exhaustive"}))
                            ->capture_default_str();
   run_cmd->add_option("--pct-depth", run.pct_depth, "PCT bug depth d (d-1 priority change points)")
       ->check(CLI::Range(1, 100))
@@ -156,6 +158,7 @@ int Main(int argc, char** argv) {
   observe_cmd->add_option("--seed", observe.seed, "the run's seed (default 0)")->check(kSeed);
   TraceCommands trace_cmds(app);
   ShrinkCommand shrink_cmd(app);
+  ExploreCommand explore_cmd(app);
   app.set_version_flag("--version", "rrefsim 0.1.0");
 
   try {
@@ -171,6 +174,7 @@ int Main(int argc, char** argv) {
   if (*observe_cmd) return RunObserve(observe);
   if (std::optional<int> code = trace_cmds.Dispatch()) return *code;
   if (std::optional<int> code = shrink_cmd.Dispatch(run.program)) return *code;
+  if (std::optional<int> code = explore_cmd.Dispatch(run.program)) return *code;
   if (!ApplyScaleFlags(scale, run_cmd->count("--threads") > 0, run_cmd->count("--max-failures") > 0,
                        run_cmd->count("--shard") > 0, run)) {
     return kExitBadInput;
@@ -184,6 +188,7 @@ int Main(int argc, char** argv) {
     run.seed_begin = seed;
     run.seed_end = seed + 1;
   }
+  if (run.strategy == "exhaustive") return RunExhaustive(run);  // seeds mean nothing to it
   if (*range_opt && !ParseRange(range, &run.seed_begin, &run.seed_end)) {
     std::fprintf(stderr, "rrefsim run: --seed-range '%s' is not A:B with A < B (non-negative integers)\n",
                  range.c_str());

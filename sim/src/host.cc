@@ -200,6 +200,7 @@ bool World::ProgramBarrier(int number) {
 }
 
 bool World::Barrier(const std::string& name) {
+  TouchAll();  // the last to arrive releases the others and reads every worker's counters
   bool flush = program_barriers_.contains(name);
   int live = LiveWorkers();
   std::vector<std::uint64_t>& waiting = barrier_waiters_[name];

@@ -16,6 +16,8 @@ namespace {
 
 enum class Flow { kNext, kReturned, kRaised, kCancelled };
 
+constexpr std::size_t kThenBranch = std::size_t{1} << 40;  // marks an if_positive's then branch in Context::pc
+
 struct Context {
   World& world;
   int worker;
@@ -24,11 +26,32 @@ struct Context {
   Frame frame;
   core::FunctionResult result;
   bool shut_down = false;  // a shutdown op ran: the program's end does not shut down again
+  std::vector<std::size_t> pc = {};  // the op index at each nesting level (if_positive), outermost first
   // Variables left without a value because the op that sets them raised an error the run allows (a timeout under
   // faults, say). Programs go on after an error, so a later `expect` on one of them is skipped, not a failure: the
   // error itself was already judged.
   std::set<std::string> unset_by_allowed_error = {};
 };
+
+// Records where the fiber stands (op path, phase, frame) before it may be suspended, for StateFingerprint: two
+// fibers with the same position and the same world around them continue identically. Phase 0: inside the op (waiting
+// for a future, a barrier, a sleep or shutdown); phase 1: the op is done, at its yield.
+void MarkPosition(Context& c, std::uint64_t phase) {
+  if (!c.world.keeps_fingerprints()) return;
+  Hasher h;
+  h.Mix(phase);
+  for (std::size_t i : c.pc) h.Mix(i);
+  for (const auto& [name, value] : c.frame) {
+    h.Mix(name);
+    h.Mix(static_cast<std::uint64_t>(value.payload));
+    for (core::Handle r : value.rrefs) h.Mix(r.id);
+    h.Mix(value.rrefs.size());
+  }
+  h.Mix(c.shut_down ? 1 : 0);
+  for (const std::string& name : c.unset_by_allowed_error) h.Mix(name);  // a later expect on them is skipped
+  h.Mix(c.unset_by_allowed_error.size());
+  c.world.SetPosition(h.value());
+}
 
 core::FunctionResult Raised(const std::string& text) {
   core::FunctionResult r;
@@ -154,6 +177,8 @@ bool Shutdown(Context& c);
 Flow ExecOne(Context& c, const Op& op, std::size_t index) {
   Host& h = c.world.host(c.worker);
   core::Output out;
+  c.pc.back() = index;
+  MarkPosition(c, 0);
   switch (op.kind) {
     case Op::Kind::kRemote: {
       if (std::optional<Flow> raised = RaiseIfArgUnset(c, op, index)) return *raised;
@@ -246,8 +271,11 @@ Flow ExecOne(Context& c, const Op& op, std::size_t index) {
     case Op::Kind::kRaise:
       c.result = Raised(op.text);
       return Flow::kRaised;
-    case Op::Kind::kIfPositive:
-      return Exec(c, Evaluate(c, op.payload) > 0 ? op.then_ops : op.else_ops);
+    case Op::Kind::kIfPositive: {
+      const bool then = Evaluate(c, op.payload) > 0;
+      if (then) c.pc.back() |= kThenBranch;  // the branch is part of the position
+      return Exec(c, then ? op.then_ops : op.else_ops);
+    }
     case Op::Kind::kBarrier:
       if (!c.world.ProgramBarrier(++h.barriers_passed)) return Flow::kCancelled;
       break;
@@ -259,15 +287,16 @@ Flow ExecOne(Context& c, const Op& op, std::size_t index) {
       c.shut_down = true;
       break;
   }
+  MarkPosition(c, 1);
   return c.world.Yield() ? Flow::kNext : Flow::kCancelled;
 }
 
 Flow Exec(Context& c, const std::vector<Op>& ops) {
-  for (std::size_t i = 0; i < ops.size(); ++i) {
-    Flow flow = ExecOne(c, ops[i], i);
-    if (flow != Flow::kNext) return flow;
-  }
-  return Flow::kNext;
+  c.pc.push_back(0);
+  Flow flow = Flow::kNext;
+  for (std::size_t i = 0; i < ops.size() && flow == Flow::kNext; ++i) flow = ExecOne(c, ops[i], i);
+  c.pc.pop_back();
+  return flow;
 }
 
 void ReleaseFrame(Context& c) {
@@ -299,6 +328,8 @@ void RunProgram(World& world, int worker) {
   const Block& program = world.scenario().programs.at(static_cast<std::size_t>(worker));
   if (Exec(c, program.ops) == Flow::kCancelled) return;
   ReleaseFrame(c);
+  c.pc = {program.ops.size()};  // past the last op: in the program's own shutdown
+  MarkPosition(c, 0);
   if (world.scenario().graceful_shutdown && !c.shut_down && !Shutdown(c)) return;
   world.host(worker).finished = true;
 }

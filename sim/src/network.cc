@@ -189,4 +189,36 @@ bool Network::Coin(ChoiceKind kind, std::uint64_t key, double p_one) {
   return chooser_.Choose(Request(kind, 2, key, p_one)) == 1;
 }
 
+
+std::uint64_t Network::Fingerprint() const {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  const auto mix = [&h](std::uint64_t word) {
+    h = (h ^ word) * 0x100000001b3ULL;
+    h ^= h >> 31;
+  };
+  const auto mix_text = [&mix](const std::string& text) {
+    for (unsigned char c : text) mix(c);
+    mix(text.size());
+  };
+  for (const auto& [payload, sends] : sends_by_payload_) {
+    mix_text(payload);
+    mix(static_cast<std::uint64_t>(sends));
+  }
+  for (const auto& [link, until] : cut_until_) {
+    mix((static_cast<std::uint64_t>(static_cast<std::uint16_t>(link.first)) << 16) |
+        static_cast<std::uint16_t>(link.second));
+    mix(static_cast<std::uint64_t>(until));
+  }
+  for (const auto& [request, chain] : chain_of_request_) {
+    mix(static_cast<std::uint64_t>(request.first));
+    mix(static_cast<std::uint64_t>(request.second));
+    mix_text(chain);
+  }
+  for (const auto& [chain, drops] : drops_by_chain_) {
+    mix_text(chain);
+    mix(static_cast<std::uint64_t>(drops));
+  }
+  return h;
+}
+
 }  // namespace rrefsim::sim

@@ -130,6 +130,25 @@ bool World::Yield() {
   return !cancelling_ && !failure_ && !host(fibers_.at(CurrentFiber()).worker).core.aborted();
 }
 
+void World::Touch(int worker) {
+  if (worker < 0 || worker >= 64) {
+    footprint_.global = true;
+  } else {
+    footprint_.workers |= std::uint64_t{1} << worker;
+  }
+}
+
+int World::WorkerOfItem(std::uint64_t item) const {
+  if ((item & kMessageItem) == 0) {
+    const auto found = fibers_.find(item);
+    return found == fibers_.end() ? -1 : found->second.worker;
+  }
+  for (const auto& [key, message] : inflight_) {
+    if (key.second == (item & ~kMessageItem)) return message.to;
+  }
+  return -1;
+}
+
 int World::LiveWorkers() const {
   int live = 0;
   for (const Host& h : hosts_) live += h.core.aborted() ? 0 : 1;
@@ -139,6 +158,7 @@ int World::LiveWorkers() const {
 // The worker process died (§9.3): its fibers end at their next scheduling point, and the barriers that waited for
 // it count only the live workers now.
 void World::OnWorkerAborted(int worker) {
+  TouchAll();
   for (auto& [id, f] : fibers_) {
     if (f.worker == worker && f.state == FiberState::kBlocked) Wake(id);
   }
@@ -190,6 +210,7 @@ context* World::ChooseStep(const std::vector<context*>& ready, context* yielder,
       Hasher offered;
       for (std::uint64_t item : items) offered.Mix(item);
       pick = chooser_.Choose(ChoiceRequest{ChoiceKind::kStep, items.size(), offered.value() | 1, -1, items});
+      footprint_ = StepFootprint{};  // what follows belongs to this choice
     } catch (...) {
       // pick_next is noexcept: stop the run here and rethrow from Execute once every fiber has ended.
       failure_ = std::current_exception();
@@ -202,6 +223,7 @@ context* World::ChooseStep(const std::vector<context*>& ready, context* yielder,
     result_.detail = "the safety bound of " + std::to_string(config_.max_steps) + " steps was reached";
   }
   hash_.Mix(items[pick]);
+  Touch(WorkerOfItem(items[pick]));
   if (pick < fibers) {
     if (observer_) running_fiber_ = fibers_.at(items[pick]).name;
   } else {
@@ -460,6 +482,7 @@ RunResult World::ExecuteSteps() {
       DeliverChosen();
       continue;
     }
+    TouchAll();  // the main loop acts only when nothing is enabled: timers, flushed barriers, join
     if (bound_hit_ || stopped_ || failure_) break;
     if (ReleaseFlushedBarriers()) continue;
     std::size_t waiting = join_waiters_.size();

@@ -64,6 +64,9 @@ struct FiberRecord {
   context* ctx = nullptr;
   FiberState state = FiberState::kReady;
   std::string waiting_for;
+  // Where its program stands (op path, phase and frame), set by the interpreter before each scheduling point when
+  // the run keeps fingerprints (RunConfig::fingerprints): the part of a fiber's stack that StateFingerprint hashes.
+  std::uint64_t position = 0;
 };
 
 // A frame's variables: each holds a value and one reference per RRef in it.
@@ -105,6 +108,14 @@ class World : public checkers::GlobalView {
   void EmitTimers(int worker, std::string_view which);
   void Record(Observation observation);
   void MarkChanged(int worker) { changed_[static_cast<std::size_t>(worker)] = 1; }
+  bool keeps_fingerprints() const { return config_.fingerprints; }
+  void SetPosition(std::uint64_t position) { fibers_.at(CurrentFiber()).position = position; }
+  // The canonical state between two steps (fingerprint.cc): what StateFingerprint returns.
+  std::uint64_t Fingerprint() const;
+  // What the steps since the last kStep choice touched (StepsSinceChoice), and a kStep item's worker (StepWorker).
+  StepFootprint footprint() const { return footprint_; }
+  int WorkerOfItem(std::uint64_t item) const;
+  std::uint64_t IdentityOfItem(std::uint64_t item) const;
 
   // --- checkers::GlobalView ---
   int workers() const override { return static_cast<int>(hosts_.size()); }
@@ -185,6 +196,9 @@ class World : public checkers::GlobalView {
   std::exception_ptr failure_;
   int pending_slot_worker_ = -1;  // the worker whose pool task is being processed (its slot may pass to a function)
   bool slot_taken_by_function_ = false;
+  StepFootprint footprint_;  // since the last kStep choice; reset when the chooser picks
+  void Touch(int worker);    // a step acts on this worker
+  void TouchAll() { footprint_.global = true; }  // a step reaches beyond its worker (barrier, abort, timers)
   Hasher hash_;
   Hasher order_hash_;
   RunResult result_;

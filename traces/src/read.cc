@@ -142,8 +142,9 @@ TraceConfig ReadConfig(const Json& value, const std::string& path) {
   c.fault_profile = o.Str("fault_profile");
   c.fault_overrides = ReadList<std::string>(o, "fault_overrides", ReadStr);
   c.strategy = o.Str("strategy");
-  if (c.strategy != "random" && c.strategy != "pct") {
-    throw BadValue(o.PathOf("strategy"), "unknown strategy \"" + c.strategy + "\" (expected random or pct)");
+  if (c.strategy != "random" && c.strategy != "pct" && c.strategy != "exhaustive") {
+    throw BadValue(o.PathOf("strategy"),
+                   "unknown strategy \"" + c.strategy + "\" (expected random, pct or exhaustive)");
   }
   c.pct_depth = static_cast<int>(o.I64("pct_depth", 0, 100));
   c.max_steps = o.U64("max_steps");

@@ -93,7 +93,7 @@ TEST_F(ReadErrors, OtherUnknownNamesAreRefused) {
                 "bad.json: /verdict/outcome: unknown outcome \"halted\"", 0),
             0u);
   EXPECT_EQ(Error(Edit("\"strategy\": \"random\"", "\"strategy\": \"dfs\"")),
-            "bad.json: /config/strategy: unknown strategy \"dfs\" (expected random or pct)");
+            "bad.json: /config/strategy: unknown strategy \"dfs\" (expected random, pct or exhaustive)");
 }
 
 TEST_F(ReadErrors, NumbersOutOfRangeAreRefused) {

@@ -108,6 +108,9 @@ class Network {
   // `retry_chain` (core::OutgoingMessage::retry_chain) ties the attempts of one retried control message together,
   // even when a TensorPipe retry carries an empty payload; -1 falls back to the message's own ids.
   Fate Decide(const core::Message& message, TimeUs now, std::int64_t retry_chain = -1);
+  // What the network remembers that changes later fates (faulty-agent send counts, cut links, lossy drop counts),
+  // folded into one word for StateFingerprint.
+  std::uint64_t Fingerprint() const;
 
  private:
   bool Cut(core::WorkerId from, core::WorkerId to, TimeUs now) const;

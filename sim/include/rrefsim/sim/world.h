@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,9 @@ struct RunConfig {
   std::uint64_t max_steps = 1'000'000;                       // safety bound on steps
   TimeUs max_time = 3600 * core::kSecond;                    // safety bound on virtual time
   bool ignore_rref_leak = true;                              // rpc.shutdown's _ignore_rref_leak default
+  // Track each fiber's place in its program, so that StateFingerprint covers it (the exhaustive explorer's state
+  // hashing); off in campaigns, where it would only cost time.
+  bool fingerprints = false;
 };
 
 enum class Outcome {
@@ -83,6 +87,35 @@ struct RunResult {
 // every step (checkers/global_view.h); it may stop the run (Outcome::kStopped).
 RunResult Run(const Scenario& scenario, const RunConfig& config, Chooser& chooser,
               checkers::RunObserver* observer = nullptr);
+
+// A canonical fingerprint of the world between two steps, for state hashing in the exhaustive explorer (explore/,
+// docs/explore.md): every worker's ContextView and host state (handler pool, backlog, completed futures, shutdown
+// progress), the in-flight messages as a multiset (without the network's sequence numbers), the fibers as a multiset
+// of (worker, name, state, what they wait for, program position), sleeps, barriers and joins (naming fibers, not
+// their ids), the network's fault memory and the virtual time. Program positions need RunConfig::fingerprints.
+// Call it from RunObserver::OnStepEnd; nullopt when `view` is not a simulated World.
+std::optional<std::uint64_t> StateFingerprint(const checkers::GlobalView& view);
+
+// For the explorer's partial-order reduction (sleep sets): what the steps of a run since its last kStep choice acted
+// on. A fiber step acts on its worker and a delivery on its receiver; a step that arrives at or releases a barrier,
+// aborts a worker, or that the main loop takes when nothing is enabled (timers, barrier flushes, join) reaches
+// beyond one worker (`global`). Workers from 64 on count as global.
+struct StepFootprint {
+  std::uint64_t workers = 0;  // bit w: worker w
+  bool global = false;
+  bool Independent(const StepFootprint& other) const {
+    return !global && !other.global && (workers & other.workers) == 0;
+  }
+};
+// nullopt when `view` is not a simulated World. Call from a Chooser during a kStep choice.
+std::optional<StepFootprint> StepsSinceChoice(const checkers::GlobalView& view);
+// The worker a kStep option (ChoiceRequest::items) acts on: the fiber's worker or the message's receiver; -1 if
+// unknown.
+int StepWorker(const checkers::GlobalView& view, std::uint64_t item);
+
+// A kStep option's identity across paths, for comparing sleep sets of two visits to one state: a fiber by its name,
+// a delivery by the message's content (not its network sequence number). 0 if unknown.
+std::uint64_t StepIdentity(const checkers::GlobalView& view, std::uint64_t item);
 
 // The same, with each record handed over as text.
 using StepObserver = std::function<void(const StepEvent&)>;

@@ -1,0 +1,199 @@
+#include "explore_command.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "exit_codes.h"
+#include "rrefsim/scenarios/scenario_json.h"
+#include "rrefsim/scenarios/trace_run.h"
+#include "rrefsim/sim/network.h"
+#include "trace_commands.h"
+
+namespace rrefsim::cli {
+namespace {
+
+struct Outcome {
+  explore::ExploreResult result;
+  std::optional<explore::ExploreResult> unreduced;  // --compare
+  std::string trace_path;
+  std::string error;
+};
+
+std::string Bound(std::uint64_t n) { return n == 0 ? "unbounded" : "<= " + std::to_string(n); }
+
+core::ProtocolMode Mode(const ExploreCliOptions& o) {
+  return o.protocol == "hardened" ? core::ProtocolMode::kHardened : core::ProtocolMode::kPytorch;
+}
+
+std::string BoundText(const scenarios::CatalogEntry& entry, const explore::ExploreOptions& o,
+                      const std::string& protocol) {
+  return entry.faults +
+         " profile on the asynchronous network (no delays: reordering is the step choice), duplicates <= " +
+         std::to_string(o.bounds.max_duplicates) + ", drops <= " + std::to_string(o.bounds.max_drops) +
+         ", choice points " + Bound(o.bounds.max_depth) + ", protocol " + protocol;
+}
+
+std::string Verdict(const explore::ExploreResult& r) {
+  if (r.counterexample) {
+    const checkers::Violation& v = r.counterexample->violations.front();
+    return "COUNTEREXAMPLE: " + v.checker + " at step " + std::to_string(v.step) + ": " + v.text;
+  }
+  if (!r.complete) return "INCOMPLETE: the run budget ran out before every schedule was explored";
+  return "all schedules within the bound satisfy every invariant";
+}
+
+std::string StatsText(const char* label, const explore::ExploreStats& s) {
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "  %s: %llu states explored (transitions), %llu distinct, %llu runs, %llu replayed steps, %llu "
+                "revisits cut, %llu sleep-set cuts, %llu depth cuts, max depth %llu, %.3f s, %.0f states/s\n",
+                label, static_cast<unsigned long long>(s.transitions),
+                static_cast<unsigned long long>(s.distinct_states),
+                static_cast<unsigned long long>(s.runs), static_cast<unsigned long long>(s.replayed_steps),
+                static_cast<unsigned long long>(s.revisits), static_cast<unsigned long long>(s.sleep_pruned),
+                static_cast<unsigned long long>(s.depth_cut), static_cast<unsigned long long>(s.max_depth), s.seconds,
+                s.states_per_second());
+  return line;
+}
+
+nlohmann::json StatsJson(const explore::ExploreStats& s) {
+  return {{"transitions", s.transitions},     {"distinct_states", s.distinct_states}, {"runs", s.runs},
+          {"replayed_steps", s.replayed_steps}, {"revisits", s.revisits},             {"sleep_pruned", s.sleep_pruned},
+          {"depth_cut", s.depth_cut},         {"max_depth", s.max_depth},             {"seconds", s.seconds},
+          {"states_per_second", s.states_per_second()}};
+}
+
+// The counterexample as a normal trace: re-run over its own choices with a recorder, which also proves it replays.
+std::string WriteCounterexample(const ExploreCliOptions& o, const scenarios::CatalogEntry& entry,
+                                const explore::ExploreResult& r, std::string& error) {
+  traces::TraceConfig config = scenarios::TraceConfigOf(r.config, entry.faults, r.fault_overrides, "exhaustive", 0);
+  sim::ReplayChooser chooser(r.counterexample->run.choices);
+  scenarios::RecordedRun recorded = scenarios::RecordRun(entry, config, r.config, 0, chooser);
+  if (recorded.checked.violations.empty() ||
+      recorded.checked.violations.front().checker != r.counterexample->violations.front().checker) {
+    error = entry.name + ": the counterexample did not reproduce when re-run for its trace";
+    return "";
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(o.out_dir, ec);
+  if (ec) {
+    error = "--out " + o.out_dir + ": cannot create the directory: " + ec.message();
+    return "";
+  }
+  const std::string name =
+      entry.name + "-exhaustive-" + r.counterexample->violations.front().checker + ".json";
+  const std::string path = (std::filesystem::path(o.out_dir) / name).string();
+  if (!WriteWholeFile(path, traces::WriteTrace(recorded.trace), error)) error = path + ": " + error;
+  return path;
+}
+
+void Print(const ExploreCliOptions& o, const scenarios::CatalogEntry& entry, const Outcome& out) {
+  const explore::ExploreResult& r = out.result;
+  if (o.json) {
+    nlohmann::json line = {{"scenario", entry.name}, {"bound", BoundText(entry, o.search, o.protocol)},
+                           {"complete", r.complete}, {"verdict", Verdict(r)}, {"reduced", StatsJson(r.stats)}};
+    if (out.unreduced) line["unreduced"] = StatsJson(out.unreduced->stats);
+    if (!out.trace_path.empty()) line["trace"] = out.trace_path;
+    nlohmann::json defects = nlohmann::json::array();
+    for (const checkers::Violation& v : r.expected_seen) defects.push_back({{"checker", v.checker}, {"text", v.text}});
+    line["known_defects_seen"] = defects;
+    std::printf("%s\n", line.dump().c_str());
+    return;
+  }
+  std::printf("%s: %s\n  bound: %s\n", entry.name.c_str(), Verdict(r).c_str(), BoundText(entry, o.search, o.protocol).c_str());
+  std::printf("%s", StatsText(out.unreduced ? "with sleep sets" : "search", r.stats).c_str());
+  if (out.unreduced) std::printf("%s", StatsText("without sleep sets", out.unreduced->stats).c_str());
+  for (const checkers::Violation& v : r.expected_seen) {
+    std::printf("  known PyTorch defect the scenario declares, shown by some schedule: %s: %s\n", v.checker.c_str(),
+                v.text.c_str());
+  }
+  if (!out.trace_path.empty()) {
+    std::printf("  trace:  %s\n  replay: %s replay %s\n", out.trace_path.c_str(), o.program.c_str(),
+                out.trace_path.c_str());
+  }
+}
+
+}  // namespace
+
+ExploreCommand::ExploreCommand(CLI::App& app) {
+  command_ = app.add_subcommand("explore", "explore every schedule of a scenario within bounds (docs/explore.md)");
+  command_->add_option("scenario", options_.scenario, "a catalog scenario, 'all', or a scenario file ending in .json")
+      ->required();
+  command_->add_option("--duplicates", options_.search.bounds.max_duplicates, "D: duplicated messages per run")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
+  command_->add_option("--drops", options_.search.bounds.max_drops, "L: lost messages per run")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
+  command_->add_option("--max-depth", options_.search.bounds.max_depth, "choice points per run (0: no bound)")
+      ->capture_default_str();
+  command_->add_option("--max-runs", options_.search.max_runs, "stop after N runs, incomplete (0: no budget)")
+      ->capture_default_str();
+  command_->add_flag("--shortest", options_.search.shortest,
+                     "find a counterexample with the fewest choice points (iterative deepening)");
+  command_->add_flag("--compare", options_.compare, "also search without sleep sets (the reduction), and report both");
+  command_->add_flag("!--no-state-hashing", options_.search.state_hashing, "do not prune revisited states");
+  command_->add_flag("!--no-sleep-sets", options_.search.sleep_sets, "do not prune commuting deliveries");
+  command_->add_option("--faults", options_.profile, "fault profile (default: the scenario's own)")
+      ->check(CLI::IsMember(sim::FaultProfiles()));
+  command_->add_option("--fault", options_.faults, "override a fault setting, KEY=VALUE (repeatable)");
+  command_->add_option("--protocol", options_.protocol, "protocol mode")->check(CLI::IsMember({"pytorch", "hardened"}));
+  command_->add_flag("--json", options_.json, "one JSON object per scenario on stdout");
+  command_->add_option("--out", options_.out_dir, "directory for the counterexample's trace")->capture_default_str();
+}
+
+std::optional<int> ExploreCommand::Dispatch(const std::string& program) {
+  if (!*command_) return std::nullopt;
+  options_.program = program;
+  return RunExplore(options_);
+}
+
+int RunExhaustive(const CampaignOptions& run) {
+  ExploreCliOptions o;
+  o.program = run.program;
+  o.scenario = run.scenario;
+  o.profile = run.profile;
+  o.faults = run.faults;
+  o.json = run.json;
+  o.out_dir = run.out_dir;
+  o.protocol = run.protocol;
+  return RunExplore(o);
+}
+
+int RunExplore(const ExploreCliOptions& o) {
+  scenarios::ScenarioSelection selection = scenarios::SelectScenarios(o.scenario);
+  if (!selection.error.empty()) {
+    std::fprintf(stderr, "rrefsim explore: %s\n", selection.error.c_str());
+    return kExitBadInput;
+  }
+  int code = kExitOk;
+  for (scenarios::CatalogEntry entry : selection.entries) {
+    if (!o.profile.empty()) entry.faults = o.profile;
+    entry.fault_overrides.insert(entry.fault_overrides.end(), o.faults.begin(), o.faults.end());
+    Outcome out;
+    try {
+      out.result = explore::Explore(entry, o.search, Mode(o));
+      if (o.compare) {
+        explore::ExploreOptions plain = o.search;
+        plain.sleep_sets = false;  // state hashing stays: without it even S2 has more paths than a run budget
+        out.unreduced = explore::Explore(entry, plain, Mode(o));
+      }
+    } catch (const std::invalid_argument& e) {
+      std::fprintf(stderr, "rrefsim explore: %s\n", e.what());
+      return kExitBadInput;
+    }
+    if (out.result.counterexample) {
+      out.trace_path = WriteCounterexample(o, entry, out.result, out.error);
+      code = kExitViolation;
+    }
+    Print(o, entry, out);
+    if (!out.error.empty()) {
+      std::fprintf(stderr, "rrefsim explore: %s\n", out.error.c_str());
+      return kExitDivergence;
+    }
+  }
+  return code;
+}
+
+}  // namespace rrefsim::cli

@@ -1,0 +1,81 @@
+// Exhaustive exploration of one scenario: every schedule (and every placement of at most D duplicates and L drops)
+// of a bounded run, enumerated depth first through the same sim::Chooser interface the random and PCT strategies
+// use, with every checker of checkers/ watching every step (docs/explore.md).
+//
+// The network is the asynchronous one: every message is due as soon as it is sent, so which in-flight message is
+// delivered next, and when relative to the programs' steps, is entirely the kStep choice. That holds every order the
+// `reorder` profile's delays can produce (its 25 ms are far below any RPC timeout). Each run replays a prefix of
+// choices from the start and then extends it (stateless search, as exhaustigen and loom do), pruned by a hash of the
+// world's state (sim::StateFingerprint) and by sleep sets over deliveries to different workers.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "rrefsim/scenarios/catalog.h"
+#include "rrefsim/scenarios/runner.h"
+#include "rrefsim/sim/chooser.h"
+#include "rrefsim/sim/world.h"
+
+namespace rrefsim::explore {
+
+struct Bounds {
+  int max_duplicates = 0;        // D: duplicated messages per run
+  int max_drops = 0;             // L: lost messages per run
+  std::uint64_t max_depth = 0;   // choice points per run (0: no bound; runs end by themselves or at max_steps)
+};
+
+struct ExploreOptions {
+  Bounds bounds;
+  bool state_hashing = true;     // prune states already explored (with at least the same budget left)
+  bool sleep_sets = true;        // prune reorderings of deliveries to different workers
+  std::uint64_t max_runs = 0;    // 0: no budget; with one, the search may end incomplete
+  // Search for the shortest counterexample: iterative deepening over max_depth (1, 2, 4, ... up to the bound).
+  bool shortest = false;
+  // Called with every run that reached its end (not cut short): for tests that compare what searches reach.
+  std::function<void(const scenarios::CheckedRun&)> on_complete_run;
+  // An invariant of the caller's own (a test's seeded toy bug), watching every run beside the checkers and reset by
+  // its OnStart: a run it stops (OnStepEnd returns false) is a counterexample, reported as checker "extra_invariant".
+  checkers::RunObserver* extra_invariant = nullptr;
+};
+
+struct ExploreStats {
+  std::uint64_t runs = 0;             // runs of the simulator (one per explored branch)
+  std::uint64_t transitions = 0;      // steps explored past the replayed prefix: the edges of the search
+  std::uint64_t replayed_steps = 0;   // steps re-executed to reach a branch point (the cost of stateless search)
+  std::uint64_t distinct_states = 0;  // fingerprints seen (0 without state hashing)
+  std::uint64_t revisits = 0;         // runs cut at a state already explored
+  std::uint64_t sleep_pruned = 0;     // runs cut because every enabled step was asleep
+  std::uint64_t depth_cut = 0;        // runs cut at the depth bound: the search is complete only within it
+  std::uint64_t max_depth = 0;        // the most choice points on one run
+  double seconds = 0;
+  double states_per_second() const { return seconds > 0 ? static_cast<double>(transitions) / seconds : 0; }
+};
+
+struct ExploreResult {
+  ExploreStats stats;
+  bool complete = false;  // every schedule within the bounds was covered (no run budget ran out)
+  // The first failing run (shortest with ExploreOptions::shortest): its choices replay it under `config`.
+  std::optional<scenarios::CheckedRun> counterexample;
+  // Known PyTorch defects the scenario declares (CatalogEntry::expected_violations) that some schedule showed:
+  // checker id and the first text, once per checker.
+  std::vector<checkers::Violation> expected_seen;
+  sim::RunConfig config;                 // the configuration every run used
+  std::vector<std::string> fault_overrides;  // the explorer's fault settings, after the scenario's own
+};
+
+// The explorer's fault settings for `bounds`: zero delays (reordering is the step choice), a fault phase that
+// lasts the whole run, and duplicate/drop switched on when their bound allows any (the bound, not the probability,
+// limits them). Appended to the scenario's own overrides; MakeFaultConfig(profile, those) gives the run's faults,
+// so a counterexample's trace records them like any other run's.
+std::vector<std::string> ExploreFaultOverrides(const Bounds& bounds);
+
+// Explores `entry` with its fault profile and overrides plus ExploreFaultOverrides, in protocol mode `mode`.
+// Throws std::invalid_argument when the resulting fault settings are invalid.
+ExploreResult Explore(const scenarios::CatalogEntry& entry, const ExploreOptions& options,
+                      core::ProtocolMode mode = core::ProtocolMode::kPytorch);
+
+}  // namespace rrefsim::explore

@@ -1,0 +1,182 @@
+#include "probe.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "rrefsim/sim/world.h"
+
+namespace rrefsim::explore::detail {
+namespace {
+
+std::uint64_t Mix(std::uint64_t h, std::uint64_t word) {
+  h = (h ^ word) * 0x9e3779b97f4a7c15ULL;
+  return h ^ (h >> 29);
+}
+
+std::uint64_t LimitOf(const sim::ChoiceRequest& request, const Bounds& bounds, int duplicates, int drops) {
+  switch (request.kind) {
+    case sim::ChoiceKind::kStep:
+    case sim::ChoiceKind::kWorkload:
+      return request.options;
+    case sim::ChoiceKind::kDuplicate:
+      return duplicates < bounds.max_duplicates ? request.options : 1;
+    case sim::ChoiceKind::kDrop:
+      return drops < bounds.max_drops ? request.options : 1;
+    default:  // delays, partitions, heal time, rates: option 0 only (ExploreFaultOverrides makes them single)
+      return 1;
+  }
+}
+
+}  // namespace
+
+void Probe::OnStart(const checkers::GlobalView& view) {
+  view_ = &view;
+  if (options_.extra_invariant != nullptr) options_.extra_invariant->OnStart(view);
+}
+
+void Probe::OnRecord(const checkers::StepRecord& record) {
+  if (options_.extra_invariant != nullptr) options_.extra_invariant->OnRecord(record);
+}
+
+bool Probe::OnStepEnd(const checkers::GlobalView& view) {
+  if (options_.extra_invariant == nullptr || options_.extra_invariant->OnStepEnd(view)) return true;
+  if (!extra_violation_) extra_violation_ = view.step();
+  return false;
+}
+
+void Probe::CutHere(Cut::Why why) {
+  steps_at_cut_ = steps_now();
+  throw Cut{why};
+}
+
+Node* Probe::LastStepChoice() {
+  for (std::size_t i = std::min(next_, path_.size()); i-- > 0;) {
+    if (path_[i].kind == sim::ChoiceKind::kStep && !path_[i].items.empty()) return &path_[i];
+  }
+  return nullptr;
+}
+
+// What the step taken at the previous kStep choice (and any step forced after it) acted on, now that it ran.
+void Probe::RecordFootprint() {
+  Node* parent = LastStepChoice();
+  if (parent == nullptr || view_ == nullptr) return;
+  if (std::optional<sim::StepFootprint> seen = sim::StepsSinceChoice(*view_)) parent->footprints[parent->pick] = *seen;
+}
+
+std::uint64_t Probe::Pick(const sim::ChoiceRequest& request) {
+  if (request.kind == sim::ChoiceKind::kStep && !request.items.empty()) RecordFootprint();
+  const std::uint64_t pick = next_ < path_.size() ? Replay(request) : Extend(request);
+  if (request.kind == sim::ChoiceKind::kDuplicate && pick == 1) ++duplicates_;
+  if (request.kind == sim::ChoiceKind::kDrop && pick == 1) ++drops_;
+  if (!fresh_ && next_ == path_.size()) {  // the last replayed choice: what follows is new
+    fresh_ = true;
+    replayed_steps_ = steps_now();
+  }
+  return pick;
+}
+
+std::uint64_t Probe::Replay(const sim::ChoiceRequest& request) {
+  const Node& node = path_[next_];
+  if (node.kind != request.kind || node.options != request.options) {
+    throw std::logic_error("explore: the run did not replay its prefix at choice " + std::to_string(next_) + " (" +
+                           std::string(sim::ChoiceKindName(request.kind)) + ", " +
+                           std::to_string(request.options) + " options): the simulator is not deterministic");
+  }
+  ++next_;
+  return node.pick;
+}
+
+std::uint64_t Probe::Extend(const sim::ChoiceRequest& request) {
+  if (max_depth_ != 0 && next_ >= max_depth_) CutHere(Cut::Why::kDepth);
+  Node node;
+  node.kind = request.kind;
+  node.options = request.options;
+  node.limit = LimitOf(request, options_.bounds, duplicates_, drops_);
+  if (request.kind == sim::ChoiceKind::kStep && !request.items.empty()) {
+    node.items.assign(request.items.begin(), request.items.end());
+    for (std::uint64_t item : node.items) {
+      sim::StepFootprint unknown{0, true};
+      const int worker = sim::StepWorker(*view_, item);
+      if (worker >= 0 && worker < 64) unknown.workers = std::uint64_t{1} << worker;
+      node.footprints.push_back(unknown);
+    }
+    if (options_.sleep_sets) node.sleep = InheritedSleep(node);
+    const bool revisit = options_.state_hashing && CheckVisited(node);
+    while (node.pick < node.limit && node.sleep.contains(node.items[node.pick])) ++node.pick;
+    if (node.pick == node.limit) CutHere(revisit ? Cut::Why::kRevisit : Cut::Why::kAsleep);
+  }
+  path_.push_back(std::move(node));
+  ++next_;
+  return path_.back().pick;
+}
+
+// Sleep sets (Godefroid): an item stays asleep below a choice when the step taken there is independent of it, so
+// that exploring it first would only reorder two commuting steps. Steps commute when they act on different workers
+// and neither reaches beyond its own (sim::StepFootprint): each runs one worker's core, handler pool and fibers,
+// and their sends get their fates by (sender, id) whichever runs first. What an option does is known once it ran
+// (the options explored before the one taken here) or from where it fell asleep.
+std::map<std::uint64_t, sim::StepFootprint> Probe::InheritedSleep(const Node& node) {
+  const Node* parent = LastStepChoice();
+  if (parent == nullptr) return {};
+  const sim::StepFootprint& taken = parent->footprints[parent->pick];
+  std::map<std::uint64_t, sim::StepFootprint> sleep;
+  for (std::uint64_t i = 0; i < parent->items.size(); ++i) {
+    if (i == parent->pick) continue;
+    const std::uint64_t item = parent->items[i];
+    const auto asleep = parent->sleep.find(item);
+    const bool explored = i < parent->pick && asleep == parent->sleep.end();
+    if (!explored && asleep == parent->sleep.end()) continue;
+    const sim::StepFootprint& footprint = explored ? parent->footprints[i] : asleep->second;
+    if (!footprint.Independent(taken)) continue;
+    if (std::find(node.items.begin(), node.items.end(), item) != node.items.end()) sleep.emplace(item, footprint);
+  }
+  return sleep;
+}
+
+// State caching with sleep sets (Godefroid): a state is explored again only for the steps that were asleep at every
+// earlier visit and are awake now; with a depth bound, a visit with more depth left explores it again in full.
+// Steps are compared by sim::StepIdentity, as sequence numbers and fiber ids differ between paths.
+bool Probe::CheckVisited(Node& node) {
+  const std::optional<std::uint64_t> fingerprint = sim::StateFingerprint(*view_);
+  if (!fingerprint) return false;
+  const std::uint64_t key =
+      Mix(Mix(*fingerprint, static_cast<std::uint64_t>(duplicates_)), static_cast<std::uint64_t>(drops_));
+  std::vector<std::uint64_t> ids;  // per option
+  std::vector<std::uint64_t> asleep;
+  for (std::uint64_t i = 0; i < node.items.size(); ++i) {
+    ids.push_back(sim::StepIdentity(*view_, node.items[i]));
+    if (node.sleep.contains(node.items[i])) asleep.push_back(ids.back());
+  }
+  std::sort(asleep.begin(), asleep.end());
+  auto [it, inserted] = visited_.try_emplace(key, Seen{next_, asleep});
+  if (inserted) return false;
+  Seen& seen = it->second;
+  if (max_depth_ != 0 && seen.depth > next_) {  // explored before with less depth left: again, in full
+    seen = Seen{next_, asleep};
+    return false;
+  }
+  // Whatever was awake at an earlier visit has been explored from here: it sleeps now (what it does is unknown,
+  // so it wakes at the next step).
+  for (std::uint64_t i = 0; i < node.items.size(); ++i) {
+    if (std::binary_search(seen.sleep.begin(), seen.sleep.end(), ids[i])) continue;
+    node.sleep.emplace(node.items[i], node.footprints[i]);
+  }
+  std::vector<std::uint64_t> both;
+  std::set_intersection(seen.sleep.begin(), seen.sleep.end(), asleep.begin(), asleep.end(), std::back_inserter(both));
+  seen.sleep = std::move(both);
+  return true;
+}
+
+bool Backtrack(std::vector<Node>& path) {
+  while (!path.empty()) {
+    Node& node = path.back();
+    for (++node.pick; node.pick < node.limit; ++node.pick) {
+      if (node.items.empty() || !node.sleep.contains(node.items[node.pick])) return true;
+    }
+    path.pop_back();
+  }
+  return false;
+}
+
+}  // namespace rrefsim::explore::detail

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# `rrefsim explore` and `run --strategy exhaustive` as a user meets them: verdicts, exit codes, a counterexample
+# trace that replay and render accept, JSON output, and bad input.
+# Usage: explore_cli_test.sh PATH/TO/rrefsim
+source "$(dirname "${BASH_SOURCE[0]}")/test_lib.sh"
+
+expect() {  # expect CODE DESCRIPTION -- COMMAND...: runs COMMAND and checks its exit code
+  local code=$1 what=$2
+  shift 3
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  local got=$?
+  if [[ $got -ne $code ]]; then
+    echo "FAIL: $what: exit $got, expected $code"
+    sed 's/^/  | /' "$tmp/out" "$tmp/err" | head -20
+    failures=$((failures + 1))
+  else
+    echo "ok: $what"
+  fi
+}
+says() {  # says TEXT DESCRIPTION: the last command's stdout contains TEXT
+  if grep -qF -- "$1" "$tmp/out"; then echo "ok: $2"; else echo "FAIL: $2: no '$1'"; failures=$((failures + 1)); fi
+}
+
+expect 0 "a complete search without counterexample" -- "$rrefsim" explore s2_remote_to_self
+says "all schedules within the bound satisfy every invariant" "the verdict says so"
+says "distinct" "the statistics are printed"
+expect 0 "run --strategy exhaustive is the same search" -- \
+  "$rrefsim" run --scenario s2_remote_to_self --strategy exhaustive
+says "all schedules within the bound satisfy every invariant" "run --strategy exhaustive prints the verdict"
+expect 0 "--compare reports both searches" -- "$rrefsim" explore s1_remote_to_here --compare
+says "without sleep sets" "the search without reduction is reported"
+expect 1 "one duplicate breaks PyTorch's remote to self (P4)" -- \
+  "$rrefsim" explore s2_remote_to_self --duplicates 1 --out "$tmp/cex"
+says "COUNTEREXAMPLE" "the verdict names the counterexample"
+trace=$(ls "$tmp"/cex/s2_remote_to_self-exhaustive-*.json | head -1)
+expect 0 "the counterexample replays" -- "$rrefsim" replay "$trace"
+expect 0 "the counterexample renders" -- "$rrefsim" render "$trace"
+expect 1 "--json: one object per scenario" -- \
+  "$rrefsim" explore s2_remote_to_self --duplicates 1 --json --out "$tmp/cex"
+says '"verdict":"COUNTEREXAMPLE' "the JSON line holds the verdict"
+expect 0 "a run budget leaves the search incomplete" -- "$rrefsim" explore s3_user_to_user --max-runs 5
+says "INCOMPLETE" "the verdict says the search is incomplete"
+expect 2 "unknown scenario" -- "$rrefsim" explore nope
+expect 2 "bad fault override" -- "$rrefsim" explore s1_remote_to_here --fault drop=2
+expect 2 "negative bound" -- "$rrefsim" explore s1_remote_to_here --duplicates -1
+
+echo "$failures failed"
+[[ $failures -eq 0 ]]

@@ -1,7 +1,7 @@
 // PyTorch's RRef defects as regression cases (cases.json): each names a scenario, a fault configuration and a seed
 // on which `pytorch` mode fails with the invariant that matches the defect. The test re-runs every case and requires
 // exactly that first violation, so a change to the core, the simulator or a checker that loses one of them fails
-// here. The README of this folder lists the cases and the command line that reproduces each.
+// here; and it requires that `hardened` mode passes the same configuration. The README of this folder lists the cases and the command line that reproduces each.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -76,6 +76,22 @@ TEST_P(PytorchDefect, PytorchModeViolatesTheMatchingInvariant) {
   EXPECT_NE(run.violations.front().text.find(c.text), std::string::npos)
       << c.defect << ": the violation does not show the mechanism '" << c.text << "': "
       << run.violations.front().text;
+}
+
+// The hardened mode (docs/hardened-protocol.md) fixes every one: the case's own seed and the first 200 seeds of
+// the same scenario and faults pass every checker and every expectation.
+TEST_P(PytorchDefect, HardenedModePassesTheSameConfiguration) {
+  const RegressionCase& c = GetParam();
+  scenarios::CatalogEntry entry = EntryOf(c);
+  sim::RunConfig config = ConfigOf(c, entry, core::ProtocolMode::kHardened);
+  std::vector<std::uint64_t> seeds = {c.seed};
+  for (std::uint64_t s = 0; s < 200; ++s) seeds.push_back(s);
+  for (std::uint64_t seed : seeds) {
+    sim::RandomChooser chooser(seed);
+    scenarios::CheckedRun run = scenarios::RunChecked(entry, config, chooser);
+    ASSERT_FALSE(run.failed()) << c.defect << ": hardened fails " << c.scenario << " seed " << seed << ": "
+                               << run.violations.front().checker << ": " << run.violations.front().text;
+  }
 }
 
 TEST(PytorchDefects, EveryReachableDefectHasACase) {

@@ -53,6 +53,9 @@ void Worker::Impl::AdvanceShutdown() {
     }
     std::vector<RRefId> unforked;
     for (const auto& [rref_id, h] : owners) {
+      // hardened: an OwnerRRef made early by unpickling is not unforked: its creator's fork rides in a REMOTE_CALL
+      // still in flight, and freeing it now would free it under that creator's UserRRef (P18 at shutdown).
+      if (hardened() && Get(h).awaiting_creation) continue;
       if (!forks.contains(rref_id)) unforked.push_back(rref_id);
     }
     for (const RRefId& rref_id : unforked) {

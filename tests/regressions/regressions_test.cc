@@ -94,6 +94,36 @@ TEST_P(PytorchDefect, HardenedModePassesTheSameConfiguration) {
   }
 }
 
+// Bugs of the hardened mode itself that campaigns found (cases.json, hardened_cases): the run that failed, and seeds
+// 0-199 of the same scenario and faults, pass every checker in hardened mode.
+std::vector<RegressionCase> LoadHardenedCases() {
+  std::ifstream in(std::string(RRSIM_REGRESSIONS_DIR) + "/cases.json");
+  nlohmann::json doc = nlohmann::json::parse(in);
+  std::vector<RegressionCase> cases;
+  for (const nlohmann::json& c : doc.at("hardened_cases")) {
+    cases.push_back({"hardened", c.at("scenario").get<std::string>(), c.at("faults").get<std::string>(),
+                     c.at("fault").get<std::vector<std::string>>(), c.at("seed").get<std::uint64_t>(), "", ""});
+  }
+  return cases;
+}
+
+TEST(HardenedFixes, EachFoundFailurePassesNow) {
+  std::vector<RegressionCase> cases = LoadHardenedCases();
+  ASSERT_FALSE(cases.empty());
+  for (const RegressionCase& c : cases) {
+    scenarios::CatalogEntry entry = EntryOf(c);
+    sim::RunConfig config = ConfigOf(c, entry, core::ProtocolMode::kHardened);
+    std::vector<std::uint64_t> seeds = {c.seed};
+    for (std::uint64_t s = 0; s < 200; ++s) seeds.push_back(s);
+    for (std::uint64_t seed : seeds) {
+      sim::RandomChooser chooser(seed);
+      scenarios::CheckedRun run = scenarios::RunChecked(entry, config, chooser);
+      ASSERT_FALSE(run.failed()) << c.scenario << " seed " << seed << ": " << run.violations.front().checker << ": "
+                                 << run.violations.front().text;
+    }
+  }
+}
+
 TEST(PytorchDefects, EveryReachableDefectHasACase) {
   // P13 is not a safety defect and P14 is the 2019 asserting handlers' retry accounting (rref-cases.md §3): neither
   // breaks an invariant a checker can see.

@@ -55,7 +55,7 @@ std::optional<Handle> Worker::Impl::DelForkOfOwner(RRefId rref_id, ForkId fork_i
 
 void Worker::Impl::AddSelfAsFork(Handle owner) {
   RRefId rref_id = Get(owner).rref_id;
-  tombstones.erase(rref_id);
+  Unbury(rref_id);
   owners[rref_id] = owner;
   auto& rref_forks = forks[rref_id];
   Check(!rref_forks.contains(rref_id), "A2", "Attempt to add self as fork twice " + ToString(rref_id));
@@ -154,7 +154,7 @@ ForkData Worker::Impl::PrepareChildFork(Handle h) {
   if (mutants::Mutated(mutants::Mutant::kWrongParent) && !rref.is_owner) fork.parent = rref.owner;
   if (rref.is_owner) {
     AddForkOfOwner(fork.rref_id, fork.fork_id);  // Note [Early Fork Registration]
-    tombstones.erase(fork.rref_id);              // the OwnerRRef is shared again: fetches are answered
+    Unbury(fork.rref_id);                        // the OwnerRRef is shared again: fetches are answered
     auto [it, inserted] = owners.try_emplace(fork.rref_id, h);
     if (!inserted && it->second != h) {  // owners_[id] = rref overwrites another OwnerRRef object of the same id
       Handle previous = std::exchange(it->second, h);

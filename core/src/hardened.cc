@@ -198,6 +198,16 @@ void Worker::Impl::BuryOwner(RRefId rref_id) {
   CollectTombstones();
 }
 
+// The OwnerRRef is shared again (a local RRef forked anew): fetches are answered again, but the deletes the
+// tombstone waited for stay recorded, so that a later tombstone still waits for a fetch sent before them.
+void Worker::Impl::Unbury(RRefId rref_id) {
+  auto it = tombstones.find(rref_id);
+  if (it == tombstones.end()) return;
+  std::map<WorkerId, std::int64_t>& deletes = fork_deletes[rref_id];
+  for (const auto& [from, seq] : it->second.deletes) deletes[from] = std::max(deletes[from], seq);
+  tombstones.erase(it);
+}
+
 // A tombstone goes when every stream that deleted a fork of its RRef has delivered everything up to that delete:
 // a fetch sent before it has then been seen, and any copy of it is a duplicate.
 void Worker::Impl::CollectTombstones() {

@@ -223,6 +223,7 @@ struct Worker::Impl {
   void CacheReply(const Message& request, const Message& reply);
   void RecordForkDelete(const Message& request);
   void BuryOwner(RRefId rref_id);
+  void Unbury(RRefId rref_id);
   void CollectTombstones();
   bool AnswerFetchOfDeleted(const Message& request);
   Purpose& SentPurpose(std::int64_t handle, bool retried);

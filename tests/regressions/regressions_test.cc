@@ -94,7 +94,7 @@ TEST_P(PytorchDefect, HardenedModePassesTheSameConfiguration) {
   }
 }
 
-// Bugs of the hardened mode itself that campaigns found (cases.json, hardened_cases): the run that failed, and seeds
+// Bugs of the hardened mode itself that campaigns found (cases.json, hardened_cases; each with its scenario file): the run that failed, and seeds
 // 0-199 of the same scenario and faults, pass every checker in hardened mode.
 std::vector<RegressionCase> LoadHardenedCases() {
   std::ifstream in(std::string(RRSIM_REGRESSIONS_DIR) + "/cases.json");

@@ -4,20 +4,6 @@
 catalog_file=$(realpath "$(dirname "${BASH_SOURCE[0]}")/../scenarios/catalog/s1_remote_to_here.json")
 source "$(dirname "${BASH_SOURCE[0]}")/test_lib.sh"
 
-expect() {  # expect CODE DESCRIPTION -- COMMAND...: runs COMMAND and checks its exit code
-  local code=$1 what=$2
-  shift 3
-  "$@" >"$tmp/out" 2>"$tmp/err"
-  local got=$?
-  if [[ $got -ne $code ]]; then
-    echo "FAIL: $what: exit $got, expected $code"
-    sed 's/^/  | /' "$tmp/out" "$tmp/err" | head -20
-    failures=$((failures + 1))
-  else
-    echo "ok: $what"
-  fi
-}
-
 expect 0 "help" -- "$rrefsim" --help
 expect 0 "list" -- "$rrefsim" list
 expect 0 "a passing campaign" -- "$rrefsim" run --scenario s3_user_to_user --seeds 20

@@ -3,20 +3,6 @@
 # trace that replay and render accept, JSON output, and bad input.
 # Usage: explore_cli_test.sh PATH/TO/rrefsim
 source "$(dirname "${BASH_SOURCE[0]}")/test_lib.sh"
-
-expect() {  # expect CODE DESCRIPTION -- COMMAND...: runs COMMAND and checks its exit code
-  local code=$1 what=$2
-  shift 3
-  "$@" >"$tmp/out" 2>"$tmp/err"
-  local got=$?
-  if [[ $got -ne $code ]]; then
-    echo "FAIL: $what: exit $got, expected $code"
-    sed 's/^/  | /' "$tmp/out" "$tmp/err" | head -20
-    failures=$((failures + 1))
-  else
-    echo "ok: $what"
-  fi
-}
 says() {  # says TEXT DESCRIPTION: the last command's stdout contains TEXT
   if grep -qF -- "$1" "$tmp/out"; then echo "ok: $2"; else echo "FAIL: $2: no '$1'"; failures=$((failures + 1)); fi
 }

@@ -22,6 +22,7 @@ struct SeedLine {
   std::string violation;  // "checker: text (step N)", or "" (null)
   std::vector<std::string> expected_defects;  // checkers the scenario declares that fired (not failures)
   std::uint64_t run_hash = 0, delivery_order_hash = 0, steps = 0, messages = 0;
+  std::uint64_t calls_issued = 0, calls_returned = 0, calls_raised = 0;  // sim::RunResult's application RPCs
   bool rechecked = false;
   std::uint64_t elapsed_us = 0;  // timing
 };
@@ -33,6 +34,7 @@ std::optional<SeedLine> ParseSeedLine(const std::string& text, std::string& erro
 
 struct Tally {
   std::uint64_t runs = 0, failures = 0, steps = 0, messages = 0, run_us = 0;
+  std::uint64_t calls_issued = 0, calls_returned = 0, calls_raised = 0;
   std::map<std::string, std::uint64_t> failures_by_invariant;
   std::map<std::string, std::uint64_t> expected_defect_runs;
   std::set<std::uint64_t> failing_seeds, run_hashes, delivery_orders;
@@ -51,7 +53,9 @@ std::string SummaryJson(const Tally& tally, const SummaryStatus& status);
 // Reads the status of a summary line written by SummaryJson (for merge), or nullopt.
 std::optional<SummaryStatus> ParseSummaryStatus(const std::string& text);
 
-// The campaign-wide text summary: runs, failures by invariant, distinct failing seeds, rates.
+// The campaign-wide text summary: runs, failures by invariant, distinct failing seeds, application RPCs, rates.
 void PrintHumanSummary(const Tally& tally, std::size_t scenarios, int threads, double seconds);
+// "  application RPCs: N issued; R returned, E raised an error (x%), H never ended", when any was issued.
+void PrintCalls(const Tally& tally);
 
 }  // namespace rrefsim::cli

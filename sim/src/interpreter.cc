@@ -123,6 +123,12 @@ Flow Raise(Context& c, const Op& op, std::size_t op_index, const std::string& te
   return RaiseJudged(c, op, op_index, text, ErrorExpected(c, op, text));
 }
 
+// An issued RPC (RunResult::calls_issued) that ended in an error.
+Flow CallRaised(Context& c, const Op& op, std::size_t op_index, const std::string& text) {
+  c.world.CountCallEnded(true);
+  return Raise(c, op, op_index, text);
+}
+
 // A call or a list that names a variable an allowed error left unset raises NameError, as Python does, and is
 // allowed: it only follows from that error. Dropping the name instead (as for a deleted one) would shift the RRefs
 // after it, and a callee's to_here at an index would fetch another RRef than the program meant.
@@ -182,22 +188,26 @@ Flow ExecOne(Context& c, const Op& op, std::size_t index) {
   switch (op.kind) {
     case Op::Kind::kRemote: {
       if (std::optional<Flow> raised = RaiseIfArgUnset(c, op, index)) return *raised;
-      if (!Destination(c, op)) return Raise(c, op, index, UnknownDestination(c, op));
+      c.world.CountCallIssued();
+      if (!Destination(c, op)) return CallRaised(c, op, index, UnknownDestination(c, op));
       core::Expected<core::Handle> r = h.core.Remote(Spec(c, op), c.world.now(), out);
       c.world.Absorb(c.worker, out);
-      if (!r.ok()) return Raise(c, op, index, r.error);
+      if (!r.ok()) return CallRaised(c, op, index, r.error);
+      c.world.CountCallEnded(false);  // what creating the value raises, to_here raises
       Assign(c, op.out, core::Value{0, {*r.value}});
       break;
     }
     case Op::Kind::kRpcSync: {
       if (std::optional<Flow> raised = RaiseIfArgUnset(c, op, index)) return *raised;
-      if (!Destination(c, op)) return Raise(c, op, index, UnknownDestination(c, op));
+      c.world.CountCallIssued();
+      if (!Destination(c, op)) return CallRaised(c, op, index, UnknownDestination(c, op));
       core::Expected<core::FutureId> f = h.core.RpcAsync(Spec(c, op), c.world.now(), out);
       c.world.Absorb(c.worker, out);
-      if (!f.ok()) return Raise(c, op, index, f.error);
+      if (!f.ok()) return CallRaised(c, op, index, f.error);
       core::Outcome outcome;
       if (!c.world.WaitFuture(c.worker, *f.value, &outcome)) return Flow::kCancelled;
-      if (!outcome.ok()) return Raise(c, op, index, *outcome.error);
+      if (!outcome.ok()) return CallRaised(c, op, index, *outcome.error);
+      c.world.CountCallEnded(false);
       if (op.allowed) RecordValue(c, op, index, outcome.value.payload);
       Assign(c, op.out, std::move(outcome.value));
       break;
@@ -207,12 +217,14 @@ Flow ExecOne(Context& c, const Op& op, std::size_t index) {
       if (var == c.frame.end() || op.index >= var->second.rrefs.size()) {
         return Raise(c, op, index, "no RRef at index " + std::to_string(op.index) + " of '" + op.var + "'");
       }
+      c.world.CountCallIssued();
       core::Expected<core::FutureId> f = h.core.ToHere(var->second.rrefs[op.index], op.timeout, c.world.now(), out);
       c.world.Absorb(c.worker, out);
-      if (!f.ok()) return Raise(c, op, index, f.error);
+      if (!f.ok()) return CallRaised(c, op, index, f.error);
       core::Outcome outcome;
       if (!c.world.WaitFuture(c.worker, *f.value, &outcome)) return Flow::kCancelled;
-      if (!outcome.ok()) return Raise(c, op, index, *outcome.error);
+      if (!outcome.ok()) return CallRaised(c, op, index, *outcome.error);
+      c.world.CountCallEnded(false);
       RecordValue(c, op, index, outcome.value.payload);
       Assign(c, op.out, std::move(outcome.value));
       break;

@@ -123,6 +123,24 @@ TEST(ExpectationsTest, WithoutAnAllowedSetAnErrorIsRecordedAsExpectedAndAnRpcVal
   EXPECT_TRUE(o[0].expected_ok);
 }
 
+// RunResult counts the application's RPCs and how each ended: here a remote (returns its RRef), a to_here of it, an
+// rpc_sync that raises, one to a worker that does not exist (raised by the agent), and a NameError for the unset
+// name, which is the program's own error and no RPC. In a function body the nested to_here counts too.
+TEST(ExpectationsTest, TheApplicationsRpcsAreCountedByHowTheyEnded) {
+  Scenario s("calls_counted", 2);
+  s.Function("fail").Raise("ValueError: Expected error");
+  s.Function("fetch").ToHere("v", "args").ReturnVar("v");
+  s.Function("make").Return(Int(42));
+  s.On(0).Remote("a", To(1), "make").ToHere("v", "a").RpcSync("gone", To(1), "fail").RpcSync("", To(5), "make");
+  s.On(0).RpcSync("w", To(1), "fetch", {"a"}).RpcSync("", To(1), "fetch", {"gone"}).Del("a");
+  RandomChooser chooser(7);
+  RunResult r = sim::Run(s, Config("reorder"), chooser);
+  ASSERT_EQ(r.outcome, Outcome::kOk) << r.detail;
+  EXPECT_EQ(r.calls_issued, 6u);    // remote, to_here, three rpc_syncs, and fetch's own to_here
+  EXPECT_EQ(r.calls_raised, 2u);    // fail's ValueError, and the unknown destination
+  EXPECT_EQ(r.calls_returned, 4u);  // remote, to_here, the rpc_sync of fetch and its nested to_here
+}
+
 // test_rref_timeout's shape: the owner registers the late creation's fork, which the test waits for. Worker 0
 // keeps its RRef across the barrier, so worker 1 shows one owner and one fork there, and worker 0 nothing it owns.
 Scenario CountersAtTheBarrier(std::vector<CounterExpectation> counters) {

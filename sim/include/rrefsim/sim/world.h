@@ -70,6 +70,12 @@ struct RunResult {
   std::uint64_t messages_sent = 0;
   std::uint64_t messages_delivered = 0;
   std::uint64_t fiber_switches = 0;
+  // The application's RPCs (remote, rpc_sync, to_here; in programs and in function bodies): how many were issued,
+  // and how each ended. Issued minus returned minus raised is what never ended (a hang, or a run cut short). In a
+  // run that keeps every invariant, each raised one is a clean failure: an error the caller sees, nothing left over.
+  std::uint64_t calls_issued = 0;
+  std::uint64_t calls_returned = 0;
+  std::uint64_t calls_raised = 0;
   TimeUs end_time = 0;
   TimeUs heal_time = 0;
   std::uint64_t hash = 0;             // rolling hash over every step, core output and choice

@@ -96,16 +96,26 @@ void Assign(Context& c, const std::string& name, core::Value value) {
   c.frame[name] = std::move(value);
 }
 
+// An allowed set states what the scenario's own faults make of the call. Under faults that surface as RPC errors
+// (drops, partitions, long delays, the faulty agent), a call whose set lists only values may raise any error, and
+// one whose set lists errors may also raise what the network causes (a timeout, a failed send): the faults of a
+// campaign (`--faults`) may differ from the scenario's own.
+// A set that describes the scenario's own faults says nothing about a run under others.
+bool Unjudged(const Context& c, const Op& op) {
+  return !op.allowed || (op.allowed->own_faults_only && !c.world.config().own_faults);
+}
+
 bool ErrorExpected(const Context& c, const Op& op, const std::string& text) {
-  if (!op.allowed) return true;  // nothing stated: the error is PyTorch's behaviour, recorded as is
+  if (Unjudged(c, op)) return true;  // nothing stated: the error is PyTorch's behaviour, recorded as is
   for (const std::string& pattern : op.allowed->errors) {
     if (text.find(pattern) != std::string::npos) return true;
   }
-  return op.allowed->errors.empty() && FaultsRaiseErrors(c.world.config().faults);
+  if (!FaultsRaiseErrors(c.world.config().faults)) return false;
+  return op.allowed->errors.empty() || core::IsNetworkFaultError(text);
 }
 
-bool ValueExpected(const Op& op, std::int64_t payload) {
-  if (!op.allowed) return true;
+bool ValueExpected(const Context& c, const Op& op, std::int64_t payload) {
+  if (Unjudged(c, op)) return true;
   const std::vector<std::int64_t>& values = op.allowed->values;
   return std::find(values.begin(), values.end(), payload) != values.end();
 }
@@ -152,7 +162,7 @@ std::optional<core::WorkerId> Destination(Context& c, const Op& op) {
 
 void RecordValue(Context& c, const Op& op, std::size_t op_index, std::int64_t payload) {
   c.world.Record({c.worker, c.where + " op " + std::to_string(op_index), "value " + std::to_string(payload),
-                  ValueExpected(op, payload)});
+                  ValueExpected(c, op, payload)});
 }
 
 std::string UnknownDestination(const Context& c, const Op& op) {

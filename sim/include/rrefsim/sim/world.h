@@ -32,6 +32,10 @@ struct RunConfig {
   // Track each fiber's place in its program, so that StateFingerprint covers it (the exhaustive explorer's state
   // hashing); off in campaigns, where it would only cost time.
   bool fingerprints = false;
+  // The run's faults are the scenario's own (scenarios::RunChecked decides; a campaign's --faults may differ).
+  // Expectations that assume them are judged only then: the debug counters at program barriers (PyTorch's tests wait
+  // for them under their own timing) and allowed sets marked own_faults_only. Otherwise they are recorded as such.
+  bool own_faults = true;
 };
 
 enum class Outcome {

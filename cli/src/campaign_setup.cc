@@ -18,15 +18,25 @@ void PrintTraceHeader() {
               "detail (a send's +N us is the network delay it drew)");
 }
 
-// Prints every record of a run as it happens, for --trace (which runs on one thread).
-class PrintingObserver : public checkers::RunObserver {
+// The campaign's observer of a seed: counts coverage (docs/coverage.md) and, for --trace (which runs on one
+// thread), prints every record as it happens.
+class SeedObserver : public checkers::RunObserver {
  public:
+  explicit SeedObserver(bool print) : print_(print) {}
+  void OnStart(const checkers::GlobalView& view) override { coverage_.OnStart(view); }
   void OnRecord(const checkers::StepRecord& record) override {
+    coverage_.OnRecord(record);
+    if (!print_) return;
     sim::StepEvent e = sim::ToStepEvent(record);
     std::printf("%8llu %12.3f ms  w%-2d %-11s %s\n", static_cast<ull>(e.step), e.time / 1000.0, e.worker,
                 e.kind.c_str(), e.detail.c_str());
   }
   bool OnStepEnd(const checkers::GlobalView&) override { return true; }
+  const checkers::CoverageCounts& coverage() const { return coverage_.counts(); }
+
+ private:
+  bool print_;
+  checkers::CoverageObserver coverage_;
 };
 
 }  // namespace
@@ -99,8 +109,13 @@ SeedResult RunSeed(const SeedJob& job, std::uint64_t seed) {
     const scenarios::CatalogEntry& entry = source.At(seed);
     std::unique_ptr<sim::Chooser> chooser = MakeChooser(o, seed, job.pct_steps);
     if (o.trace) PrintTraceHeader();
-    PrintingObserver printer;
-    result.checked = scenarios::RunChecked(entry, job.config, *chooser, o.trace ? &printer : nullptr);
+    SeedObserver observer(o.trace);
+    result.checked = scenarios::RunChecked(entry, job.config, *chooser, &observer);
+    result.coverage = observer.coverage();
+    if (const auto* pct = dynamic_cast<const sim::PctChooser*>(chooser.get())) {
+      result.pct_steps = pct->steps();
+      result.pct_items = pct->items();
+    }
     if (RecheckChosen(seed, o.recheck)) {
       result.rechecked = true;
       std::unique_ptr<sim::Chooser> again = MakeChooser(o, seed, job.pct_steps);

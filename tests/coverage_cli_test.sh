@@ -17,7 +17,7 @@ check() {  # check DESCRIPTION -- COMMAND...: COMMAND must succeed
 }
 summary() { grep '"kind":"summary"' "$1"; }
 
-# Text: the totals line, the table with --coverage, and no PCT bound for a random campaign.
+# Text: the totals line and the table with --coverage, and no PCT bound for a random campaign.
 expect 0 "a random campaign with --coverage" -- "$rrefsim" run --scenario s3_user_to_user --seeds 20 --coverage
 cp "$tmp/out" text.out
 check "the totals line says how many pairs were seen" -- \
@@ -27,10 +27,10 @@ check "the table counts a pair every run must see" -- grep -qE '^  RREF_CHILD_AC
 check "the table marks unseen pairs" -- grep -qE '^  RREF_FORK_REQUEST @ owner:freed +UNSEEN$' text.out
 check "a random campaign states that no depth bound applies" -- grep -q '^no bug-depth bound' text.out
 expect 0 "without --coverage" -- "$rrefsim" run --scenario s3_user_to_user --seeds 20
-check "only the totals line" -- bash -c "grep -q '^coverage: ' '$tmp/out' && ! grep -q ' @ ' '$tmp/out'"
+check "no coverage is counted or printed" -- bash -c "! grep -q -e '^coverage: ' -e ' @ ' '$tmp/out'"
 
 # JSON: the summary holds the counts; shards merged give the unsharded summary (timing apart), PCT included.
-pct=(--scenario s3_user_to_user --seeds 60 --strategy pct --pct-depth 2)
+pct=(--scenario s3_user_to_user --seeds 60 --strategy pct --pct-depth 2 --coverage)
 "$rrefsim" run "${pct[@]}" --json >whole.jsonl
 "$rrefsim" run "${pct[@]}" --json --shard 0/2 >s0.jsonl
 "$rrefsim" run "${pct[@]}" --json --shard 1/2 >s1.jsonl
@@ -43,10 +43,15 @@ check "merged shards sum the coverage and PCT counts to the unsharded summary" -
   cmp -s <(untimed whole.jsonl) <(untimed merged.jsonl)
 check "the shards each counted only their own runs" -- grep -q '"runs":30,' <(summary s0.jsonl)
 
-# Text PCT statement.
-expect 0 "a PCT campaign" -- "$rrefsim" run "${pct[@]}"
+# Text PCT statement, with or without --coverage; a campaign without --coverage has no coverage in its summary.
+expect 0 "a PCT campaign" -- "$rrefsim" run --scenario s3_user_to_user --seeds 60 --strategy pct --pct-depth 2
 check "the PCT statement of the scenario" -- \
   grep -qE '^  PCT depth 2: a given depth-2 bug is found with probability >= [0-9.]+% .*60 runs' "$tmp/out"
+
+"$rrefsim" run "${pct[@]:0:6}" --json --shard 1/2 >s1-uncounted.jsonl
+check "a summary without --coverage has no coverage" -- bash -c "! grep -q '\"coverage\"' s1-uncounted.jsonl"
+expect 2 "merge shards with and without --coverage" -- "$rrefsim" merge s0.jsonl s1-uncounted.jsonl
+check "the error says to count in every shard or none" -- grep -q 's1-uncounted.jsonl:31 has no coverage counts, but the first summary has them' "$tmp/err"
 
 # A merged file whose coverage names a pair that does not exist is bad input.
 sed 's/RREF_ACK @ awaited/RREF_ACK @ nowhere/' s0.jsonl >bad.jsonl
@@ -55,7 +60,7 @@ check "the error names the file, the line and the pair" -- \
   grep -q 'bad.jsonl:31: coverage.counts: unknown pair "RREF_ACK @ nowhere"' "$tmp/err"
 
 # Interrupted: the summary still carries the coverage of every run it reports.
-"$rrefsim" run --scenario s10_nested_rref_stress --seeds 100000000 --json >interrupted.jsonl 2>/dev/null &
+"$rrefsim" run --scenario s10_nested_rref_stress --seeds 100000000 --coverage --json >interrupted.jsonl 2>/dev/null &
 pid=$!
 sleep 1
 kill -INT "$pid"

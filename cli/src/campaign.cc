@@ -88,8 +88,8 @@ class CampaignReport {
 
   // Coverage goes straight into the campaign's total: the per-scenario tally has no use for it.
   void CountCoverage(const SeedResult& r, const ScenarioRun& run) {
-    state_.total.coverage.Add(r.coverage);
     const CampaignOptions& o = state_.options;
+    if (o.coverage) state_.total.coverage.Add(r.coverage);
     if (o.strategy != "pct") return;
     PctStats one;
     one.depth = o.pct_depth;
@@ -141,6 +141,7 @@ int Finish(CampaignState& state, std::size_t scenarios, double seconds) {
   const CampaignOptions& o = state.options;
   state.progress.Finish();
   if (state.error_exit != kExitOk) return state.error_exit;
+  state.total.coverage_counted = o.coverage;
   if (o.json) {
     SummaryStatus status{g_interrupted.load(), state.max_failures_reached,
                          static_cast<std::uint64_t>(seconds * 1e6), o.shard.index, o.shard.count, o.protocol};
@@ -151,8 +152,10 @@ int Finish(CampaignState& state, std::size_t scenarios, double seconds) {
                   static_cast<ull>(state.total.failures));
     }
     PrintHumanSummary(state.total, scenarios, o.trace ? 1 : o.threads, seconds);
-    PrintCoverage(state.total.coverage, o.coverage);
-    if (o.strategy == "random") std::printf("no bug-depth bound: it is PCT's (--strategy pct), not random's\n");
+    if (o.coverage) {
+      PrintCoverage(state.total.coverage);
+      if (o.strategy == "random") std::printf("no bug-depth bound: it is PCT's (--strategy pct), not random's\n");
+    }
     if (state.max_failures_reached) {
       std::printf("stopped at the failure number %llu (--max-failures): every seed reported before it ran, in "
                   "report order (scenario after scenario, each in seed order); the seeds and scenarios after it did "

@@ -124,12 +124,11 @@ std::optional<std::map<std::string, PctStats>> ParsePctJson(const Json& j, std::
   return pct;
 }
 
-void PrintCoverage(const checkers::CoverageCounts& counts, bool table) {
+void PrintCoverage(const checkers::CoverageCounts& counts) {
   std::printf("coverage: %zu of %zu (message type x receiver state) pairs seen (%zu defined, %zu impossible by "
-              "construction), %llu deliveries unclassified%s\n",
+              "construction), %llu deliveries unclassified\n",
               counts.Seen(), counts.Possible(), checkers::CoveragePairs(), checkers::CoveragePairs() - counts.Possible(),
-              static_cast<ull>(counts.unclassified), table ? "" : "; --coverage lists the pairs");
-  if (!table) return;
+              static_cast<ull>(counts.unclassified));
   const std::vector<checkers::CoveragePair>& universe = checkers::CoverageUniverse();
   for (std::size_t i = 0; i < universe.size(); ++i) {
     const std::string key = checkers::CoveragePairKey(universe[i]);

@@ -35,8 +35,8 @@ nlohmann::ordered_json PctJson(const std::map<std::string, PctStats>& pct);
 std::optional<checkers::CoverageCounts> ParseCoverageJson(const nlohmann::ordered_json& j, std::string& error);
 std::optional<std::map<std::string, PctStats>> ParsePctJson(const nlohmann::ordered_json& j, std::string& error);
 
-// The text report: one line of totals, and with `table` every pair of the universe with its count (unseen ones
-// marked, impossible ones with their reason).
-void PrintCoverage(const checkers::CoverageCounts& counts, bool table);
+// The text report: one line of totals, then every pair of the universe with its count (unseen ones marked,
+// impossible ones with their reason).
+void PrintCoverage(const checkers::CoverageCounts& counts);
 
 }  // namespace rrefsim::cli

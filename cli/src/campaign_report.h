@@ -38,6 +38,7 @@ struct Tally {
   std::map<std::string, std::uint64_t> expected_defect_runs;
   std::set<std::uint64_t> failing_seeds, run_hashes, delivery_orders;
   // Not in the seed lines (too big for every line): summed from each seed's result, and by merge from the summaries.
+  bool coverage_counted = false;  // --coverage: the summary holds `coverage`
   checkers::CoverageCounts coverage;
   std::map<std::string, PctStats> pct;  // by scenario; empty unless --strategy pct
   void Add(const SeedLine& line);
@@ -54,8 +55,9 @@ struct SummaryStatus {
 std::string SummaryJson(const Tally& tally, const SummaryStatus& status);
 // Reads the status of a summary line written by SummaryJson (for merge), or nullopt.
 std::optional<SummaryStatus> ParseSummaryStatus(const std::string& text);
-// The coverage and PCT counts of a summary line, into `tally` (for merge); false with `error` for bad ones.
-bool AddSummaryCounts(const std::string& text, Tally& tally, std::string& error);
+// The coverage (if the campaign counted it: `counted`) and PCT counts of a summary line, into `tally` (for merge);
+// false with `error` for bad ones.
+bool AddSummaryCounts(const std::string& text, Tally& tally, bool& counted, std::string& error);
 
 // The campaign-wide text summary: runs, failures by invariant, distinct failing seeds, rates.
 void PrintHumanSummary(const Tally& tally, std::size_t scenarios, int threads, double seconds);

@@ -21,6 +21,7 @@ struct Merged {
   std::map<std::uint64_t, std::string> shards;  // shard index -> its file
   std::uint64_t shard_count = 0;               // N of the first file's --shard I/N
   Tally summary_counts;  // the coverage and PCT counts of the summaries (the seed lines do not carry them)
+  std::optional<bool> coverage_counted;  // whether the first summary had coverage (--coverage): all must agree
 };
 
 // Every shard 0..N-1 of one campaign, each once; false (after saying what to give) otherwise.
@@ -53,8 +54,16 @@ bool AddFile(const std::string& path, Merged& merged) {
     if (raw.empty()) continue;
     if (std::optional<SummaryStatus> s = ParseSummaryStatus(raw)) {
       summary = true;
-      if (!AddSummaryCounts(raw, merged.summary_counts, error)) {
+      bool counted = false;
+      if (!AddSummaryCounts(raw, merged.summary_counts, counted, error)) {
         std::fprintf(stderr, "rrefsim merge: %s: %s\n", where.c_str(), error.c_str());
+        return false;
+      }
+      if (!merged.coverage_counted) merged.coverage_counted = counted;
+      if (counted != *merged.coverage_counted) {
+        std::fprintf(stderr, "rrefsim merge: %s %s coverage counts, but the first summary %s: run every shard with "
+                     "--coverage, or none\n", where.c_str(), counted ? "has" : "has no",
+                     counted ? "has none" : "has them");
         return false;
       }
       merged.status.interrupted |= s->interrupted;
@@ -124,6 +133,7 @@ int RunMerge(const std::vector<std::string>& files) {
       tally.Add(it->second.second);
     }
   }
+  tally.coverage_counted = merged.summary_counts.coverage_counted;
   tally.coverage = merged.summary_counts.coverage;
   tally.pct = merged.summary_counts.pct;
   merged.status.interrupted |= merged.missing_summary;  // and the coverage of that shard is missing

@@ -1,7 +1,7 @@
 // The pair universe of coverage.h: which receiver states apply to which message type, and the pairs that cannot
 // happen by construction (docs/coverage.md says why for each).
 #include <algorithm>
-#include <map>
+#include <cstdint>
 
 #include "rrefsim/checkers/coverage.h"
 
@@ -11,15 +11,24 @@ namespace {
 using core::MessageType;
 using S = ReceiverState;
 
-constexpr std::array<S, 7> kOwnerStates = {S::kOwnerAbsent, S::kOwnerFreed,         S::kOwnerAwaited, S::kOwnerForksOnly,
-                                           S::kOwnerLive,   S::kOwnerLiveForkKnown, S::kOwnerHeldOnly};
+constexpr std::array<S, 7> kOwnerStates = {S::kOwnerAbsent,    S::kOwnerFreed, S::kOwnerAwaited,
+                                           S::kOwnerForksOnly, S::kOwnerLive,  S::kOwnerLiveForkKnown,
+                                           S::kOwnerHeldOnly};
 constexpr std::array<S, 5> kUserStates = {S::kUserNone, S::kUserPending, S::kUserConfirmed, S::kUserTimedOut,
                                           S::kUserDeleted};
 
-// Why a pair cannot happen in the simulated protocol; "" when it can (as far as we know).
+// Why a pair cannot happen in the simulated protocol; "" when it can (as far as we know). Each reason is an argument
+// from core/'s code, not an absence in campaigns.
 std::string_view ImpossibleReason(MessageType type, S state) {
-  (void)type;
-  (void)state;
+  const bool fetch_ret = type == MessageType::SCRIPT_RREF_FETCH_RET || type == MessageType::PYTHON_RREF_FETCH_RET;
+  if (fetch_ret && state == S::kOwnerLiveForkKnown) {
+    return "a fetch never goes to self (to_here on the owner reads locally), so an RRef in the reply that the "
+           "receiver owns was pickled by another worker, a user of it: a phantom fork, never put in forks_ (S4)";
+  }
+  if (type == MessageType::REMOTE_RET && state == S::kOwnerAbsent) {
+    return "a remote() to self creates its OwnerRRef before it sends the call, and every destruction of an "
+           "OwnerRRef emits OwnerRRefFreed: the owner has it, holds it or freed it";
+  }
   return "";
 }
 
@@ -60,10 +69,19 @@ std::vector<CoveragePair> BuildUniverse() {
   return pairs;
 }
 
-std::map<std::pair<MessageType, S>, std::size_t> BuildIndex() {
-  std::map<std::pair<MessageType, S>, std::size_t> index;
+// Message type codes differ in their low byte (message.h), so (low byte, state) indexes a small dense table: the
+// lookup runs at every delivery of every campaign run.
+constexpr std::size_t kTypeSlots = 256;
+using IndexTable = std::vector<std::int32_t>;  // kTypeSlots x kReceiverStates, -1 where no pair is defined
+
+std::size_t Slot(MessageType type, S state) {
+  return (static_cast<std::size_t>(type) & 0xff) * kReceiverStates + static_cast<std::size_t>(state);
+}
+
+IndexTable BuildIndex() {
+  IndexTable index(kTypeSlots * kReceiverStates, -1);
   const std::vector<CoveragePair>& u = CoverageUniverse();
-  for (std::size_t i = 0; i < u.size(); ++i) index[{u[i].type, u[i].state}] = i;
+  for (std::size_t i = 0; i < u.size(); ++i) index[Slot(u[i].type, u[i].state)] = static_cast<std::int32_t>(i);
   return index;
 }
 
@@ -101,10 +119,11 @@ const std::vector<CoveragePair>& CoverageUniverse() {
 std::size_t CoveragePairs() { return CoverageUniverse().size(); }
 
 std::optional<std::size_t> CoverageIndex(core::MessageType type, ReceiverState state) {
-  static const std::map<std::pair<MessageType, S>, std::size_t> index = BuildIndex();
-  auto it = index.find({type, state});
-  if (it == index.end()) return std::nullopt;
-  return it->second;
+  static const IndexTable index = BuildIndex();
+  if (state >= S::kCount) return std::nullopt;
+  const std::int32_t i = index[Slot(type, state)];
+  if (i < 0 || CoverageUniverse()[static_cast<std::size_t>(i)].type != type) return std::nullopt;  // another high byte
+  return static_cast<std::size_t>(i);
 }
 
 std::string CoveragePairKey(const CoveragePair& pair) {

@@ -18,11 +18,11 @@ std::string Format(const char* format, double value) {
   return text;
 }
 
-// A lower bound as a percentage, never rounded up to 100%: 99.99% for 0.999999.
+// A lower bound as a percentage, never rounded up: "99.99%" for 0.999999, and never "100%" (the miss says how close).
 std::string Percent(double probability) {
   const double percent = 100 * probability;
   if (percent < 1) return Format("%.3g", percent) + "%";
-  return Format("%.2f", std::floor(percent * 100) / 100) + "%";
+  return Format("%.2f", std::min(std::floor(percent * 100) / 100, 99.99)) + "%";
 }
 
 }  // namespace
@@ -43,8 +43,9 @@ std::string PctStatement(const PctStats& s) {
   }
   const double p = sim::PctRunProbability(s.max_items, s.change_point_steps, s.depth);
   const double c = sim::PctConfidence(p, s.runs);
+  const double miss = sim::PctMissProbability(p, s.runs);
   std::string text = "PCT depth " + depth + ": a given depth-" + depth + " bug is found with probability >= " +
-                     Percent(c) + " (miss <= " + Format("%.3g", 1 - c) + "): " +
+                     Percent(c) + " (miss <= " + Format("%.3g", miss) + "): " +
                      std::to_string(s.runs) + " runs, each >= 1/(n k^(d-1)) = " + Format("%.3g", p) + " with n = " +
                      std::to_string(s.max_items) + " items (the most fibers and messages one run offered), k = " +
                      std::to_string(s.change_point_steps) + " steps (the change points' range)";
@@ -127,7 +128,8 @@ std::optional<std::map<std::string, PctStats>> ParsePctJson(const Json& j, std::
 void PrintCoverage(const checkers::CoverageCounts& counts) {
   std::printf("coverage: %zu of %zu (message type x receiver state) pairs seen (%zu defined, %zu impossible by "
               "construction), %llu deliveries unclassified\n",
-              counts.Seen(), counts.Possible(), checkers::CoveragePairs(), checkers::CoveragePairs() - counts.Possible(),
+              counts.Seen(), counts.Possible(), checkers::CoveragePairs(),
+              checkers::CoveragePairs() - counts.Possible(),
               static_cast<ull>(counts.unclassified));
   const std::vector<checkers::CoveragePair>& universe = checkers::CoverageUniverse();
   for (std::size_t i = 0; i < universe.size(); ++i) {

@@ -110,7 +110,7 @@ SeedResult RunSeed(const SeedJob& job, std::uint64_t seed) {
     const scenarios::CatalogEntry& entry = source.At(seed);
     std::unique_ptr<sim::Chooser> chooser = MakeChooser(o, seed, job.pct_steps);
     if (o.trace) PrintTraceHeader();
-    // Counting costs some 4% of a campaign's CPU time (docs/coverage.md): only on request.
+    // Counting costs about 5% of a campaign's CPU time (docs/coverage.md): only on request.
     SeedObserver observer(o.coverage, o.trace);
     const bool observe = o.coverage || o.trace;
     result.checked = scenarios::RunChecked(entry, job.config, *chooser, observe ? &observer : nullptr);

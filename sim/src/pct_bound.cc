@@ -11,6 +11,12 @@ double PctRunProbability(std::uint64_t items, std::uint64_t steps, int depth) {
   return std::exp(-log_inverse);
 }
 
+double PctMissProbability(double run_probability, std::uint64_t runs) {
+  if (run_probability <= 0) return 1;
+  if (run_probability >= 1) return runs == 0 ? 1 : 0;
+  return std::exp(static_cast<double>(runs) * std::log1p(-run_probability));
+}
+
 double PctConfidence(double run_probability, std::uint64_t runs) {
   if (run_probability <= 0 || runs == 0) return 0;
   if (run_probability >= 1) return 1;

@@ -127,6 +127,11 @@ TEST(CoverageUniverseTest, EveryPairHasAUniqueKeyThatMapsBack) {
     EXPECT_EQ(checkers::CoverageIndex(universe[i].type, universe[i].state), i) << key;
   }
   EXPECT_FALSE(checkers::CoverageIndexOfKey("RREF_ACK @ owner:live").has_value());  // not a pair of the universe
+  std::size_t impossible = 0;
+  for (const checkers::CoveragePair& p : universe) impossible += p.impossible.empty() ? 0 : 1;
+  EXPECT_EQ(impossible, 3u);  // REMOTE_RET @ owner:absent, *_RREF_FETCH_RET @ owner:live-fork-known
+  EXPECT_EQ(checkers::CoverageCounts{}.Possible(), universe.size() - impossible);
+  EXPECT_FALSE(universe[*checkers::CoverageIndex(MessageType::REMOTE_RET, S::kOwnerAbsent)].impossible.empty());
 }
 
 TEST(CoverageCountsTest, AddSumsPairByPairAsMergeDoes) {
@@ -180,6 +185,9 @@ TEST(PctBoundTest, MatchesHandComputedValues) {
   // n = 9 items, k = 412 steps, d = 2: p = 1/(9 * 412) = 1/3708; 20,000 runs: 1 - (1 - 1/3708)^20000 = 0.99545837...
   EXPECT_DOUBLE_EQ(PctRunProbability(9, 412, 2), 1.0 / 3708);
   EXPECT_NEAR(PctConfidence(1.0 / 3708, 20000), 0.9954583763571015, 1e-12);
+  EXPECT_NEAR(PctMissProbability(1.0 / 3708, 20000), 1 - 0.9954583763571015, 1e-12);
+  // Far below a double's epsilon the miss keeps its value: (1 - 1/135)^20000 = e^-148.698 = 2.634e-65.
+  EXPECT_NEAR(PctMissProbability(1.0 / 135, 20000) / 2.6339e-65, 1.0, 1e-4);
   // d = 3: p = 1/(5 * 100^2) = 2e-5; 1000 runs: 0.0198015227...
   EXPECT_NEAR(PctRunProbability(5, 100, 3), 2e-5, 1e-18);
   EXPECT_NEAR(PctConfidence(2e-5, 1000), 0.019801522735593213, 1e-12);

@@ -11,6 +11,8 @@ namespace rrefsim::sim {
 
 // 1/(n k^(d-1)); 0 when n or k is 0 or depth < 1.
 double PctRunProbability(std::uint64_t items, std::uint64_t steps, int depth);
+// (1 - p)^runs: the probability that every run misses the bug, exact also where it is far below 1e-16.
+double PctMissProbability(double run_probability, std::uint64_t runs);
 // 1 - (1 - p)^runs, computed without the cancellation of the direct form for small p.
 double PctConfidence(double run_probability, std::uint64_t runs);
 

@@ -110,6 +110,7 @@ void ClassifyDelivery(const core::Message& m, const core::ContextView& v, const 
 }
 
 void CoverageObserver::OnRecord(const StepRecord& record) {
+  if (record.worker < 0) return;  // the network's and the clock's records name no worker
   if (record.kind == RecordKind::kEvent && record.event != nullptr) {
     if (const auto* freed = std::get_if<core::OwnerRRefFreed>(record.event)) {
       if (freed_.size() <= static_cast<std::size_t>(record.worker)) freed_.resize(record.worker + 1);

@@ -133,6 +133,9 @@ void Tally::Add(const Tally& o) {
   failing_seeds.insert(o.failing_seeds.begin(), o.failing_seeds.end());
   run_hashes.insert(o.run_hashes.begin(), o.run_hashes.end());
   delivery_orders.insert(o.delivery_orders.begin(), o.delivery_orders.end());
+  coverage_counted = coverage_counted || o.coverage_counted;
+  coverage.Add(o.coverage);
+  for (const auto& [scenario, stats] : o.pct) pct[scenario].Add(stats);
 }
 
 std::string SummaryJson(const Tally& t, const SummaryStatus& s) {
@@ -154,6 +157,8 @@ std::string SummaryJson(const Tally& t, const SummaryStatus& s) {
   j["max_failures_reached"] = s.max_failures_reached;
   j["shard"] = Json{{"index", s.shard_index}, {"count", s.shard_count}};
   j["protocol"] = s.protocol;
+  if (t.coverage_counted) j["coverage"] = CoverageJson(t.coverage);
+  if (!t.pct.empty()) j["pct"] = PctJson(t.pct);
   j["timing"] = Json{{"wall_us", s.wall_us},
                      {"run_us", t.run_us},
                      {"runs_per_second", PerSecond(t.runs, s.wall_us)},
@@ -176,6 +181,26 @@ std::optional<SummaryStatus> ParseSummaryStatus(const std::string& text) {
   } catch (const std::exception&) {
     return std::nullopt;
   }
+}
+
+bool AddSummaryCounts(const std::string& text, Tally& tally, bool& counted, std::string& error) {
+  Json j = Json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    error = "not JSON";
+    return false;
+  }
+  counted = j.contains("coverage");
+  if (counted) {
+    std::optional<checkers::CoverageCounts> coverage = ParseCoverageJson(j["coverage"], error);
+    if (!coverage) return false;
+    tally.coverage_counted = true;
+    tally.coverage.Add(*coverage);
+  }
+  if (!j.contains("pct")) return true;
+  std::optional<std::map<std::string, PctStats>> pct = ParsePctJson(j["pct"], error);
+  if (!pct) return false;
+  for (const auto& [scenario, stats] : *pct) tally.pct[scenario].Add(stats);
+  return true;
 }
 
 void PrintHumanSummary(const Tally& t, std::size_t scenarios, int threads, double seconds) {

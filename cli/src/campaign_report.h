@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "campaign_coverage.h"
 #include "seed_result.h"
 
 namespace rrefsim::cli {
@@ -38,6 +39,10 @@ struct Tally {
   std::map<std::string, std::uint64_t> failures_by_invariant;
   std::map<std::string, std::uint64_t> expected_defect_runs;
   std::set<std::uint64_t> failing_seeds, run_hashes, delivery_orders;
+  // Not in the seed lines (too big for every line): summed from each seed's result, and by merge from the summaries.
+  bool coverage_counted = false;  // --coverage: the summary holds `coverage`
+  checkers::CoverageCounts coverage;
+  std::map<std::string, PctStats> pct;  // by scenario; empty unless --strategy pct
   void Add(const SeedLine& line);
   void Add(const Tally& other);
 };
@@ -52,6 +57,9 @@ struct SummaryStatus {
 std::string SummaryJson(const Tally& tally, const SummaryStatus& status);
 // Reads the status of a summary line written by SummaryJson (for merge), or nullopt.
 std::optional<SummaryStatus> ParseSummaryStatus(const std::string& text);
+// The coverage (if the campaign counted it: `counted`) and PCT counts of a summary line, into `tally` (for merge);
+// false with `error` for bad ones.
+bool AddSummaryCounts(const std::string& text, Tally& tally, bool& counted, std::string& error);
 
 // The campaign-wide text summary: runs, failures by invariant, distinct failing seeds, application RPCs, rates.
 void PrintHumanSummary(const Tally& tally, std::size_t scenarios, int threads, double seconds);

@@ -13,6 +13,19 @@ says "distinct" "the statistics are printed"
 expect 0 "run --strategy exhaustive is the same search" -- \
   "$rrefsim" run --scenario s2_remote_to_self --strategy exhaustive
 says "all schedules within the bound satisfy every invariant" "run --strategy exhaustive prints the verdict"
+expect 0 "run --strategy exhaustive takes explore's run budget" -- \
+  "$rrefsim" run --scenario s3_user_to_user --strategy exhaustive --max-runs 5
+says "INCOMPLETE" "run --strategy exhaustive stops at --max-runs"
+expect 0 "run --strategy exhaustive takes a depth bound" -- \
+  "$rrefsim" run --scenario s2_remote_to_self --strategy exhaustive --max-depth 3
+says "choice points <= 3" "the bound printed is the one given"
+expect 1 "run --strategy exhaustive --duplicates 1 finds P4 on remote to self" -- \
+  "$rrefsim" run --scenario s2_remote_to_self --strategy exhaustive --duplicates 1 --shortest --out "$tmp/runcex"
+says "duplicates <= 1, drops <= 0" "the duplicate bound reached the search"
+says "COUNTEREXAMPLE" "and the search found the duplicate's defect"
+expect 2 "a bound flag without --strategy exhaustive" -- "$rrefsim" run --scenario s1_remote_to_here --duplicates 1
+expect 2 "a negative bound for run --strategy exhaustive" -- \
+  "$rrefsim" run --scenario s1_remote_to_here --strategy exhaustive --drops -1
 expect 0 "--compare reports both searches" -- "$rrefsim" explore s1_remote_to_here --compare
 says "without sleep sets" "the search without reduction is reported"
 expect 1 "one duplicate breaks PyTorch's remote to self (P4)" -- \

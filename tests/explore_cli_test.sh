@@ -37,6 +37,12 @@ expect 0 "the counterexample renders" -- "$rrefsim" render "$trace"
 expect 1 "--json: one object per scenario" -- \
   "$rrefsim" explore s2_remote_to_self --duplicates 1 --json --out "$tmp/cex"
 says '"verdict":"COUNTEREXAMPLE' "the JSON line holds the verdict"
+expect 0 "hardened mode: no duplicate breaks remote to self (P4 fixed)" -- \
+  "$rrefsim" explore s2_remote_to_self --protocol hardened --duplicates 1
+says "all schedules within the bound satisfy every invariant" "the hardened search is complete and clean"
+expect 0 "hardened mode: a lost message is resent, and the search with one drop ends" -- \
+  "$rrefsim" explore s1_remote_to_here --protocol hardened --drops 1
+says "drops <= 1, choice points unbounded, protocol hardened" "the bound names the drop and the mode"
 expect 0 "a run budget leaves the search incomplete" -- "$rrefsim" explore s3_user_to_user --max-runs 5
 says "INCOMPLETE" "the verdict says the search is incomplete"
 expect 2 "unknown scenario" -- "$rrefsim" explore nope

@@ -30,21 +30,6 @@ std::uint64_t LimitOf(const sim::ChoiceRequest& request, const Bounds& bounds, i
 
 }  // namespace
 
-void Probe::OnStart(const checkers::GlobalView& view) {
-  view_ = &view;
-  if (options_.extra_invariant != nullptr) options_.extra_invariant->OnStart(view);
-}
-
-void Probe::OnRecord(const checkers::StepRecord& record) {
-  if (options_.extra_invariant != nullptr) options_.extra_invariant->OnRecord(record);
-}
-
-bool Probe::OnStepEnd(const checkers::GlobalView& view) {
-  if (options_.extra_invariant == nullptr || options_.extra_invariant->OnStepEnd(view)) return true;
-  if (!extra_violation_) extra_violation_ = view.step();
-  return false;
-}
-
 void Probe::CutHere(Cut::Why why) {
   steps_at_cut_ = steps_now();
   throw Cut{why};
@@ -71,7 +56,7 @@ std::uint64_t Probe::Pick(const sim::ChoiceRequest& request) {
   if (request.kind == sim::ChoiceKind::kDrop && pick == 1) ++drops_;
   if (!fresh_ && next_ == path_.size()) {  // the last replayed choice: what follows is new
     fresh_ = true;
-    replayed_steps_ = steps_now();
+    fresh_steps_ = steps_now();
   }
   return pick;
 }
@@ -105,6 +90,8 @@ std::uint64_t Probe::Extend(const sim::ChoiceRequest& request) {
     const bool revisit = options_.state_hashing && CheckVisited(node);
     while (node.pick < node.limit && node.sleep.contains(node.items[node.pick])) ++node.pick;
     if (node.pick == node.limit) CutHere(revisit ? Cut::Why::kRevisit : Cut::Why::kAsleep);
+    // Taken inside the choice: restored, the world stops before this choice again, and the branch replays it.
+    node.snapshot = snapshotter_();
   }
   path_.push_back(std::move(node));
   ++next_;

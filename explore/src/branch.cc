@@ -62,6 +62,13 @@ scenarios::CheckedRun Judge(sim::RunResult run, checkers::CheckerSet& checkers, 
   return checked;
 }
 
+Branch Finished(Branch branch, const Probe& probe, std::uint64_t end_steps) {
+  branch.new_steps = probe.new_steps(end_steps);
+  branch.replayed_steps = probe.replayed_steps(end_steps);
+  branch.depth = probe.depth();
+  return branch;
+}
+
 }  // namespace
 
 Branch RunBranch(const scenarios::CatalogEntry& entry, const sim::RunConfig& config, const ExploreOptions& options,
@@ -69,14 +76,21 @@ Branch RunBranch(const scenarios::CatalogEntry& entry, const sim::RunConfig& con
   // The deepest snapshot at or before the choice that Backtrack changed (the path's last node).
   std::size_t start = path.size();
   while (start > 0 && !path[start - 1].snapshot) --start;
-  const std::shared_ptr<const Snapshot> from = start > 0 ? path[start - 1].snapshot : nullptr;
+  const std::shared_ptr<Snapshot> from = start > 0 ? path[start - 1].snapshot : nullptr;
   if (from != nullptr) --start;  // the snapshot's own choice is the first one replayed
+  // The snapshot's last branch takes it over (Backtrack pops the node after it); the others run on copies.
+  const bool last = from != nullptr && start + 1 == path.size() && !HasAlternative(path[start]);
 
   std::optional<checkers::CheckerSet> checkers;
   std::unique_ptr<ExtraInvariant> extra;
   if (from != nullptr) {
-    checkers.emplace(from->checkers);
-    if (from->extra) extra = from->extra->Clone();
+    if (last) {
+      checkers.emplace(std::move(from->checkers));
+      extra = std::move(from->extra);
+    } else {
+      checkers.emplace(from->checkers);
+      if (from->extra) extra = from->extra->Clone();
+    }
   } else {
     checkers.emplace(scenarios::CheckerConfigOf(entry, config));
     if (options.extra_invariant != nullptr) extra = options.extra_invariant->Clone();
@@ -84,16 +98,16 @@ Branch RunBranch(const scenarios::CatalogEntry& entry, const sim::RunConfig& con
   Watch watch(*checkers, extra.get());
   std::optional<sim::SteppedRun> world;
   std::optional<Probe> probe;
-  probe.emplace(path, visited, options, max_depth, start, from ? from->duplicates : 0, from ? from->drops : 0,
-                [&]() -> std::shared_ptr<const Snapshot> {
-                  return std::make_shared<const Snapshot>(
-                      Snapshot{sim::SteppedRun(*world, *probe, &watch), checkers::CheckerSet(*checkers),
-                               extra ? extra->Clone() : nullptr, probe->duplicates(), probe->drops()});
-                });
+  probe.emplace(path, visited, options, max_depth, start, from ? from->duplicates : 0, from ? from->drops : 0);
   Branch branch;
   std::uint64_t end_steps = 0;
   try {
-    if (from != nullptr) {
+    if (last) {
+      world.emplace(std::move(from->world));
+      world->Rebind(*probe, &watch);
+      path[start].snapshot.reset();
+      checkers->OnStart(world->view());
+    } else if (from != nullptr) {
       world.emplace(from->world, *probe, &watch);
       checkers->OnStart(world->view());  // the copied checkers' history, on the copied world
     } else {
@@ -101,6 +115,16 @@ Branch RunBranch(const scenarios::CatalogEntry& entry, const sim::RunConfig& con
     }
     probe->Attach(world->view());
     while (world->Advance()) {
+      const Probe::AtChoice at = probe->BeforeStepChoice(world->pending_items());
+      if (at.cut) {
+        branch.cut = at.cut;
+        return Finished(std::move(branch), *probe, probe->steps_at_cut());
+      }
+      if (at.snapshot) {
+        path.back().snapshot = std::make_shared<Snapshot>(
+            Snapshot{sim::SteppedRun(*world, *probe, &watch), checkers::CheckerSet(*checkers),
+                     extra ? extra->Clone() : nullptr, probe->duplicates(), probe->drops()});
+      }
     }
     sim::RunResult run = world->Finish();
     end_steps = run.steps;
@@ -111,10 +135,7 @@ Branch RunBranch(const scenarios::CatalogEntry& entry, const sim::RunConfig& con
     branch.cut = cut.why;
     end_steps = probe->steps_at_cut();
   }
-  branch.new_steps = probe->new_steps(end_steps);
-  branch.replayed_steps = probe->replayed_steps(end_steps);
-  branch.depth = probe->depth();
-  return branch;
+  return Finished(std::move(branch), *probe, end_steps);
 }
 
 scenarios::CheckedRun ReplayOnFibers(const scenarios::CatalogEntry& entry, const sim::RunConfig& config,

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -34,7 +33,7 @@ struct Node {
   std::vector<std::uint64_t> items;
   std::vector<sim::StepFootprint> footprints;
   std::map<std::uint64_t, sim::StepFootprint> sleep;
-  std::shared_ptr<const Snapshot> snapshot;  // kStep with items: the world before this choice
+  std::shared_ptr<Snapshot> snapshot;  // kStep with an option left to explore: the world before this choice
 };
 
 // What is known of a state already explored: the shallowest depth it was reached at, and the steps (by
@@ -52,16 +51,14 @@ struct Cut {
 
 class Probe : public sim::Chooser {
  public:
-  using Snapshotter = std::function<std::shared_ptr<const Snapshot>()>;
   // Replays `path` from choice `start` (0, or a node whose snapshot the branch starts from) with the faults taken
-  // before it. `snapshotter` copies the world at each new step choice that is not cut.
+  // before it.
   Probe(std::vector<Node>& path, Visited& visited, const ExploreOptions& options, std::uint64_t max_depth,
-        std::size_t start, int duplicates, int drops, Snapshotter snapshotter)
+        std::size_t start, int duplicates, int drops)
       : path_(path),
         visited_(visited),
         options_(options),
         max_depth_(max_depth),
-        snapshotter_(std::move(snapshotter)),
         next_(start),
         fresh_(start == path.size()),
         duplicates_(duplicates),
@@ -71,6 +68,15 @@ class Probe : public sim::Chooser {
     view_ = &view;
     start_steps_ = fresh_steps_ = view.step();
   }
+
+  // Where the world stopped before a step choice among `items` (sim::SteppedRun::pending_items): past the replayed
+  // part, the new choice point is cut here, or goes on the path (`snapshot`: with an option left for a later branch,
+  // so the caller keeps a copy of the world for it).
+  struct AtChoice {
+    std::optional<Cut::Why> cut;
+    bool snapshot = false;
+  };
+  AtChoice BeforeStepChoice(const std::vector<std::uint64_t>& items);
 
   // The branch's steps that replayed the path (at most the one step from the snapshot to the changed choice), and
   // those it explored past it, up to `end_steps` (the world's step count at its end or cut).
@@ -98,7 +104,6 @@ class Probe : public sim::Chooser {
   Visited& visited_;
   const ExploreOptions& options_;
   std::uint64_t max_depth_;
-  Snapshotter snapshotter_;
   const checkers::GlobalView* view_ = nullptr;
   std::size_t next_;                      // the index of the next choice on the path
   bool fresh_;                            // past the replayed part of the path
@@ -108,6 +113,9 @@ class Probe : public sim::Chooser {
   int duplicates_;                        // faults taken so far on this run
   int drops_;
 };
+
+// Whether a choice has an option after its pick that is within the bounds and awake: a branch to come.
+bool HasAlternative(const Node& node);
 
 // Moves `path` to the next unexplored branch (last choice point with an allowed pick left, whose step is not
 // asleep); false when the whole tree is done.

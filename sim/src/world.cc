@@ -239,18 +239,22 @@ std::optional<std::size_t> World::ChooseItem(std::size_t fibers) {
       paused_ = true;
       return std::nullopt;
     }
-    try {
-      // The key fingerprints the offered items, so a replay that offers different steps fails loudly.
-      Hasher offered;
-      for (std::uint64_t item : items) offered.Mix(item);
-      pick = chooser_->Choose(ChoiceRequest{ChoiceKind::kStep, items.size(), offered.value() | 1, -1, items});
-      footprint_ = StepFootprint{};  // what follows belongs to this choice
-    } catch (...) {
-      if (stepwise_) throw;  // no fiber to unwind: the caller gets it now
-      // pick_next is noexcept: stop the run here and rethrow from Execute once every fiber has ended.
-      failure_ = std::current_exception();
-      return std::nullopt;
+    // The key fingerprints the offered items, so a replay that offers different steps fails loudly.
+    Hasher offered;
+    for (std::uint64_t item : items) offered.Mix(item);
+    const ChoiceRequest request{ChoiceKind::kStep, items.size(), offered.value() | 1, -1, items};
+    if (stepwise_) {
+      pick = chooser_->Choose(request);  // no fiber to unwind: what it throws goes to the caller now
+    } else {
+      try {
+        pick = chooser_->Choose(request);
+      } catch (...) {
+        // pick_next is noexcept: stop the run here and rethrow from Execute once every fiber has ended.
+        failure_ = std::current_exception();
+        return std::nullopt;
+      }
     }
+    footprint_ = StepFootprint{};  // what follows belongs to this choice
   }
   if (!cancelling_ && ++result_.steps > config_.max_steps) {  // cancelling is not a step of the run
     bound_hit_ = true;

@@ -87,6 +87,7 @@ class World : public checkers::GlobalView {
   // end of the run (false; Conclude then gives its result). Exceptions of the chooser or observer propagate.
   bool RunUntilChoice();
   RunResult Conclude();  // the run's result, after it ended
+  const std::vector<std::uint64_t>& pending_items() const { return step_items_; }  // where RunUntilChoice stopped
   void Rebind(Chooser& chooser, checkers::RunObserver* observer);  // a copy's own chooser and observer
 
   // --- used by the scheduling algorithm ---

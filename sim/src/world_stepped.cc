@@ -97,11 +97,14 @@ SteppedRun::SteppedRun(const SteppedRun& other, Chooser& chooser, checkers::RunO
   world_->Rebind(chooser, observer);
 }
 
+void SteppedRun::Rebind(Chooser& chooser, checkers::RunObserver* observer) { world_->Rebind(chooser, observer); }
+
 SteppedRun::~SteppedRun() = default;
 SteppedRun::SteppedRun(SteppedRun&&) noexcept = default;
 SteppedRun& SteppedRun::operator=(SteppedRun&&) noexcept = default;
 
 bool SteppedRun::Advance() { return world_->RunUntilChoice(); }
+const std::vector<std::uint64_t>& SteppedRun::pending_items() const { return world_->pending_items(); }
 RunResult SteppedRun::Finish() { return world_->Conclude(); }
 const checkers::GlobalView& SteppedRun::view() const { return *world_; }
 

@@ -16,6 +16,7 @@ class CheckerSet : public RunObserver {
   // A copy with every checker's history (Checker::Clone), for the explorer's copied worlds; it sees the view given
   // to its next OnStart.
   CheckerSet(const CheckerSet& other);
+  CheckerSet(CheckerSet&& other) = default;
   CheckerSet& operator=(const CheckerSet&) = delete;
   void OnStart(const GlobalView& view) override { view_ = &view; }
   void OnRecord(const StepRecord& record) override;

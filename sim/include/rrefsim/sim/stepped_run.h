@@ -5,7 +5,9 @@
 // recorded either way replays the other way, with the same RunResult::hash.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "rrefsim/sim/world.h"
 
@@ -24,6 +26,8 @@ class SteppedRun {
   // A copy of `other` where it stands, asking `chooser` and reporting to `observer` from now on. The observer's
   // OnStart is not called: hand it view() yourself (a copied checker set has its history, not the view).
   SteppedRun(const SteppedRun& other, Chooser& chooser, checkers::RunObserver* observer);
+  // A run (moved from, or copied) asks `chooser` and reports to `observer` from now on.
+  void Rebind(Chooser& chooser, checkers::RunObserver* observer);
   ~SteppedRun();
   SteppedRun(SteppedRun&&) noexcept;
   SteppedRun& operator=(SteppedRun&&) noexcept;
@@ -31,6 +35,8 @@ class SteppedRun {
   // Runs to the next step choice with more than one option, stopping before the chooser is asked (true), or to the
   // end of the run (false). The chooser's and observer's exceptions propagate (the run is then unusable).
   bool Advance();
+  // Where Advance stopped: the step choice's options (ChoiceRequest::items) that the chooser is asked for next.
+  const std::vector<std::uint64_t>& pending_items() const;
   // The result, once Advance returned false; rethrows what stopped the run, as sim::Run does.
   RunResult Finish();
   // The world as the checkers see it: valid while this object lives.

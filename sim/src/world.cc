@@ -53,7 +53,6 @@ RunResult Run(const Scenario& scenario, const RunConfig& config, Chooser& choose
 namespace detail {
 namespace {
 constexpr std::size_t kStackBytes = 256 * 1024;
-constexpr std::uint64_t kMessageItem = 1ULL << 63;  // kStep item keys: fibers are small ids, messages set this bit
 }  // namespace
 
 World::World(const Scenario& scenario, const RunConfig& config, Chooser& chooser, checkers::RunObserver* observer,
@@ -203,69 +202,6 @@ void World::ReleaseCompleteBarriers() {
     std::string name = (it++)->first;
     ReleaseBarrier(name);  // after an abort: no flush, the counters of the live workers as they are
   }
-}
-
-context* World::ChooseStep(const std::vector<context*>& ready, context* yielder, std::size_t* ready_index,
-                           bool* none) {
-  step_items_.clear();
-  for (context* c : ready) step_items_.push_back(fiber_of_.at(c));
-  if (yielder != nullptr) step_items_.push_back(fiber_of_.at(yielder));
-  const std::size_t fibers = step_items_.size();
-  const std::optional<std::size_t> pick = ChooseItem(fibers);
-  *none = !pick;
-  if (!pick || *pick >= fibers) return nullptr;  // nothing, or a delivery (pending_delivery_ is set)
-  if (*pick < ready.size()) {
-    *ready_index = *pick;
-    return ready[*pick];
-  }
-  return yielder;
-}
-
-std::optional<std::size_t> World::ChooseItem(std::size_t fibers) {
-  if (!cancelling_) EndStep();
-  if ((bound_hit_ || stopped_ || failure_) && !cancelling_) return std::nullopt;  // a cancelled run still winds down
-  std::vector<std::uint64_t>& items = step_items_;  // reused: this runs at every scheduling point
-  items.resize(fibers);
-  if (!cancelling_) {
-    // Due messages, oldest first: option order is part of the recorded choice list.
-    for (auto it = inflight_.begin(); it != inflight_.end() && it->first.first <= now_; ++it) {
-      items.push_back(kMessageItem | it->first.second);
-    }
-  }
-  if (items.empty()) return std::nullopt;
-  std::uint64_t pick = 0;
-  if (items.size() > 1 && !cancelling_) {  // winding fibers down is not part of the run: no choice
-    if (stepwise_ && !std::exchange(resume_choice_, false)) {
-      paused_ = true;
-      return std::nullopt;
-    }
-    // The key fingerprints the offered items, so a replay that offers different steps fails loudly.
-    Hasher offered;
-    for (std::uint64_t item : items) offered.Mix(item);
-    const ChoiceRequest request{ChoiceKind::kStep, items.size(), offered.value() | 1, -1, items};
-    if (stepwise_) {
-      pick = chooser_->Choose(request);  // no fiber to unwind: what it throws goes to the caller now
-    } else {
-      try {
-        pick = chooser_->Choose(request);
-      } catch (...) {
-        // pick_next is noexcept: stop the run here and rethrow from Execute once every fiber has ended.
-        failure_ = std::current_exception();
-        return std::nullopt;
-      }
-    }
-    footprint_ = StepFootprint{};  // what follows belongs to this choice
-  }
-  if (!cancelling_ && ++result_.steps > config_.max_steps) {  // cancelling is not a step of the run
-    bound_hit_ = true;
-    result_.detail = "the safety bound of " + std::to_string(config_.max_steps) + " steps was reached";
-  }
-  hash_.Mix(items[pick]);
-  Touch(WorkerOfItem(items[pick]));
-  if (observer_) running_fiber_ = pick < fibers ? fibers_.at(items[pick]).name : "network";
-  // The due messages are the first entries of inflight_, in the order they were offered.
-  if (pick >= fibers) pending_delivery_ = std::next(inflight_.begin(), static_cast<std::ptrdiff_t>(pick - fibers))->first;
-  return pick;
 }
 
 void World::DeliverChosen() {

@@ -32,6 +32,9 @@ class Hasher {
   std::uint64_t h_ = 0xcbf29ce484222325ULL;
 };
 
+// kStep item keys: fibers are small ids, messages set this bit over their network sequence number.
+inline constexpr std::uint64_t kMessageItem = std::uint64_t{1} << 63;
+
 // An in-flight message's place in delivery order: its arrival time, then its send sequence.
 using InFlightKey = std::pair<TimeUs, std::uint64_t>;
 

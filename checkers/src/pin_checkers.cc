@@ -96,8 +96,10 @@ class CreatorPinnedChecker : public CloneableChecker<CreatorPinnedChecker> {
   void OnRecord(const StepRecord& r, const Facts&, const GlobalView&, Report& report) override {
     const core::Message* m = r.message;
     // A dropped REMOTE_CALL is outstanding until its timeout; a refused one is answered at once by the send error.
+    // One without a payload creates nothing: a TensorPipe retry after a written attempt (which registered it), or
+    // hardened mode's cancel of a withdrawn remote() (whose creator already let its UserRRef go).
     bool outgoing = r.kind == RecordKind::kSend || r.kind == RecordKind::kDrop;
-    if (outgoing && IsRemoteCall(m->type) && m->to != m->from) {
+    if (outgoing && IsRemoteCall(m->type) && m->to != m->from && !m->empty_payload) {
       awaiting_.try_emplace(m->fork_id, Creation{m->from, m->to, m->rref_id, m->id, false, false});
     } else if (r.kind == RecordKind::kDeliver && !m->empty_payload) {
       for (auto it = awaiting_.begin(); it != awaiting_.end(); ++it) {

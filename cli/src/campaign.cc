@@ -55,7 +55,9 @@ class CampaignReport {
       Close();
       Open(scenario);
     }
-    return report_->Consume(r);
+    bool go_on = report_->Consume(r);
+    if (state_.error_exit == kExitOk) CountCoverage(r, runs_[scenario]);  // only what the campaign reports
+    return go_on;
   }
 
   // Closes the open scenario; when no scenario had a seed (an empty shard), prints each one's empty summary.
@@ -78,6 +80,25 @@ class CampaignReport {
     if (!report_) return;
     report_->Finish(std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
     report_.reset();
+    const std::string name = runs_[open_].job.source.Name();
+    if (!state_.options.json && state_.total.pct.contains(name)) {
+      std::printf("  %s\n", PctStatement(state_.total.pct.at(name)).c_str());
+    }
+  }
+
+  // Coverage goes straight into the campaign's total: the per-scenario tally has no use for it.
+  void CountCoverage(const SeedResult& r, const ScenarioRun& run) {
+    const CampaignOptions& o = state_.options;
+    if (o.coverage) state_.total.coverage.Add(r.coverage);
+    if (o.strategy != "pct") return;
+    PctStats one;
+    one.depth = o.pct_depth;
+    one.change_point_steps = run.job.pct_steps;
+    one.runs = 1;
+    one.max_steps = r.pct_steps;
+    one.max_items = r.pct_items;
+    one.one_run_per_program = o.generate;
+    state_.total.pct[run.job.source.Name()].Add(one);
   }
 
   CampaignState& state_;
@@ -120,6 +141,7 @@ int Finish(CampaignState& state, std::size_t scenarios, double seconds) {
   const CampaignOptions& o = state.options;
   state.progress.Finish();
   if (state.error_exit != kExitOk) return state.error_exit;
+  state.total.coverage_counted = o.coverage;
   if (o.json) {
     SummaryStatus status{g_interrupted.load(), state.max_failures_reached,
                          static_cast<std::uint64_t>(seconds * 1e6), o.shard.index, o.shard.count, o.protocol};
@@ -130,6 +152,10 @@ int Finish(CampaignState& state, std::size_t scenarios, double seconds) {
                   static_cast<ull>(state.total.failures));
     }
     PrintHumanSummary(state.total, scenarios, o.trace ? 1 : o.threads, seconds);
+    if (o.coverage) {
+      PrintCoverage(state.total.coverage);
+      if (o.strategy == "random") std::printf("no bug-depth bound: it is PCT's (--strategy pct), not random's\n");
+    }
     if (state.max_failures_reached) {
       std::printf("stopped at the failure number %llu (--max-failures): every seed reported before it ran, in "
                   "report order (scenario after scenario, each in seed order); the seeds and scenarios after it did "

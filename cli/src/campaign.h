@@ -30,6 +30,7 @@ struct CampaignOptions {
   Shard shard;                      // run only the seeds with seed % shard.count == shard.index
   double recheck = 0.01;            // the share of seeds run twice to compare run hashes
   bool json = false;                // JSON Lines on stdout (docs/results-format.md) instead of text
+  bool coverage = false;            // the text summary lists every coverage pair (counted in any case)
 };
 
 // Set by SIGINT/SIGTERM: the campaign starts no new run, reports every run that finished (in seed order, up to the

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "campaign_coverage.h"
 #include "seed_result.h"
 
 namespace rrefsim::cli {
@@ -22,6 +23,7 @@ struct SeedLine {
   std::string violation;  // "checker: text (step N)", or "" (null)
   std::vector<std::string> expected_defects;  // checkers the scenario declares that fired (not failures)
   std::uint64_t run_hash = 0, delivery_order_hash = 0, steps = 0, messages = 0;
+  std::uint64_t calls_issued = 0, calls_returned = 0, calls_raised = 0;  // sim::RunResult's application RPCs
   bool rechecked = false;
   std::uint64_t elapsed_us = 0;  // timing
 };
@@ -33,9 +35,14 @@ std::optional<SeedLine> ParseSeedLine(const std::string& text, std::string& erro
 
 struct Tally {
   std::uint64_t runs = 0, failures = 0, steps = 0, messages = 0, run_us = 0;
+  std::uint64_t calls_issued = 0, calls_returned = 0, calls_raised = 0;
   std::map<std::string, std::uint64_t> failures_by_invariant;
   std::map<std::string, std::uint64_t> expected_defect_runs;
   std::set<std::uint64_t> failing_seeds, run_hashes, delivery_orders;
+  // Not in the seed lines (too big for every line): summed from each seed's result, and by merge from the summaries.
+  bool coverage_counted = false;  // --coverage: the summary holds `coverage`
+  checkers::CoverageCounts coverage;
+  std::map<std::string, PctStats> pct;  // by scenario; empty unless --strategy pct
   void Add(const SeedLine& line);
   void Add(const Tally& other);
 };
@@ -50,8 +57,13 @@ struct SummaryStatus {
 std::string SummaryJson(const Tally& tally, const SummaryStatus& status);
 // Reads the status of a summary line written by SummaryJson (for merge), or nullopt.
 std::optional<SummaryStatus> ParseSummaryStatus(const std::string& text);
+// The coverage (if the campaign counted it: `counted`) and PCT counts of a summary line, into `tally` (for merge);
+// false with `error` for bad ones.
+bool AddSummaryCounts(const std::string& text, Tally& tally, bool& counted, std::string& error);
 
-// The campaign-wide text summary: runs, failures by invariant, distinct failing seeds, rates.
+// The campaign-wide text summary: runs, failures by invariant, distinct failing seeds, application RPCs, rates.
 void PrintHumanSummary(const Tally& tally, std::size_t scenarios, int threads, double seconds);
+// "  application RPCs: N issued; R returned, E raised an error (x%), H never ended", when any was issued.
+void PrintCalls(const Tally& tally);
 
 }  // namespace rrefsim::cli

@@ -127,6 +127,8 @@ int Main(int argc, char** argv) {
   run_cmd->add_option("--protocol", run.protocol, "protocol mode")->check(CLI::IsMember({"pytorch", "hardened"}))
       ->capture_default_str();
   run_cmd->add_flag("--trace", run.trace, "print every step of every run");
+  run_cmd->add_flag("--coverage", run.coverage,
+                    "list every (message type x receiver state) pair with its count (docs/coverage.md)");
   run_cmd->add_option("--out", run.out_dir, "directory for the trace files of failing seeds")->capture_default_str();
   ScaleFlags scale;
   AddScaleFlags(run_cmd, scale, run);

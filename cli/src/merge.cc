@@ -20,6 +20,8 @@ struct Merged {
   bool missing_summary = false;
   std::map<std::uint64_t, std::string> shards;  // shard index -> its file
   std::uint64_t shard_count = 0;               // N of the first file's --shard I/N
+  Tally summary_counts;  // the coverage and PCT counts of the summaries (the seed lines do not carry them)
+  std::optional<bool> coverage_counted;  // whether the first summary had coverage (--coverage): all must agree
 };
 
 // Every shard 0..N-1 of one campaign, each once; false (after saying what to give) otherwise.
@@ -52,6 +54,18 @@ bool AddFile(const std::string& path, Merged& merged) {
     if (raw.empty()) continue;
     if (std::optional<SummaryStatus> s = ParseSummaryStatus(raw)) {
       summary = true;
+      bool counted = false;
+      if (!AddSummaryCounts(raw, merged.summary_counts, counted, error)) {
+        std::fprintf(stderr, "rrefsim merge: %s: %s\n", where.c_str(), error.c_str());
+        return false;
+      }
+      if (!merged.coverage_counted) merged.coverage_counted = counted;
+      if (counted != *merged.coverage_counted) {
+        std::fprintf(stderr, "rrefsim merge: %s %s coverage counts, but the first summary %s: run every shard with "
+                     "--coverage, or none\n", where.c_str(), counted ? "has" : "has no",
+                     counted ? "has none" : "has them");
+        return false;
+      }
       merged.status.interrupted |= s->interrupted;
       merged.status.max_failures_reached |= s->max_failures_reached;
       merged.status.wall_us = std::max(merged.status.wall_us, s->wall_us);  // shards run side by side
@@ -119,7 +133,10 @@ int RunMerge(const std::vector<std::string>& files) {
       tally.Add(it->second.second);
     }
   }
-  merged.status.interrupted |= merged.missing_summary;
+  tally.coverage_counted = merged.summary_counts.coverage_counted;
+  tally.coverage = merged.summary_counts.coverage;
+  tally.pct = merged.summary_counts.pct;
+  merged.status.interrupted |= merged.missing_summary;  // and the coverage of that shard is missing
   std::printf("%s\n", SummaryJson(tally, merged.status).c_str());
   return tally.failures == 0 ? kExitOk : kExitViolation;
 }

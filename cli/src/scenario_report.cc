@@ -57,6 +57,7 @@ void ScenarioReport::Finish(double seconds) {
   for (const auto& [kind, n] : tally_.failures_by_invariant) {
     std::printf("  failing with %s: %llu\n", kind.c_str(), static_cast<ull>(n));
   }
+  PrintCalls(tally_);
   for (const auto& [checker, n] : tally_.expected_defect_runs) {
     std::printf("  expected (a documented PyTorch defect the scenario declares): %s in %llu run%s\n",
                 checker.c_str(), static_cast<ull>(n), n == 1 ? "" : "s");

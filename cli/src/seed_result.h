@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "rrefsim/checkers/coverage.h"
 #include "rrefsim/scenarios/runner.h"
 
 namespace rrefsim::cli {
@@ -18,6 +19,9 @@ struct SeedResult {
   bool rechecked = false;         // --recheck ran it a second time
   std::optional<std::uint64_t> recheck_hash;  // the second run's hash, when it differs from the first
   std::string error;              // what the run threw (an internal error), or ""
+  checkers::CoverageCounts coverage;  // (message type x receiver state) pairs of the run (docs/coverage.md)
+  std::uint64_t pct_steps = 0;        // --strategy pct: the run's steps and distinct items, as PctChooser counts them
+  std::uint64_t pct_items = 0;
 };
 
 }  // namespace rrefsim::cli

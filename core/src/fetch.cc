@@ -11,8 +11,7 @@ Expected<FutureId> Worker::Impl::ToHere(Handle h, std::optional<TimeUs> timeout)
   const Instance& rref = Get(h);
   try {
     Check(!rref.timed_out, "A17",
-          "RRef creation via rpc.remote() timed out, and it is possible that the RRef on the owner node does not "
-          "exist.");
+          std::string(kCreationTimedOut));
     if (!rref.is_owner) {
       Check(!rref.deleted_on_owner, "A18",
             Name(h) + " has been deleted. Cannot call to_here() on it after deletion.");

@@ -145,8 +145,7 @@ ForkData Worker::Impl::PrepareChildFork(Handle h) {
   // request never left cannot (pytorch cannot tell the two apart).
   const bool unusable = hardened() ? rref.never_created : rref.timed_out;
   Check(!unusable, "A17",
-        "RRef creation via rpc.remote() timed out, and it is possible that the RRef on the owner node does not "
-        "exist.");
+        std::string(kCreationTimedOut));
   if (!rref.is_owner) {
     Check(!rref.deleted_on_owner, "A18", Name(h) + " has been deleted. Cannot call fork an UserRRef after deletion.");
   }

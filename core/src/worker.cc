@@ -14,6 +14,10 @@ RpcErrorType GetRpcErrorType(const std::string& error) {
   return RpcErrorType::kUnknown;
 }
 
+bool IsNetworkFaultError(std::string_view error) {
+  return GetRpcErrorType(std::string(error)) != RpcErrorType::kUnknown || error == kCreationTimedOut;
+}
+
 std::string TimeoutErrorText(TimeUs timeout) {
   return "RPCErr:1:RPC ran for more than set timeout (" + std::to_string(timeout / kMillisecond) +
          " ms) and will now be marked with an error";

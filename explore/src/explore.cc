@@ -105,6 +105,8 @@ ExploreResult Explore(const scenarios::CatalogEntry& entry, const ExploreOptions
   result.config.faults = *faults.config;
   result.config.mode = mode;
   result.config.fingerprints = options.state_hashing;
+  // As scenarios::RunChecked decides it: the branches run the stepwise world directly, the counterexample on fibers.
+  result.config.own_faults = scenarios::RunsUnderOwnFaults(entry, result.config.faults);
 
   // Iterative deepening: the first bound that shows a failure shows one of the fewest choice points.
   std::uint64_t depth = options.shortest ? 1 : options.bounds.max_depth;

@@ -30,8 +30,9 @@ sim::TimeUs ReadDuration(const Node& node, const std::string& meaning) {
 }
 
 sim::AllowedOutcomes ReadAllowed(const Node& node) {
-  Object o(node, {"values", "errors"},
-           "the results it may have: {\"values\": [integers], \"errors\": [texts an error contains]}");
+  Object o(node, {"values", "errors", "own_faults_only"},
+           "the results it may have: {\"values\": [integers], \"errors\": [texts an error contains], "
+           "\"own_faults_only\": boolean}");
   sim::AllowedOutcomes allowed;
   if (auto values = o.Optional("values")) {
     for (const Node& v : values->Array("an array of integers")) allowed.values.push_back(ReadInteger(v, "a value"));
@@ -41,6 +42,7 @@ sim::AllowedOutcomes ReadAllowed(const Node& node) {
       allowed.errors.push_back(e.NonEmptyString("a text that the error contains"));
     }
   }
+  if (auto own = o.Optional("own_faults_only")) allowed.own_faults_only = own->Boolean();
   return allowed;
 }
 
@@ -48,6 +50,7 @@ OrderedJson WriteAllowed(const sim::AllowedOutcomes& allowed) {
   OrderedJson j = OrderedJson::object();
   if (!allowed.values.empty()) j["values"] = allowed.values;
   if (!allowed.errors.empty()) j["errors"] = allowed.errors;
+  if (allowed.own_faults_only) j["own_faults_only"] = true;
   return j;
 }
 

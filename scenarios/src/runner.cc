@@ -41,12 +41,19 @@ checkers::CheckerConfig CheckerConfigOf(const CatalogEntry& entry, const sim::Ru
   return config;
 }
 
+bool RunsUnderOwnFaults(const CatalogEntry& entry, const sim::FaultConfig& faults) {
+  sim::FaultConfigResult own = sim::MakeFaultConfig(entry.faults, entry.fault_overrides);
+  return own.config && *own.config == faults;
+}
+
 CheckedRun RunChecked(const CatalogEntry& entry, const sim::RunConfig& config, sim::Chooser& chooser,
                       checkers::RunObserver* also) {
   checkers::CheckerSet checkers(CheckerConfigOf(entry, config));
   Tee tee(checkers, also);
   CheckedRun checked;
-  checked.run = sim::Run(entry.scenario, config, chooser, &tee);
+  sim::RunConfig run = config;
+  run.own_faults = config.own_faults && RunsUnderOwnFaults(entry, config.faults);
+  checked.run = sim::Run(entry.scenario, run, chooser, &tee);
   checkers.Finish(checkers::RunEnd{sim::OutcomeName(checked.run.outcome), checked.run.detail, checked.run.final_views});
   checked.violations = checkers.violations();
   checked.expected_violations = checkers.expected_violations();

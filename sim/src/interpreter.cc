@@ -108,16 +108,19 @@ Flow Machine::Begin(const Op& op) {
   switch (op.kind) {
     case Op::Kind::kRemote: {
       if (std::optional<Flow> raised = RaiseIfArgUnset(op)) return *raised;
-      if (!Destination(op)) return Raise(op, UnknownDestination(op));
+      w_.CountCallIssued();
+      if (!Destination(op)) return CallRaised(op, UnknownDestination(op));
       core::Expected<core::Handle> r = h.core.Remote(Spec(op), w_.now(), out);
       w_.Absorb(c_.worker, out);
-      if (!r.ok()) return Raise(op, r.error);
+      if (!r.ok()) return CallRaised(op, r.error);
+      w_.CountCallEnded(false);  // what creating the value raises, to_here raises
       Assign(op.out, core::Value{0, {*r.value}});
       return kYieldFlow;
     }
     case Op::Kind::kRpcSync: {
       if (std::optional<Flow> raised = RaiseIfArgUnset(op)) return *raised;
-      if (!Destination(op)) return Raise(op, UnknownDestination(op));
+      w_.CountCallIssued();
+      if (!Destination(op)) return CallRaised(op, UnknownDestination(op));
       core::Expected<core::FutureId> f = h.core.RpcAsync(Spec(op), w_.now(), out);
       w_.Absorb(c_.worker, out);
       return WaitFor(f, op);
@@ -127,6 +130,7 @@ Flow Machine::Begin(const Op& op) {
       if (var == c_.frame.end() || op.index >= var->second.rrefs.size()) {
         return Raise(op, "no RRef at index " + std::to_string(op.index) + " of '" + op.var + "'");
       }
+      w_.CountCallIssued();
       core::Expected<core::FutureId> f = h.core.ToHere(var->second.rrefs[op.index], op.timeout, w_.now(), out);
       w_.Absorb(c_.worker, out);
       return WaitFor(f, op);
@@ -208,7 +212,7 @@ Flow Machine::Begin(const Op& op) {
 
 // An rpc_sync's or a to_here's future: taken at once when it is already complete, else waited for.
 Flow Machine::WaitFor(core::Expected<core::FutureId> f, const Op& op) {
-  if (!f.ok()) return Raise(op, f.error);
+  if (!f.ok()) return CallRaised(op, f.error);
   c_.future = *f.value;
   if (w_.FutureCompleted(c_.worker, c_.future)) return FinishWait(op);
   return BlockOn(w_.AwaitFuture(c_.worker, c_.future, c_.fiber));
@@ -217,7 +221,8 @@ Flow Machine::WaitFor(core::Expected<core::FutureId> f, const Op& op) {
 Flow Machine::FinishWait(const Op& op) {
   core::Outcome outcome;
   if (!w_.TakeFuture(c_.worker, c_.future, &outcome)) return kCancelledFlow;
-  if (!outcome.ok()) return Raise(op, *outcome.error);
+  if (!outcome.ok()) return CallRaised(op, *outcome.error);
+  w_.CountCallEnded(false);
   if (op.kind == Op::Kind::kToHere || op.allowed) RecordValue(op, outcome.value.payload);
   Assign(op.out, std::move(outcome.value));
   return kYieldFlow;

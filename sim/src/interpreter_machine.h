@@ -54,7 +54,10 @@ class Machine {
   std::int64_t Evaluate(const IntExpr& e) const;
   void ReleaseValue(core::Value& value);
   void Assign(const std::string& name, core::Value value);
+  bool Unjudged(const Op& op) const;
   bool ErrorExpected(const Op& op, const std::string& text) const;
+  bool ValueExpected(const Op& op, std::int64_t payload) const;
+  Flow CallRaised(const Op& op, const std::string& text);
   Flow RaiseJudged(const Op& op, const std::string& text, bool allowed);
   Flow Raise(const Op& op, const std::string& text) { return RaiseJudged(op, text, ErrorExpected(op, text)); }
   std::optional<Flow> RaiseIfArgUnset(const Op& op);

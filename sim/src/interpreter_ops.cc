@@ -9,15 +9,6 @@
 #include "world_impl.h"
 
 namespace rrefsim::sim::detail {
-namespace {
-
-bool ValueExpected(const Op& op, std::int64_t payload) {
-  if (!op.allowed) return true;
-  const std::vector<std::int64_t>& values = op.allowed->values;
-  return std::find(values.begin(), values.end(), payload) != values.end();
-}
-
-}  // namespace
 
 void Machine::MarkPosition(std::uint64_t phase) {
   if (!w_.keeps_fingerprints()) return;
@@ -81,12 +72,34 @@ void Machine::Assign(const std::string& name, core::Value value) {
   c_.frame[name] = std::move(value);
 }
 
+// An allowed set states what the scenario's own faults make of the call. Under faults that surface as RPC errors
+// (drops, partitions, long delays, the faulty agent), a call whose set lists only values may raise any error, and
+// one whose set lists errors may also raise what the network causes (a timeout, a failed send): the faults of a
+// campaign (`--faults`) may differ from the scenario's own.
+// A set that describes the scenario's own faults says nothing about a run under others.
+bool Machine::Unjudged(const Op& op) const {
+  return !op.allowed || (op.allowed->own_faults_only && !w_.config().own_faults);
+}
+
 bool Machine::ErrorExpected(const Op& op, const std::string& text) const {
-  if (!op.allowed) return true;  // nothing stated: the error is PyTorch's behaviour, recorded as is
+  if (Unjudged(op)) return true;  // nothing stated: the error is PyTorch's behaviour, recorded as is
   for (const std::string& pattern : op.allowed->errors) {
     if (text.find(pattern) != std::string::npos) return true;
   }
-  return op.allowed->errors.empty() && FaultsRaiseErrors(w_.config().faults);
+  if (!FaultsRaiseErrors(w_.config().faults)) return false;
+  return op.allowed->errors.empty() || core::IsNetworkFaultError(text);
+}
+
+bool Machine::ValueExpected(const Op& op, std::int64_t payload) const {
+  if (Unjudged(op)) return true;
+  const std::vector<std::int64_t>& values = op.allowed->values;
+  return std::find(values.begin(), values.end(), payload) != values.end();
+}
+
+// An issued RPC (RunResult::calls_issued) that ended in an error.
+Flow Machine::CallRaised(const Op& op, const std::string& text) {
+  w_.CountCallEnded(true);
+  return Raise(op, text);
 }
 
 // An error raised to the application: observed in a program, raised by a function.

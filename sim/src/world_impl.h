@@ -128,6 +128,8 @@ class World : public checkers::GlobalView {
   void EmitTimers(int worker, std::string_view which);
   void Record(Observation observation);
   void MarkChanged(int worker) { changed_[static_cast<std::size_t>(worker)] = 1; }
+  void CountCallIssued() { ++result_.calls_issued; }
+  void CountCallEnded(bool raised) { ++(raised ? result_.calls_raised : result_.calls_returned); }
   bool keeps_fingerprints() const { return config_.fingerprints; }
   void SetPosition(std::uint64_t fiber, std::uint64_t position) { fibers_.at(fiber).position = position; }
   // The canonical state between two steps (fingerprint.cc): what StateFingerprint returns.

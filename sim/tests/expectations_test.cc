@@ -123,6 +123,24 @@ TEST(ExpectationsTest, WithoutAnAllowedSetAnErrorIsRecordedAsExpectedAndAnRpcVal
   EXPECT_TRUE(o[0].expected_ok);
 }
 
+// RunResult counts the application's RPCs and how each ended: here a remote (returns its RRef), a to_here of it, an
+// rpc_sync that raises, one to a worker that does not exist (raised by the agent), and a NameError for the unset
+// name, which is the program's own error and no RPC. In a function body the nested to_here counts too.
+TEST(ExpectationsTest, TheApplicationsRpcsAreCountedByHowTheyEnded) {
+  Scenario s("calls_counted", 2);
+  s.Function("fail").Raise("ValueError: Expected error");
+  s.Function("fetch").ToHere("v", "args").ReturnVar("v");
+  s.Function("make").Return(Int(42));
+  s.On(0).Remote("a", To(1), "make").ToHere("v", "a").RpcSync("gone", To(1), "fail").RpcSync("", To(5), "make");
+  s.On(0).RpcSync("w", To(1), "fetch", {"a"}).RpcSync("", To(1), "fetch", {"gone"}).Del("a");
+  RandomChooser chooser(7);
+  RunResult r = sim::Run(s, Config("reorder"), chooser);
+  ASSERT_EQ(r.outcome, Outcome::kOk) << r.detail;
+  EXPECT_EQ(r.calls_issued, 6u);    // remote, to_here, three rpc_syncs, and fetch's own to_here
+  EXPECT_EQ(r.calls_raised, 2u);    // fail's ValueError, and the unknown destination
+  EXPECT_EQ(r.calls_returned, 4u);  // remote, to_here, the rpc_sync of fetch and its nested to_here
+}
+
 // test_rref_timeout's shape: the owner registers the late creation's fork, which the test waits for. Worker 0
 // keeps its RRef across the barrier, so worker 1 shows one owner and one fork there, and worker 0 nothing it owns.
 Scenario CountersAtTheBarrier(std::vector<CounterExpectation> counters) {
@@ -173,6 +191,55 @@ TEST(ExpectationsTest, CountersThatDifferFromTheExpectationAreUnexpectedAndSaySo
     EXPECT_EQ(x.what, "owners=1 forks=1 pending_users=0 pending_futures=0 (expected owners=2)");
   }
   EXPECT_EQ(unexpected, 1);
+}
+
+// Under faults other than the scenario's own (a campaign's --faults), counters at barriers are recorded, not judged.
+TEST(ExpectationsTest, CountersAreNotJudgedUnderOtherFaults) {
+  CounterExpectation wrong;
+  wrong.barrier = 1;
+  wrong.worker = 1;
+  wrong.owners = 2;
+  RunConfig config = Config("reorder");
+  config.own_faults = false;
+  int recorded = 0;
+  for (const Observation& x : Observe(CountersAtTheBarrier({wrong}), config)) {
+    EXPECT_TRUE(x.expected_ok) << x.where << ": " << x.what;
+    if (x.where == "barrier 1 debug" && x.worker == 1) {
+      ++recorded;
+      EXPECT_EQ(x.what, "owners=1 forks=1 pending_users=0 pending_futures=0 (expected owners=2; not judged under "
+                        "other faults)");
+    }
+  }
+  EXPECT_EQ(recorded, 1);
+}
+
+// An allowed set marked own_faults_only is judged under the scenario's own faults and not under others.
+TEST(ExpectationsTest, AnOwnFaultsOnlySetIsJudgedOnlyUnderTheScenariosOwnFaults) {
+  Scenario s = Calls({{}, {"another text"}}, {{7}, {}});
+  for (Op& op : s.programs[0].ops) op.allowed->own_faults_only = true;
+  for (bool own : {true, false}) {
+    RunConfig config = Config("reorder");
+    config.own_faults = own;
+    std::vector<Observation> o = Observe(s, config);
+    ASSERT_EQ(o.size(), 2u);
+    EXPECT_EQ(o[0].expected_ok, !own) << o[0].what;
+    EXPECT_EQ(o[1].what, "value 42");
+    EXPECT_EQ(o[1].expected_ok, !own);
+  }
+}
+
+// Where errors are listed, an error the network causes (here the faulty agent failing the PYTHON_CALL's send) is
+// expected too under faults that surface as errors; another error is still unexpected.
+TEST(ExpectationsTest, ListedErrorsAlsoAdmitNetworkFaultErrorsUnderLossyFaults) {
+  Scenario s = Calls({{}, {"another text"}}, {{42}, {}});
+  std::vector<Observation> o = Observe(s, Config("faulty-agent", {"messages_to_fail=PYTHON_CALL", "messages_to_delay="}));
+  ASSERT_EQ(o.size(), 2u);
+  EXPECT_TRUE(core::IsNetworkFaultError(o[0].what.substr(6))) << o[0].what;
+  EXPECT_TRUE(o[0].expected_ok) << o[0].what;
+  EXPECT_FALSE(core::IsNetworkFaultError("ValueError: Expected error"));
+  std::vector<Observation> reorder = Observe(s, Config("reorder"));
+  ASSERT_EQ(reorder.size(), 2u);
+  EXPECT_FALSE(reorder[0].expected_ok) << reorder[0].what;  // the function's own ValueError
 }
 
 // test_use_rref_after_shutdown: a UserRRef still held at rpc.shutdown is deleted by it; to_here and forking it

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -33,6 +34,15 @@ struct Outcome {
   Value value;
   bool ok() const { return !error.has_value(); }
 };
+
+// The error a remote() whose creation timed out leaves on its RRef: to_here and forking it raise it (A17).
+inline constexpr std::string_view kCreationTimedOut =
+    "RRef creation via rpc.remote() timed out, and it is possible that the RRef on the owner node does not exist.";
+
+// Whether an error the application sees comes from the network rather than from the program: an RPC timeout
+// (RPCErr:1), the faulty agent's intentional send failure (RPCErr:2), or a remote() whose creation timed out.
+// PyTorch's tests expect these only where their faults cause them; under other faults any call may see them.
+bool IsNetworkFaultError(std::string_view error);
 
 // What a user function did, reported by the host through Worker::FinishFunction.
 struct FunctionResult {

@@ -21,8 +21,12 @@ struct CheckedRun {
 // make legitimate, for the checkers.
 checkers::CheckerConfig CheckerConfigOf(const CatalogEntry& entry, const sim::RunConfig& run);
 
+// Whether `faults` are the scenario's own (its profile and overrides, nothing a campaign added).
+bool RunsUnderOwnFaults(const CatalogEntry& entry, const sim::FaultConfig& faults);
+
 // Runs `entry` under `config` with all checkers; the run stops at the first step where one fires. `also` (e.g. a
-// trace recorder) sees the same records and views, after the checkers.
+// trace recorder) sees the same records and views, after the checkers. Expectations that assume the scenario's own
+// faults are judged only under them (sim::RunConfig::own_faults).
 CheckedRun RunChecked(const CatalogEntry& entry, const sim::RunConfig& config, sim::Chooser& chooser,
                       checkers::RunObserver* also = nullptr);
 

@@ -99,6 +99,9 @@ class PctChooser : public Chooser {
  public:
   PctChooser(std::uint64_t seed, int depth, std::uint64_t expected_steps);
   const std::vector<std::uint64_t>& change_points() const { return change_points_; }
+  // The quantities of the bound so far (docs/coverage.md): steps (kStep requests with items) and distinct items.
+  std::uint64_t steps() const { return steps_; }
+  std::uint64_t items() const { return priority_.size(); }
 
  protected:
   std::uint64_t Pick(const ChoiceRequest& request) override;

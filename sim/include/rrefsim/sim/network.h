@@ -66,6 +66,7 @@ struct FaultConfig {
   int num_fail_sends = 0;
   std::map<core::MessageType, TimeUs> messages_to_delay;
   bool swarm = false;              // draw drop, duplicate, long_delay and partition from the seed at the start
+  friend bool operator==(const FaultConfig&, const FaultConfig&) = default;
 };
 
 // A configuration, or an error naming the key and what is allowed.

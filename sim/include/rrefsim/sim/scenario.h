@@ -49,6 +49,9 @@ inline IntExpr Self(std::int64_t add = 0) { return IntExpr{IntExpr::Base::kSelf,
 struct AllowedOutcomes {
   std::vector<std::int64_t> values;
   std::vector<std::string> errors;
+  // The set describes what the scenario's own faults do to the call (the faulty agent failing its send, say): under
+  // other faults (RunConfig::own_faults false) the call's result is not judged; the invariants still are.
+  bool own_faults_only = false;
   friend bool operator==(const AllowedOutcomes&, const AllowedOutcomes&) = default;
 };
 

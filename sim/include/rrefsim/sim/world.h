@@ -32,6 +32,10 @@ struct RunConfig {
   // Track each fiber's place in its program, so that StateFingerprint covers it (the exhaustive explorer's state
   // hashing); off in campaigns, where it would only cost time.
   bool fingerprints = false;
+  // The run's faults are the scenario's own (scenarios::RunChecked decides; a campaign's --faults may differ).
+  // Expectations that assume them are judged only then: the debug counters at program barriers (PyTorch's tests wait
+  // for them under their own timing) and allowed sets marked own_faults_only. Otherwise they are recorded as such.
+  bool own_faults = true;
 };
 
 enum class Outcome {
@@ -70,6 +74,12 @@ struct RunResult {
   std::uint64_t messages_sent = 0;
   std::uint64_t messages_delivered = 0;
   std::uint64_t fiber_switches = 0;
+  // The application's RPCs (remote, rpc_sync, to_here; in programs and in function bodies): how many were issued,
+  // and how each ended. Issued minus returned minus raised is what never ended (a hang, or a run cut short). In a
+  // run that keeps every invariant, each raised one is a clean failure: an error the caller sees, nothing left over.
+  std::uint64_t calls_issued = 0;
+  std::uint64_t calls_returned = 0;
+  std::uint64_t calls_raised = 0;
   TimeUs end_time = 0;
   TimeUs heal_time = 0;
   std::uint64_t hash = 0;             // rolling hash over every step, core output and choice

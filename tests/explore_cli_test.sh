@@ -13,6 +13,19 @@ says "distinct" "the statistics are printed"
 expect 0 "run --strategy exhaustive is the same search" -- \
   "$rrefsim" run --scenario s2_remote_to_self --strategy exhaustive
 says "all schedules within the bound satisfy every invariant" "run --strategy exhaustive prints the verdict"
+expect 0 "run --strategy exhaustive takes explore's run budget" -- \
+  "$rrefsim" run --scenario s3_user_to_user --strategy exhaustive --max-runs 5
+says "INCOMPLETE" "run --strategy exhaustive stops at --max-runs"
+expect 0 "run --strategy exhaustive takes a depth bound" -- \
+  "$rrefsim" run --scenario s2_remote_to_self --strategy exhaustive --max-depth 3
+says "choice points <= 3" "the bound printed is the one given"
+expect 1 "run --strategy exhaustive --duplicates 1 finds P4 on remote to self" -- \
+  "$rrefsim" run --scenario s2_remote_to_self --strategy exhaustive --duplicates 1 --shortest --out "$tmp/runcex"
+says "duplicates <= 1, drops <= 0" "the duplicate bound reached the search"
+says "COUNTEREXAMPLE" "and the search found the duplicate's defect"
+expect 2 "a bound flag without --strategy exhaustive" -- "$rrefsim" run --scenario s1_remote_to_here --duplicates 1
+expect 2 "a negative bound for run --strategy exhaustive" -- \
+  "$rrefsim" run --scenario s1_remote_to_here --strategy exhaustive --drops -1
 expect 0 "--compare reports both searches" -- "$rrefsim" explore s1_remote_to_here --compare
 says "without sleep sets" "the search without reduction is reported"
 expect 1 "one duplicate breaks PyTorch's remote to self (P4)" -- \
@@ -24,6 +37,12 @@ expect 0 "the counterexample renders" -- "$rrefsim" render "$trace"
 expect 1 "--json: one object per scenario" -- \
   "$rrefsim" explore s2_remote_to_self --duplicates 1 --json --out "$tmp/cex"
 says '"verdict":"COUNTEREXAMPLE' "the JSON line holds the verdict"
+expect 0 "hardened mode: no duplicate breaks remote to self (P4 fixed)" -- \
+  "$rrefsim" explore s2_remote_to_self --protocol hardened --duplicates 1
+says "all schedules within the bound satisfy every invariant" "the hardened search is complete and clean"
+expect 0 "hardened mode: a lost message is resent, and the search with one drop ends" -- \
+  "$rrefsim" explore s1_remote_to_here --protocol hardened --drops 1
+says "drops <= 1, choice points unbounded, protocol hardened" "the bound names the drop and the mode"
 expect 0 "a run budget leaves the search incomplete" -- "$rrefsim" explore s3_user_to_user --max-runs 5
 says "INCOMPLETE" "the verdict says the search is incomplete"
 expect 2 "unknown scenario" -- "$rrefsim" explore nope

@@ -116,22 +116,28 @@ void Print(const ExploreCliOptions& o, const scenarios::CatalogEntry& entry, con
 
 }  // namespace
 
+std::vector<CLI::Option*> AddBoundFlags(CLI::App* command, explore::ExploreOptions& search) {
+  return {
+      command->add_option("--duplicates", search.bounds.max_duplicates, "D: duplicated messages per run")
+          ->check(CLI::Range(0, 100))
+          ->capture_default_str(),
+      command->add_option("--drops", search.bounds.max_drops, "L: lost messages per run")
+          ->check(CLI::Range(0, 100))
+          ->capture_default_str(),
+      command->add_option("--max-depth", search.bounds.max_depth, "choice points per run (0: no bound)")
+          ->capture_default_str(),
+      command->add_option("--max-runs", search.max_runs, "stop after N runs, incomplete (0: no budget)")
+          ->capture_default_str(),
+      command->add_flag("--shortest", search.shortest,
+                        "find a counterexample with the fewest choice points (iterative deepening)"),
+  };
+}
+
 ExploreCommand::ExploreCommand(CLI::App& app) {
   command_ = app.add_subcommand("explore", "explore every schedule of a scenario within bounds (docs/explore.md)");
   command_->add_option("scenario", options_.scenario, "a catalog scenario, 'all', or a scenario file ending in .json")
       ->required();
-  command_->add_option("--duplicates", options_.search.bounds.max_duplicates, "D: duplicated messages per run")
-      ->check(CLI::Range(0, 100))
-      ->capture_default_str();
-  command_->add_option("--drops", options_.search.bounds.max_drops, "L: lost messages per run")
-      ->check(CLI::Range(0, 100))
-      ->capture_default_str();
-  command_->add_option("--max-depth", options_.search.bounds.max_depth, "choice points per run (0: no bound)")
-      ->capture_default_str();
-  command_->add_option("--max-runs", options_.search.max_runs, "stop after N runs, incomplete (0: no budget)")
-      ->capture_default_str();
-  command_->add_flag("--shortest", options_.search.shortest,
-                     "find a counterexample with the fewest choice points (iterative deepening)");
+  AddBoundFlags(command_, options_.search);
   command_->add_flag("--compare", options_.compare, "also search without sleep sets (the reduction), and report both");
   command_->add_flag("!--no-state-hashing", options_.search.state_hashing, "do not prune revisited states");
   command_->add_flag("!--no-sleep-sets", options_.search.sleep_sets, "do not prune commuting deliveries");
@@ -149,8 +155,9 @@ std::optional<int> ExploreCommand::Dispatch(const std::string& program) {
   return RunExplore(options_);
 }
 
-int RunExhaustive(const CampaignOptions& run) {
+int RunExhaustive(const CampaignOptions& run, const explore::ExploreOptions& search) {
   ExploreCliOptions o;
+  o.search = search;
   o.program = run.program;
   o.scenario = run.scenario;
   o.profile = run.profile;

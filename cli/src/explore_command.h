@@ -36,8 +36,12 @@ class ExploreCommand {
   ExploreCliOptions options_;
 };
 
-// `run --strategy exhaustive`: the campaign's scenario, faults, --json and --out, with the explorer's default bounds.
-int RunExhaustive(const CampaignOptions& run);
+// The search's bound flags (--duplicates, --drops, --max-depth, --max-runs, --shortest), defined once for `explore`
+// and `run --strategy exhaustive`; returns them so a caller can tell whether any was given.
+std::vector<CLI::Option*> AddBoundFlags(CLI::App* command, explore::ExploreOptions& search);
+
+// `run --strategy exhaustive`: the campaign's scenario, faults, protocol, --json and --out, with `search`'s bounds.
+int RunExhaustive(const CampaignOptions& run, const explore::ExploreOptions& search);
 
 int RunExplore(const ExploreCliOptions& options);
 

@@ -132,6 +132,8 @@ int Main(int argc, char** argv) {
   run_cmd->add_option("--out", run.out_dir, "directory for the trace files of failing seeds")->capture_default_str();
   ScaleFlags scale;
   AddScaleFlags(run_cmd, scale, run);
+  explore::ExploreOptions exhaustive;  // --strategy exhaustive's bounds, the same flags as `explore`'s
+  const std::vector<CLI::Option*> bound_flags = AddBoundFlags(run_cmd, exhaustive);
 
   std::vector<std::string> merge_files;
   CLI::App* merge_cmd = app.add_subcommand("merge", "combine the --json outputs of shards into one campaign's lines");
@@ -190,7 +192,13 @@ int Main(int argc, char** argv) {
     run.seed_begin = seed;
     run.seed_end = seed + 1;
   }
-  if (run.strategy == "exhaustive") return RunExhaustive(run);  // seeds mean nothing to it
+  if (run.strategy == "exhaustive") return RunExhaustive(run, exhaustive);  // seeds mean nothing to it
+  for (const CLI::Option* flag : bound_flags) {
+    if (flag->count() == 0) continue;
+    std::fprintf(stderr, "rrefsim run: %s bounds the exhaustive search: it needs --strategy exhaustive\n",
+                 flag->get_name().c_str());
+    return kExitBadInput;
+  }
   if (*range_opt && !ParseRange(range, &run.seed_begin, &run.seed_end)) {
     std::fprintf(stderr, "rrefsim run: --seed-range '%s' is not A:B with A < B (non-negative integers)\n",
                  range.c_str());

@@ -145,6 +145,10 @@ class Worker {
   ContextView View() const;
   // The same view, written into `into` (whose vectors keep their capacity): for hosts that refresh views often.
   void View(ContextView& into) const;
+  // A canonical hash of everything in this worker that can change what it does next (core/src/fingerprint.cc): the
+  // view's maps and RRefs plus the private state the view leaves out (gated requests, fetch waiters, id counters,
+  // the hardened mode's streams, reply caches, resends and tombstones). Equal states hash equal on every platform.
+  std::uint64_t Fingerprint() const;
 
   struct Impl;
 

@@ -8,6 +8,19 @@ namespace rrefsim::checkers {
 CheckerSet::CheckerSet(CheckerConfig config)
     : config_(std::move(config)), checkers_(MakeCheckers(config_)), pending_(checkers_.size()) {}
 
+CheckerSet::CheckerSet(const CheckerSet& other)
+    : RunObserver(other),
+      config_(other.config_),
+      pending_(other.pending_),
+      facts_(other.facts_),
+      view_(nullptr),
+      last_step_(other.last_step_),
+      last_time_(other.last_time_),
+      violations_(other.violations_),
+      expected_(other.expected_) {
+  for (const std::unique_ptr<Checker>& c : other.checkers_) checkers_.push_back(c->Clone());
+}
+
 void CheckerSet::OnRecord(const StepRecord& record) {
   if (failed()) return;
   facts_.OnRecord(record);

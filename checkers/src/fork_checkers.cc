@@ -10,7 +10,7 @@ namespace {
 
 // I1: at most one live UserRRef instance per ForkId, and never a UserRRef on its own owner. Keeps each worker's
 // live forks and re-reads only the workers a step changed.
-class UniqueForkIdsChecker : public Checker {
+class UniqueForkIdsChecker : public CloneableChecker<UniqueForkIdsChecker> {
  public:
   const char* id() const override { return "unique_fork_ids"; }
   void OnRecord(const StepRecord& r, const Facts&, const GlobalView&, Report&) override {
@@ -64,7 +64,7 @@ class UniqueForkIdsChecker : public Checker {
 
 // Every fork is pickled by its parent, which is the owner or a live user of the RRef, and a fork id names one edge
 // of one tree: the same id never travels with another RRef, owner or parent.
-class ForkTreeRootedChecker : public Checker {
+class ForkTreeRootedChecker : public CloneableChecker<ForkTreeRootedChecker> {
  public:
   const char* id() const override { return "fork_tree_rooted_at_owner"; }
   void OnRecord(const StepRecord& r, const Facts&, const GlobalView& view, Report& report) override {

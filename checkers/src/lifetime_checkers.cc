@@ -11,7 +11,7 @@ namespace {
 
 // G1 / I8: every destroyed UserRRef sent exactly one RREF_USER_DELETE (while its context lives), and by the end of a
 // run that finished, its owner processed it.
-class OwnerNotifiedChecker : public Checker {
+class OwnerNotifiedChecker : public CloneableChecker<OwnerNotifiedChecker> {
  public:
   const char* id() const override { return "owner_notified_of_every_delete"; }
   void OnRecord(const StepRecord& r, const Facts&, const GlobalView&, Report& report) override {
@@ -84,7 +84,7 @@ std::string Leftovers(const core::ContextView& v) {
 
 // I7 + I9: when the system is quiescent after the heal (every worker waits in join, nothing in flight), every map is
 // empty and nothing is pending; graceful shutdown never times out and never reports leaked RRefs.
-class CleanAtQuiescenceChecker : public Checker {
+class CleanAtQuiescenceChecker : public CloneableChecker<CleanAtQuiescenceChecker> {
  public:
   const char* id() const override { return "clean_at_quiescence"; }
   void OnRecord(const StepRecord& r, const Facts&, const GlobalView& view, Report& report) override {

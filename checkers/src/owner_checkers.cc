@@ -12,7 +12,7 @@ namespace {
 // I2: an OwnerRRef is freed only when no live UserRRef of it exists (live: not yet deleted on the owner by tryDel) and no message carries a fork of it (or a fetch
 // from a live user) to a running worker. Checked when the free happens, and whenever a UserRRef of a freed RRef
 // appears later. Frees by a destroyed context (shutdown with ignored leaks) are the leak checks' business.
-class NoPrematureDeleteChecker : public Checker {
+class NoPrematureDeleteChecker : public CloneableChecker<NoPrematureDeleteChecker> {
  public:
   const char* id() const override { return "no_premature_delete"; }
   void OnRecord(const StepRecord& r, const Facts&, const GlobalView&, Report&) override {
@@ -90,7 +90,7 @@ class NoPrematureDeleteChecker : public Checker {
 // I10: the owner's view of each fork goes unknown -> known -> deleted, once. A fork the owner deleted (or whose
 // RREF_USER_DELETE it processed before knowing it) never comes back into forks_. Diffs the owner's forks_ on the
 // steps that changed it.
-class OwnerViewMonotonicChecker : public Checker {
+class OwnerViewMonotonicChecker : public CloneableChecker<OwnerViewMonotonicChecker> {
  public:
   const char* id() const override { return "owner_view_monotonic"; }
   void OnRecord(const StepRecord& r, const Facts&, const GlobalView& view, Report&) override {
@@ -167,7 +167,7 @@ class OwnerViewMonotonicChecker : public Checker {
 
 // I11: every fetch waiting in pendingOwners_ can still be answered: its OwnerRRef was not freed already. Waiters
 // left at a deadlock are orphans too.
-class NoOrphanWaiterChecker : public Checker {
+class NoOrphanWaiterChecker : public CloneableChecker<NoOrphanWaiterChecker> {
  public:
   const char* id() const override { return "no_orphan_waiter"; }
   // pendingOwners_ grows only when a fetch arrives; an entry turns orphan when its RRef is freed.

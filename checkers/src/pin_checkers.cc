@@ -14,7 +14,7 @@ namespace {
 // G2 / I3: from the moment a user pickles its UserRRef P into a message (child fork c) until it processes
 // RREF_CHILD_ACCEPT(c), pendingChildren_[c] == P, so P lives and sends no RREF_USER_DELETE. The pin is read once,
 // at the end of the pickling step; from then on every RREF_USER_DELETE of the parent is checked against it.
-class ParentPinnedChecker : public Checker {
+class ParentPinnedChecker : public CloneableChecker<ParentPinnedChecker> {
  public:
   const char* id() const override { return "parent_pinned_until_child_confirmed"; }
   void OnRecord(const StepRecord& r, const Facts&, const GlobalView&, Report& report) override {
@@ -70,7 +70,7 @@ class ParentPinnedChecker : public Checker {
 
 // I4: a user child sends RREF_CHILD_ACCEPT(c) only after the owner processed RREF_FORK_REQUEST(c). (An owner child
 // accepts on unpickling, holding the OwnerRRef.)
-class ChildConfirmedBeforeAcceptChecker : public Checker {
+class ChildConfirmedBeforeAcceptChecker : public CloneableChecker<ChildConfirmedBeforeAcceptChecker> {
  public:
   const char* id() const override { return "child_confirmed_before_accept"; }
   void OnRecord(const StepRecord& r, const Facts& facts, const GlobalView&, Report& report) override {
@@ -90,7 +90,7 @@ class ChildConfirmedBeforeAcceptChecker : public Checker {
 // I5: remote()'s own UserRRef (fork a) stays in the creator's pendingUsers_ until the REMOTE_RET or an error for
 // that remote() was processed, and sends no RREF_USER_DELETE before. The pin is read at the end of the step that
 // sent the REMOTE_CALL, and again after timers fired on the creator (a timeout may have answered the remote()).
-class CreatorPinnedChecker : public Checker {
+class CreatorPinnedChecker : public CloneableChecker<CreatorPinnedChecker> {
  public:
   const char* id() const override { return "creator_pinned_until_ack"; }
   void OnRecord(const StepRecord& r, const Facts&, const GlobalView&, Report& report) override {
@@ -159,7 +159,7 @@ class CreatorPinnedChecker : public Checker {
 };
 
 // I6: a user function runs only after every user->user child unpickled from its request is confirmed by the owner.
-class UdfRunsAfterArgsConfirmedChecker : public Checker {
+class UdfRunsAfterArgsConfirmedChecker : public CloneableChecker<UdfRunsAfterArgsConfirmedChecker> {
  public:
   const char* id() const override { return "udf_runs_after_args_confirmed"; }
   void OnRecord(const StepRecord& r, const Facts&, const GlobalView&, Report&) override {

@@ -23,7 +23,7 @@ const char* SiteName(core::ErrorSite site) {
 }
 
 // An assertion of rref-protocol.md §6 fired that the scenario does not list as expected.
-class ProtocolErrorChecker : public Checker {
+class ProtocolErrorChecker : public CloneableChecker<ProtocolErrorChecker> {
  public:
   ProtocolErrorChecker(std::vector<std::string> expected, bool faults_raise_errors)
       : expected_(std::move(expected)), faults_raise_errors_(faults_raise_errors) {}
@@ -44,7 +44,7 @@ class ProtocolErrorChecker : public Checker {
 };
 
 // A to_here / rpc result outside the scenario's allowed set (an expected error is not a failure).
-class ToHereValueChecker : public Checker {
+class ToHereValueChecker : public CloneableChecker<ToHereValueChecker> {
  public:
   const char* id() const override { return "to_here_value"; }
   void OnRecord(const StepRecord& r, const Facts&, const GlobalView&, Report& report) override {
@@ -55,7 +55,7 @@ class ToHereValueChecker : public Checker {
 };
 
 // A worker process would terminate (PyTorch's std::terminate, rref-protocol.md §9.3).
-class WorkerAbortChecker : public Checker {
+class WorkerAbortChecker : public CloneableChecker<WorkerAbortChecker> {
  public:
   explicit WorkerAbortChecker(bool expected) : expected_(expected) {}
   const char* id() const override { return "worker_abort"; }
@@ -76,7 +76,7 @@ class WorkerAbortChecker : public Checker {
 };
 
 // An end of the run the scenario does not expect (deadlock, no_quiescence), or an expected one that did not come.
-class OutcomeChecker : public Checker {
+class OutcomeChecker : public CloneableChecker<OutcomeChecker> {
  public:
   OutcomeChecker(const char* outcome, const char* what) : outcome_(outcome), what_(what) {}
   const char* id() const override { return outcome_; }

@@ -1,11 +1,12 @@
-// The search loop: run, take the run's verdict, move to the next branch, until the tree is done, a run fails, or
-// the run budget is spent.
+// The search loop: run a branch (from the deepest snapshot on the path), take its verdict, move to the next branch,
+// until the tree is done, a run fails, or the run budget is spent.
 #include "rrefsim/explore/explore.h"
 
 #include <chrono>
 #include <stdexcept>
 #include <utility>
 
+#include "branch.h"
 #include "probe.h"
 #include "rrefsim/sim/network.h"
 
@@ -39,25 +40,14 @@ Search RunSearch(const scenarios::CatalogEntry& entry, const sim::RunConfig& con
   detail::Visited visited;
   const auto start = std::chrono::steady_clock::now();  // the explorer's own speed, outside the simulated world
   for (;;) {
-    detail::Probe probe(path, visited, options, max_depth);
     ++search.stats.runs;
-    std::uint64_t steps = 0;
-    try {
-      scenarios::CheckedRun checked = scenarios::RunChecked(entry, config, probe, &probe);
-      steps = checked.run.steps;
-      NoteExpected(checked, search.expected_seen);
-      if (options.on_complete_run) options.on_complete_run(checked);
-      if (probe.extra_violation() && !checked.failed()) {
-        checkers::Violation v;
-        v.checker = "extra_invariant";
-        v.step = *probe.extra_violation();
-        v.text = "the caller's own invariant stopped the run";
-        checked.violations.push_back(v);
-      }
-      if (checked.failed()) search.counterexample = std::move(checked);
-    } catch (const detail::Cut& cut) {
-      steps = probe.steps_at_cut();
-      switch (cut.why) {
+    detail::Branch branch = detail::RunBranch(entry, config, options, path, visited, max_depth);
+    if (branch.run) {
+      NoteExpected(*branch.run, search.expected_seen);
+      if (options.on_complete_run) options.on_complete_run(*branch.run);
+      if (branch.failed) search.counterexample = detail::ReplayOnFibers(entry, config, options, branch.run->run.choices);
+    } else {
+      switch (*branch.cut) {
         case detail::Cut::Why::kRevisit:
           ++search.stats.revisits;
           break;
@@ -69,9 +59,9 @@ Search RunSearch(const scenarios::CatalogEntry& entry, const sim::RunConfig& con
           break;
       }
     }
-    search.stats.replayed_steps += probe.replayed_steps();
-    search.stats.transitions += steps - probe.replayed_steps();
-    search.stats.max_depth = std::max<std::uint64_t>(search.stats.max_depth, probe.depth());
+    search.stats.replayed_steps += branch.replayed_steps;
+    search.stats.transitions += branch.new_steps;
+    search.stats.max_depth = std::max<std::uint64_t>(search.stats.max_depth, branch.depth);
     if (search.counterexample) break;
     if (!detail::Backtrack(path)) {
       search.complete = true;
@@ -115,6 +105,8 @@ ExploreResult Explore(const scenarios::CatalogEntry& entry, const ExploreOptions
   result.config.faults = *faults.config;
   result.config.mode = mode;
   result.config.fingerprints = options.state_hashing;
+  // As scenarios::RunChecked decides it: the branches run the stepwise world directly, the counterexample on fibers.
+  result.config.own_faults = scenarios::RunsUnderOwnFaults(entry, result.config.faults);
 
   // Iterative deepening: the first bound that shows a failure shows one of the fewest choice points.
   std::uint64_t depth = options.shortest ? 1 : options.bounds.max_depth;

@@ -30,21 +30,6 @@ std::uint64_t LimitOf(const sim::ChoiceRequest& request, const Bounds& bounds, i
 
 }  // namespace
 
-void Probe::OnStart(const checkers::GlobalView& view) {
-  view_ = &view;
-  if (options_.extra_invariant != nullptr) options_.extra_invariant->OnStart(view);
-}
-
-void Probe::OnRecord(const checkers::StepRecord& record) {
-  if (options_.extra_invariant != nullptr) options_.extra_invariant->OnRecord(record);
-}
-
-bool Probe::OnStepEnd(const checkers::GlobalView& view) {
-  if (options_.extra_invariant == nullptr || options_.extra_invariant->OnStepEnd(view)) return true;
-  if (!extra_violation_) extra_violation_ = view.step();
-  return false;
-}
-
 void Probe::CutHere(Cut::Why why) {
   steps_at_cut_ = steps_now();
   throw Cut{why};
@@ -71,7 +56,7 @@ std::uint64_t Probe::Pick(const sim::ChoiceRequest& request) {
   if (request.kind == sim::ChoiceKind::kDrop && pick == 1) ++drops_;
   if (!fresh_ && next_ == path_.size()) {  // the last replayed choice: what follows is new
     fresh_ = true;
-    replayed_steps_ = steps_now();
+    fresh_steps_ = steps_now();
   }
   return pick;
 }
@@ -89,26 +74,46 @@ std::uint64_t Probe::Replay(const sim::ChoiceRequest& request) {
 
 std::uint64_t Probe::Extend(const sim::ChoiceRequest& request) {
   if (max_depth_ != 0 && next_ >= max_depth_) CutHere(Cut::Why::kDepth);
+  if (request.kind == sim::ChoiceKind::kStep && !request.items.empty()) {
+    throw std::logic_error("explore: a step choice that the world did not stop before (BeforeStepChoice)");
+  }
   Node node;
   node.kind = request.kind;
   node.options = request.options;
   node.limit = LimitOf(request, options_.bounds, duplicates_, drops_);
-  if (request.kind == sim::ChoiceKind::kStep && !request.items.empty()) {
-    node.items.assign(request.items.begin(), request.items.end());
-    for (std::uint64_t item : node.items) {
-      sim::StepFootprint unknown{0, true};
-      const int worker = sim::StepWorker(*view_, item);
-      if (worker >= 0 && worker < 64) unknown.workers = std::uint64_t{1} << worker;
-      node.footprints.push_back(unknown);
-    }
-    if (options_.sleep_sets) node.sleep = InheritedSleep(node);
-    const bool revisit = options_.state_hashing && CheckVisited(node);
-    while (node.pick < node.limit && node.sleep.contains(node.items[node.pick])) ++node.pick;
-    if (node.pick == node.limit) CutHere(revisit ? Cut::Why::kRevisit : Cut::Why::kAsleep);
-  }
   path_.push_back(std::move(node));
   ++next_;
   return path_.back().pick;
+}
+
+// Past the replayed part, a new step choice point is decided here, while the world waits before asking for it and
+// not inside the world's call stack: a cut is a return value, not an exception through the simulator.
+Probe::AtChoice Probe::BeforeStepChoice(const std::vector<std::uint64_t>& items) {
+  if (next_ < path_.size()) return {};
+  const auto cut = [this](Cut::Why why) {
+    steps_at_cut_ = steps_now();
+    return AtChoice{why, false};
+  };
+  if (max_depth_ != 0 && next_ >= max_depth_) return cut(Cut::Why::kDepth);
+  RecordFootprint();
+  Node node;
+  node.kind = sim::ChoiceKind::kStep;
+  node.options = items.size();
+  node.limit = items.size();
+  node.items = items;
+  for (std::uint64_t item : node.items) {
+    sim::StepFootprint unknown{0, true};
+    const int worker = sim::StepWorker(*view_, item);
+    if (worker >= 0 && worker < 64) unknown.workers = std::uint64_t{1} << worker;
+    node.footprints.push_back(unknown);
+  }
+  if (options_.sleep_sets) node.sleep = InheritedSleep(node);
+  const bool revisit = options_.state_hashing && CheckVisited(node);
+  while (node.pick < node.limit && node.sleep.contains(node.items[node.pick])) ++node.pick;
+  if (node.pick == node.limit) return cut(revisit ? Cut::Why::kRevisit : Cut::Why::kAsleep);
+  const bool branches_here = HasAlternative(node);
+  path_.push_back(std::move(node));  // the world's request for this choice then replays it
+  return AtChoice{std::nullopt, branches_here};
 }
 
 // Sleep sets (Godefroid): an item stays asleep below a choice when the step taken there is independent of it, so
@@ -166,6 +171,13 @@ bool Probe::CheckVisited(Node& node) {
   std::set_intersection(seen.sleep.begin(), seen.sleep.end(), asleep.begin(), asleep.end(), std::back_inserter(both));
   seen.sleep = std::move(both);
   return true;
+}
+
+bool HasAlternative(const Node& node) {
+  for (std::uint64_t i = node.pick + 1; i < node.limit; ++i) {
+    if (node.items.empty() || !node.sleep.contains(node.items[i])) return true;
+  }
+  return false;
 }
 
 bool Backtrack(std::vector<Node>& path) {

@@ -1,11 +1,12 @@
-// The explorer's side of one run: a Chooser that replays the current path's prefix and extends it (first allowed
-// option at each new choice point), and a RunObserver that learns each in-flight message's receiver and content. At
-// each new step choice it hashes the world's state and cuts the run when the state was explored before, when every
-// enabled step is asleep, or at the depth bound (docs/explore.md).
+// The explorer's side of one branch: a Chooser that replays the current path from a choice point (the root, or a
+// snapshot of the world there) and extends it (first allowed option at each new choice point). At each new step
+// choice it hashes the world's state and cuts the branch when the state was explored before, when every enabled step
+// is asleep, or at the depth bound; otherwise it keeps a snapshot of the world there (docs/explore.md).
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <unordered_map>
 #include <vector>
@@ -16,6 +17,9 @@
 #include "rrefsim/sim/world.h"
 
 namespace rrefsim::explore::detail {
+
+// The world (and everything that watches it) where a step choice is about to be made: branch.cc.
+struct Snapshot;
 
 // One choice point of the current path.
 struct Node {
@@ -29,6 +33,7 @@ struct Node {
   std::vector<std::uint64_t> items;
   std::vector<sim::StepFootprint> footprints;
   std::map<std::uint64_t, sim::StepFootprint> sleep;
+  std::shared_ptr<Snapshot> snapshot;  // kStep with an option left to explore: the world before this choice
 };
 
 // What is known of a state already explored: the shallowest depth it was reached at, and the steps (by
@@ -44,21 +49,43 @@ struct Cut {
   enum class Why { kRevisit, kAsleep, kDepth } why;
 };
 
-class Probe : public sim::Chooser, public checkers::RunObserver {
+class Probe : public sim::Chooser {
  public:
-  Probe(std::vector<Node>& path, Visited& visited, const ExploreOptions& options, std::uint64_t max_depth)
-      : path_(path), visited_(visited), options_(options), max_depth_(max_depth), fresh_(path.empty()) {}
+  // Replays `path` from choice `start` (0, or a node whose snapshot the branch starts from) with the faults taken
+  // before it.
+  Probe(std::vector<Node>& path, Visited& visited, const ExploreOptions& options, std::uint64_t max_depth,
+        std::size_t start, int duplicates, int drops)
+      : path_(path),
+        visited_(visited),
+        options_(options),
+        max_depth_(max_depth),
+        next_(start),
+        fresh_(start == path.size()),
+        duplicates_(duplicates),
+        drops_(drops) {}
+  // The world it runs (its step count now is the branch's start); before the first step choice.
+  void Attach(const checkers::GlobalView& view) {
+    view_ = &view;
+    start_steps_ = fresh_steps_ = view.step();
+  }
 
-  // The steps of this run that replayed the prefix (the rest explored something new).
-  std::uint64_t replayed_steps() const { return replayed_steps_; }
-  std::uint64_t steps_at_cut() const { return steps_at_cut_; }  // the run's steps when it was cut short
+  // Where the world stopped before a step choice among `items` (sim::SteppedRun::pending_items): past the replayed
+  // part, the new choice point is cut here, or goes on the path (`snapshot`: with an option left for a later branch,
+  // so the caller keeps a copy of the world for it).
+  struct AtChoice {
+    std::optional<Cut::Why> cut;
+    bool snapshot = false;
+  };
+  AtChoice BeforeStepChoice(const std::vector<std::uint64_t>& items);
+
+  // The branch's steps that replayed the path (at most the one step from the snapshot to the changed choice), and
+  // those it explored past it, up to `end_steps` (the world's step count at its end or cut).
+  std::uint64_t replayed_steps(std::uint64_t end_steps) const { return (fresh_ ? fresh_steps_ : end_steps) - start_steps_; }
+  std::uint64_t new_steps(std::uint64_t end_steps) const { return fresh_ ? end_steps - fresh_steps_ : 0; }
+  std::uint64_t steps_at_cut() const { return steps_at_cut_; }  // the world's step count when it was cut short
   std::uint64_t depth() const { return next_; }
-
-  void OnStart(const checkers::GlobalView& view) override;
-  void OnRecord(const checkers::StepRecord& record) override;
-  bool OnStepEnd(const checkers::GlobalView& view) override;
-  // The step at which ExploreOptions::extra_invariant stopped the run, if it did.
-  std::optional<std::uint64_t> extra_violation() const { return extra_violation_; }
+  int duplicates() const { return duplicates_; }
+  int drops() const { return drops_; }
 
  protected:
   std::uint64_t Pick(const sim::ChoiceRequest& request) override;
@@ -70,7 +97,7 @@ class Probe : public sim::Chooser, public checkers::RunObserver {
   Node* LastStepChoice();
   void RecordFootprint();
   bool CheckVisited(Node& node);  // true: a revisit (node.sleep now holds what was explored before)
-  std::uint64_t steps_now() const { return view_ ? view_->step() : 0; }
+  std::uint64_t steps_now() const { return view_ != nullptr ? view_->step() : 0; }
   [[noreturn]] void CutHere(Cut::Why why);
 
   std::vector<Node>& path_;
@@ -78,14 +105,17 @@ class Probe : public sim::Chooser, public checkers::RunObserver {
   const ExploreOptions& options_;
   std::uint64_t max_depth_;
   const checkers::GlobalView* view_ = nullptr;
-  std::size_t next_ = 0;                  // the index of the next choice on the path
-  bool fresh_;                            // past the replayed prefix
-  std::uint64_t replayed_steps_ = 0;
+  std::size_t next_;                      // the index of the next choice on the path
+  bool fresh_;                            // past the replayed part of the path
+  std::uint64_t start_steps_ = 0;
+  std::uint64_t fresh_steps_ = 0;
   std::uint64_t steps_at_cut_ = 0;
-  std::optional<std::uint64_t> extra_violation_;
-  int duplicates_ = 0;                    // faults taken so far on this run
-  int drops_ = 0;
+  int duplicates_;                        // faults taken so far on this run
+  int drops_;
 };
+
+// Whether a choice has an option after its pick that is within the bounds and awake: a branch to come.
+bool HasAlternative(const Node& node);
 
 // Moves `path` to the next unexplored branch (last choice point with an allowed pick left, whose step is not
 // asleep); false when the whole tree is done.

@@ -142,5 +142,23 @@ TEST(Explore, DepthBoundCutsAndTheRunBudgetLeavesTheSearchIncomplete) {
   EXPECT_EQ(partial.stats.runs, 3u);
 }
 
+// The search runs without fibers; its counterexample's choice list must still replay on fibers (sim::Run), where
+// campaigns, `replay` and `render` run it. The branch point here is a duplicate, a choice inside a step, which a
+// branch reaches by replaying one step from the snapshot before it.
+TEST(Explore, ACounterexampleFoundWithoutFibersReplaysOnFibers) {
+  ExploreOptions one;
+  one.bounds.max_duplicates = 1;
+  const ExploreResult result = Explore(Entry("s2_remote_to_self"), one);
+  ASSERT_TRUE(result.counterexample);
+  EXPECT_GT(result.stats.replayed_steps, 0u);
+  EXPECT_LT(result.stats.replayed_steps, result.stats.runs);  // at most the one step per branch
+  sim::ReplayChooser replay(result.counterexample->run.choices);
+  const scenarios::CheckedRun again = scenarios::RunChecked(Entry("s2_remote_to_self"), result.config, replay);
+  EXPECT_TRUE(replay.exhausted());
+  ASSERT_TRUE(again.failed());
+  EXPECT_EQ(again.violations.front().checker, result.counterexample->violations.front().checker);
+  EXPECT_EQ(again.run.hash, result.counterexample->run.hash);
+}
+
 }  // namespace
 }  // namespace rrefsim::explore

@@ -7,6 +7,7 @@
 // that order and hands back a run that shows it.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <stdexcept>
 #include <vector>
 
@@ -18,8 +19,9 @@
 namespace rrefsim::explore {
 namespace {
 
-class ReverseDeleteOrder : public checkers::RunObserver {
+class ReverseDeleteOrder : public ExtraInvariant {
  public:
+  std::unique_ptr<ExtraInvariant> Clone() const override { return std::make_unique<ReverseDeleteOrder>(*this); }
   void OnStart(const checkers::GlobalView&) override { senders_.clear(); }
   void OnRecord(const checkers::StepRecord& record) override {
     if (record.kind == checkers::RecordKind::kDeliver && record.message != nullptr && record.message->to == 0 &&

@@ -170,51 +170,55 @@ void World::Absorb(int worker, core::Output& out) {
   for (core::RunFunction& run : runs) SpawnFunction(worker, std::move(run));
 }
 
-bool World::WaitFuture(int worker, core::FutureId future, core::Outcome* outcome) {
+bool World::FutureCompleted(int worker, core::FutureId future) const {
+  return hosts_[static_cast<std::size_t>(worker)].done.contains(future);
+}
+
+bool World::TakeFuture(int worker, core::FutureId future, core::Outcome* outcome) {
   Host& h = host(worker);
   auto done = h.done.find(future);
-  if (done == h.done.end()) {
-    h.waiters[future] = CurrentFiber();
-    if (!Block("future " + std::to_string(future) + " on worker " + std::to_string(worker))) return false;
-    done = h.done.find(future);
-    if (done == h.done.end()) return false;
-  }
+  if (done == h.done.end()) return false;
   *outcome = std::move(done->second);
   h.done.erase(done);
   return true;
 }
 
-bool World::SleepFor(TimeUs duration) {
-  sleepers_.push_back(Sleeper{now_ + duration, next_sleep_seq_++, CurrentFiber()});
-  return Block("sleep until " + std::to_string(now_ + duration) + "us");
+std::string World::AwaitFuture(int worker, core::FutureId future, std::uint64_t fiber) {
+  host(worker).waiters[future] = fiber;
+  return "future " + std::to_string(future) + " on worker " + std::to_string(worker);
+}
+
+std::string World::AwaitSleep(TimeUs duration, std::uint64_t fiber) {
+  sleepers_.push_back(Sleeper{now_ + duration, next_sleep_seq_++, fiber});
+  return "sleep until " + std::to_string(now_ + duration) + "us";
 }
 
 // Barriers meet by name: every live worker's k-th program barrier ("barrier k"), or rpc.shutdown's
 // _wait_all_workers ("shutdown"); a worker at one barrier never releases another. A flushing barrier (a program's)
 // also waits, once everyone arrived, until no worker has pending futures or pending users, as PyTorch's tests do with
 // wait_until_pending_futures_and_users_flushed (20 s, then it gives up).
-bool World::ProgramBarrier(int number) {
+std::optional<std::string> World::ArriveAtProgramBarrier(int number, std::uint64_t fiber) {
   std::string name = "barrier " + std::to_string(number);
   program_barriers_[name] = number;
-  return Barrier(name);
+  return ArriveAtBarrier(name, fiber);
 }
 
-bool World::Barrier(const std::string& name) {
+std::optional<std::string> World::ArriveAtBarrier(const std::string& name, std::uint64_t fiber) {
   TouchAll();  // the last to arrive releases the others and reads every worker's counters
   bool flush = program_barriers_.contains(name);
   int live = LiveWorkers();
   std::vector<std::uint64_t>& waiting = barrier_waiters_[name];
   if (static_cast<int>(waiting.size()) + 1 >= live) {
     if (flush && !Flushed()) {
-      waiting.push_back(CurrentFiber());
+      waiting.push_back(fiber);
       flushing_[name] = now_ + kFlushTimeout;
-      return Block(name);
+      return name;
     }
     ReleaseBarrier(name);
-    return !cancelling_;
+    return std::nullopt;
   }
-  waiting.push_back(CurrentFiber());
-  return Block(name);
+  waiting.push_back(fiber);
+  return name;
 }
 
 // Records a program barrier's counters at the moment it opens, before anyone goes on.
@@ -265,17 +269,17 @@ bool World::ReleaseFlushedBarriers() {
   return !done.empty();
 }
 
-bool World::WaitOwnersDeleted(int worker) {
+bool World::AwaitOwnersDeleted(int worker, std::uint64_t fiber) {
   Host& h = host(worker);
-  if (h.owners_deleted) return true;
-  h.shutdown_waiter = CurrentFiber();
-  return Block("graceful shutdown: its OwnerRRefs to be deleted");
+  if (h.owners_deleted) return false;
+  h.shutdown_waiter = fiber;
+  return true;
 }
 
-bool World::WaitJoin(int worker) {
+std::string World::AwaitJoin(int worker, std::uint64_t fiber) {
   host(worker).at_join = true;
-  join_waiters_.push_back(CurrentFiber());
-  return Block("join: zero active client calls on every worker");
+  join_waiters_.push_back(fiber);
+  return "join: zero active client calls on every worker";
 }
 
 }  // namespace rrefsim::sim::detail

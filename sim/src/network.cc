@@ -67,12 +67,12 @@ ChoiceRequest Request(ChoiceKind kind, std::uint64_t options, std::uint64_t key,
 
 }  // namespace
 
-Network::Network(FaultConfig config, Chooser& chooser) : config_(std::move(config)), chooser_(chooser) {
+Network::Network(FaultConfig config, Chooser& chooser) : config_(std::move(config)), chooser_(&chooser) {
   heal_time_ = config_.heal_min;
   if (config_.heal_max > config_.heal_min) {
     const auto options = static_cast<std::uint64_t>((config_.heal_max - config_.heal_min) / kMillisecond) + 1;
     if (options > 1) {
-      const std::uint64_t pick = chooser_.Choose(Request(ChoiceKind::kHeal, options, 0));
+      const std::uint64_t pick = chooser_->Choose(Request(ChoiceKind::kHeal, options, 0));
       heal_time_ += static_cast<TimeUs>(pick) * kMillisecond;
     }
   }
@@ -80,7 +80,7 @@ Network::Network(FaultConfig config, Chooser& chooser) : config_(std::move(confi
     double* rates[] = {&config_.drop, &config_.duplicate, &config_.long_delay, &config_.partition};
     for (std::uint64_t i = 0; i < std::size(rates); ++i) {
       // Keys 1..4 (drop, duplicate, long_delay, partition): non-zero, so a replay checks them.
-      *rates[i] = kSwarmLevels[chooser_.Choose(Request(ChoiceKind::kRate, kSwarmLevels.size(), i + 1))];
+      *rates[i] = kSwarmLevels[chooser_->Choose(Request(ChoiceKind::kRate, kSwarmLevels.size(), i + 1))];
     }
   }
 }
@@ -126,7 +126,7 @@ bool Network::LostToPartition(const core::Message& message, TimeUs now, std::uin
   if (!Coin(ChoiceKind::kPartition, key, config_.partition)) return false;
   const auto options = static_cast<std::uint64_t>(config_.partition_max / kMillisecond);
   const std::uint64_t pick =
-      options > 1 ? chooser_.Choose(Request(ChoiceKind::kPartition, options, key)) : 0;
+      options > 1 ? chooser_->Choose(Request(ChoiceKind::kPartition, options, key)) : 0;
   const TimeUs until = std::min(now + static_cast<TimeUs>(pick + 1) * kMillisecond, heal_time_);
   for (const auto& link : {std::pair{message.from, message.to}, std::pair{message.to, message.from}}) {
     TimeUs& end = cut_until_[link];
@@ -176,17 +176,17 @@ TimeUs Network::DrawDelay(std::uint64_t key, bool fault_phase) {
     // In (delay_max, long_delay_max], in whole milliseconds; option 0 is the shortest.
     const auto options = std::max<std::uint64_t>(1, (c.long_delay_max - c.delay_max) / kMillisecond);
     const std::uint64_t pick =
-        options > 1 ? chooser_.Choose(Request(ChoiceKind::kDelay, options, key)) : 0;
+        options > 1 ? chooser_->Choose(Request(ChoiceKind::kDelay, options, key)) : 0;
     return std::min(c.long_delay_max, c.delay_max + static_cast<TimeUs>(pick + 1) * kMillisecond);
   }
   if (c.delay_max <= c.delay_min) return c.delay_min;
   const auto options = static_cast<std::uint64_t>(c.delay_max - c.delay_min) + 1;  // microseconds
   return c.delay_min +
-         static_cast<TimeUs>(chooser_.Choose(Request(ChoiceKind::kDelay, options, key)));
+         static_cast<TimeUs>(chooser_->Choose(Request(ChoiceKind::kDelay, options, key)));
 }
 
 bool Network::Coin(ChoiceKind kind, std::uint64_t key, double p_one) {
-  return chooser_.Choose(Request(kind, 2, key, p_one)) == 1;
+  return chooser_->Choose(Request(kind, 2, key, p_one)) == 1;
 }
 
 

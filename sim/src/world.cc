@@ -53,11 +53,16 @@ RunResult Run(const Scenario& scenario, const RunConfig& config, Chooser& choose
 namespace detail {
 namespace {
 constexpr std::size_t kStackBytes = 256 * 1024;
-constexpr std::uint64_t kMessageItem = 1ULL << 63;  // kStep item keys: fibers are small ids, messages set this bit
 }  // namespace
 
-World::World(const Scenario& scenario, const RunConfig& config, Chooser& chooser, checkers::RunObserver* observer)
-    : scenario_(scenario), config_(config), chooser_(chooser), observer_(observer), network_(config.faults, chooser) {
+World::World(const Scenario& scenario, const RunConfig& config, Chooser& chooser, checkers::RunObserver* observer,
+             bool stepwise)
+    : scenario_(scenario),
+      config_(config),
+      chooser_(&chooser),
+      observer_(observer),
+      stepwise_(stepwise),
+      network_(config.faults, chooser) {
   for (int i = 0; i < scenario.workers; ++i) {
     core::WorkerConfig wc;
     wc.id = static_cast<core::WorkerId>(i);
@@ -71,19 +76,25 @@ World::World(const Scenario& scenario, const RunConfig& config, Chooser& chooser
   result_.heal_time = network_.heal_time();
 }
 
-std::uint64_t World::Spawn(int worker, std::string name, std::function<void()> body) {
+std::uint64_t World::Spawn(int worker, std::string name, Continuation continuation) {
   std::uint64_t id = next_fiber_++;
   FiberRecord record;
   record.worker = worker;
   record.name = std::move(name);
-  fibers_.emplace(id, std::move(record));
+  record.continuation = std::move(continuation);
+  record.continuation.fiber = id;
+  Continuation& body = fibers_.emplace(id, std::move(record)).first->second.continuation;  // map nodes stay put
+  if (stepwise_) {
+    ready_.push_back(id);  // as a new fiber is awakened at once
+    return id;
+  }
   spawning_ = id;
   // One pool of stacks per thread, kept across runs: a fresh 256 KiB malloc per fiber is an mmap and munmap each.
   thread_local boost::fibers::pooled_fixedsize_stack stacks(kStackBytes);
   boost::fibers::fiber fiber(std::allocator_arg, stacks,
-                             [this, id, body = std::move(body)] {
+                             [this, id, &body] {
                                try {
-                                 if (!cancelling_) body();
+                                 if (!cancelling_) DriveOnFiber(body);
                                } catch (...) {  // escaping a fiber would terminate the process
                                  if (!failure_) failure_ = std::current_exception();
                                }  // a fiber first scheduled while cancelling never starts
@@ -94,6 +105,15 @@ std::uint64_t World::Spawn(int worker, std::string name, std::function<void()> b
   spawning_.reset();
   fiber.detach();
   return id;
+}
+
+void World::DriveOnFiber(Continuation& continuation) {
+  bool resumed = true;
+  for (;;) {
+    Suspension next = Step(*this, continuation, resumed);
+    if (next.kind == Suspension::Kind::kDone) return;
+    resumed = next.kind == Suspension::Kind::kYield ? Yield() : Block(next.why);
+  }
 }
 
 void World::OnAwakened(context* ctx) {
@@ -120,7 +140,11 @@ void World::Wake(std::uint64_t fiber) {
   FiberRecord& r = fibers_.at(fiber);
   if (r.state != FiberState::kBlocked) return;
   r.state = FiberState::kReady;
-  context::active()->schedule(r.ctx);
+  if (stepwise_) {
+    ready_.push_back(fiber);
+  } else {
+    context::active()->schedule(r.ctx);
+  }
 }
 
 bool World::Yield() {
@@ -178,65 +202,6 @@ void World::ReleaseCompleteBarriers() {
     std::string name = (it++)->first;
     ReleaseBarrier(name);  // after an abort: no flush, the counters of the live workers as they are
   }
-}
-
-context* World::ChooseStep(const std::vector<context*>& ready, context* yielder, std::size_t* ready_index,
-                           bool* none) {
-  *none = false;
-  if (!cancelling_) EndStep();
-  if ((bound_hit_ || stopped_ || failure_) && !cancelling_) {  // a cancelled run still lets its fibers finish
-    *none = true;
-    return nullptr;
-  }
-  std::vector<std::uint64_t>& items = step_items_;  // reused: this runs at every scheduling point
-  items.clear();
-  for (context* c : ready) items.push_back(fiber_of_.at(c));
-  if (yielder != nullptr) items.push_back(fiber_of_.at(yielder));
-  std::size_t fibers = items.size();
-  if (!cancelling_) {
-    // Due messages, oldest first: option order is part of the recorded choice list.
-    for (auto it = inflight_.begin(); it != inflight_.end() && it->first.first <= now_; ++it) {
-      items.push_back(kMessageItem | it->first.second);
-    }
-  }
-  if (items.empty()) {
-    *none = true;
-    return nullptr;
-  }
-  std::uint64_t pick = 0;
-  if (items.size() > 1 && !cancelling_) {  // winding fibers down is not part of the run: no choice
-    try {
-      // The key fingerprints the offered items, so a replay that offers different steps fails loudly.
-      Hasher offered;
-      for (std::uint64_t item : items) offered.Mix(item);
-      pick = chooser_.Choose(ChoiceRequest{ChoiceKind::kStep, items.size(), offered.value() | 1, -1, items});
-      footprint_ = StepFootprint{};  // what follows belongs to this choice
-    } catch (...) {
-      // pick_next is noexcept: stop the run here and rethrow from Execute once every fiber has ended.
-      failure_ = std::current_exception();
-      *none = true;
-      return nullptr;
-    }
-  }
-  if (!cancelling_ && ++result_.steps > config_.max_steps) {  // cancelling is not a step of the run
-    bound_hit_ = true;
-    result_.detail = "the safety bound of " + std::to_string(config_.max_steps) + " steps was reached";
-  }
-  hash_.Mix(items[pick]);
-  Touch(WorkerOfItem(items[pick]));
-  if (pick < fibers) {
-    if (observer_) running_fiber_ = fibers_.at(items[pick]).name;
-  } else {
-    if (observer_) running_fiber_ = "network";
-  }
-  if (pick < ready.size()) {
-    *ready_index = pick;
-    return ready[pick];
-  }
-  if (pick < fibers) return yielder;
-  // The due messages are the first entries of inflight_, in the order they were offered.
-  pending_delivery_ = std::next(inflight_.begin(), static_cast<std::ptrdiff_t>(pick - fibers))->first;
-  return nullptr;
 }
 
 void World::DeliverChosen() {
@@ -310,9 +275,7 @@ void World::SpawnFunction(int worker, core::RunFunction run) {
     ++host(worker).busy_slots;
   }
   std::string name = run.function + " on " + std::to_string(worker) + " (work " + std::to_string(run.work) + ")";
-  Spawn(worker, std::move(name), [this, worker, run = std::move(run)]() mutable {
-    RunFunctionBody(*this, worker, std::move(run));
-  });
+  Spawn(worker, std::move(name), FunctionContinuation(scenario_, worker, std::move(run)));
 }
 
 bool World::AdvanceTime() {
@@ -471,25 +434,37 @@ void World::Finish() {
   boost::fibers::use_scheduling_algorithm<boost::fibers::algo::round_robin>();
 }
 
-RunResult World::ExecuteSteps() {
+void World::Begin() {
   if (observer_) observer_->OnStart(*this);
   for (int w = 0; w < workers(); ++w) {
-    Spawn(w, "program " + std::to_string(w), [this, w] { RunProgram(*this, w); });
+    Spawn(w, "program " + std::to_string(w), ProgramContinuation(scenario_, w));
   }
+}
+
+bool World::MainTurn() {
+  TouchAll();  // the main loop acts only when nothing is enabled: timers, flushed barriers, join
+  if (bound_hit_ || stopped_ || failure_) return false;
+  if (ReleaseFlushedBarriers()) return true;
+  std::size_t waiting = join_waiters_.size();
+  WakeJoinIfReady();
+  if (join_waiters_.size() != waiting) return true;
+  return AdvanceTime();
+}
+
+RunResult World::ExecuteSteps() {
+  Begin();
   for (;;) {
-    boost::this_fiber::yield();
+    boost::this_fiber::yield();  // the fibers and deliveries the chooser picks run until nothing is enabled
     if (pending_delivery_) {
       DeliverChosen();
       continue;
     }
-    TouchAll();  // the main loop acts only when nothing is enabled: timers, flushed barriers, join
-    if (bound_hit_ || stopped_ || failure_) break;
-    if (ReleaseFlushedBarriers()) continue;
-    std::size_t waiting = join_waiters_.size();
-    WakeJoinIfReady();
-    if (join_waiters_.size() != waiting) continue;
-    if (!AdvanceTime()) break;
+    if (!MainTurn()) break;
   }
+  return Conclude();
+}
+
+RunResult World::Conclude() {
   if (!scenario_.graceful_shutdown && !bound_hit_ && !failure_ && Quiescent()) EmitQuiescentIfIdle();
   EndStep();
   bool aborted = false;
@@ -504,10 +479,14 @@ RunResult World::ExecuteSteps() {
     result_.outcome = Outcome::kDeadlock;
     result_.detail = DescribeBlocked();
   }
-  Finish();
+  if (stepwise_) {
+    MixWindDown();
+  } else {
+    Finish();
+  }
   result_.end_time = now_;
   for (const Host& h : hosts_) result_.final_views.push_back(h.core.View());
-  result_.choices = chooser_.choices();
+  result_.choices = chooser_->choices();
   for (const Choice& c : result_.choices) {
     hash_.Mix((static_cast<std::uint64_t>(c.kind) << 56) ^ (c.options << 28) ^ c.pick);
   }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "interpreter.h"
 #include "rrefsim/core/worker.h"
 #include "rrefsim/sim/chooser.h"
 #include "rrefsim/sim/network.h"
@@ -30,6 +31,9 @@ class Hasher {
  private:
   std::uint64_t h_ = 0xcbf29ce484222325ULL;
 };
+
+// kStep item keys: fibers are small ids, messages set this bit over their network sequence number.
+inline constexpr std::uint64_t kMessageItem = std::uint64_t{1} << 63;
 
 // An in-flight message's place in delivery order: its arrival time, then its send sequence.
 using InFlightKey = std::pair<TimeUs, std::uint64_t>;
@@ -67,20 +71,31 @@ struct FiberRecord {
   // Where its program stands (op path, phase and frame), set by the interpreter before each scheduling point when
   // the run keeps fingerprints (RunConfig::fingerprints): the part of a fiber's stack that StateFingerprint hashes.
   std::uint64_t position = 0;
+  Continuation continuation;  // its program or function body, driven by Step
 };
-
-// A frame's variables: each holds a value and one reference per RRef in it.
-using Frame = std::map<std::string, core::Value>;
 
 // The World is also the GlobalView its observer sees after each step: views are refreshed only for the workers whose
 // core was called during the step.
 class World : public checkers::GlobalView {
  public:
-  World(const Scenario& scenario, const RunConfig& config, Chooser& chooser, checkers::RunObserver* observer);
+  // `stepwise`: no fibers; the run is driven by RunUntilChoice, and the World is a value that may be copied between
+  // two calls (Rebind gives the copy its own chooser and observer). Otherwise Execute runs it on fibers.
+  World(const Scenario& scenario, const RunConfig& config, Chooser& chooser, checkers::RunObserver* observer,
+        bool stepwise = false);
+  World(const World& other) = default;  // stepwise worlds only: a fiber world's fibers cannot be copied
   RunResult Execute();  // runs ExecuteSteps; on any exception, winds the run down and rethrows it
 
+  // --- stepwise ---
+  // Runs to the next step choice with more than one option and stops before asking the chooser (true), or to the
+  // end of the run (false; Conclude then gives its result). Exceptions of the chooser or observer propagate.
+  bool RunUntilChoice();
+  RunResult Conclude();  // the run's result, after it ended
+  const std::vector<std::uint64_t>& pending_items() const { return step_items_; }  // where RunUntilChoice stopped
+  void Rebind(Chooser& chooser, checkers::RunObserver* observer);  // a copy's own chooser and observer
+
   // --- used by the scheduling algorithm ---
-  // Chooses the next step among the ready fibers (`ready`, plus `yielder` when not null) and the due messages.
+  // The fiber mode's pick (SimAlgorithm): the next step among the ready fibers (`ready`, plus `yielder` when not
+  // null) and the due messages.
   // Returns the chosen fiber context, or nullptr when a delivery was chosen (pending_delivery_ is set).
   // `none` is set when there was nothing to choose.
   context* ChooseStep(const std::vector<context*>& ready, context* yielder, std::size_t* ready_index, bool* none);
@@ -94,13 +109,18 @@ class World : public checkers::GlobalView {
   const RunConfig& config() const { return config_; }
   void Absorb(int worker, core::Output& out);  // applies a core output: network, wakeups, functions
   bool Yield();                                 // a scheduling point; false when the run is being cancelled
-  bool WaitFuture(int worker, core::FutureId future, core::Outcome* outcome);
-  bool SleepFor(TimeUs duration);
-  bool Barrier(const std::string& name);
+  bool cancelling() const { return cancelling_; }
+  // What a continuation waits for. Each registers `fiber` to be woken and returns what it waits for (Block's
+  // `why`); ArriveAtBarrier and AwaitOwnersDeleted return nullopt / false when there is nothing to wait for.
+  bool FutureCompleted(int worker, core::FutureId future) const;
+  bool TakeFuture(int worker, core::FutureId future, core::Outcome* outcome);  // false: not completed
+  std::string AwaitFuture(int worker, core::FutureId future, std::uint64_t fiber);
+  std::string AwaitSleep(TimeUs duration, std::uint64_t fiber);
+  std::optional<std::string> ArriveAtBarrier(const std::string& name, std::uint64_t fiber);
   // The program's k-th barrier: everyone arrives, pending futures and users flush, the counters are recorded.
-  bool ProgramBarrier(int number);
-  bool WaitOwnersDeleted(int worker);
-  bool WaitJoin(int worker);
+  std::optional<std::string> ArriveAtProgramBarrier(int number, std::uint64_t fiber);
+  bool AwaitOwnersDeleted(int worker, std::uint64_t fiber);
+  std::string AwaitJoin(int worker, std::uint64_t fiber);
   bool observed() const { return observer_ != nullptr; }
   // Hands a record to the observer, stamped with the step, time and running fiber. Call only when observed().
   void Emit(checkers::StepRecord record);
@@ -111,7 +131,7 @@ class World : public checkers::GlobalView {
   void CountCallIssued() { ++result_.calls_issued; }
   void CountCallEnded(bool raised) { ++(raised ? result_.calls_raised : result_.calls_returned); }
   bool keeps_fingerprints() const { return config_.fingerprints; }
-  void SetPosition(std::uint64_t position) { fibers_.at(CurrentFiber()).position = position; }
+  void SetPosition(std::uint64_t fiber, std::uint64_t position) { fibers_.at(fiber).position = position; }
   // The canonical state between two steps (fingerprint.cc): what StateFingerprint returns.
   std::uint64_t Fingerprint() const;
   // What the steps since the last kStep choice touched (StepsSinceChoice), and a kStep item's worker (StepWorker).
@@ -130,8 +150,8 @@ class World : public checkers::GlobalView {
   std::uint64_t CurrentFiber() const;
 
  private:
-  friend class Interpreter;
-  std::uint64_t Spawn(int worker, std::string name, std::function<void()> body);
+  std::uint64_t Spawn(int worker, std::string name, Continuation continuation);
+  void DriveOnFiber(Continuation& continuation);  // a fiber's body: Step, then yield or block, until done
   bool Block(const std::string& why);
   void Wake(std::uint64_t fiber);
   void RunPoolTask(int worker, PoolTask task);
@@ -142,6 +162,13 @@ class World : public checkers::GlobalView {
   void SpawnFunction(int worker, core::RunFunction run);
   bool Quiescent() const;
   RunResult ExecuteSteps();
+  void Begin();      // the observer's start and the programs' fibers
+  bool MainTurn();   // what the main loop does when nothing is enabled; false: the run ends
+  // The pick among step_items_ (its first `fibers` entries are the fibers on offer; the due messages are appended):
+  // the index chosen, or nullopt when there is nothing to choose (or, stepwise, when it stops before a choice).
+  std::optional<std::size_t> ChooseItem(std::size_t fibers);
+  void RunFiber(std::uint64_t id);  // stepwise: the fiber's continuation to its next suspension point
+  void MixWindDown();               // stepwise: what the fiber mode's Finish mixes into the hash
   void Cancel();
   void ReleaseCompleteBarriers();  // after a worker aborted, fewer workers are live
   void ReleaseBarrier(const std::string& name);
@@ -157,8 +184,16 @@ class World : public checkers::GlobalView {
 
   const Scenario& scenario_;
   const RunConfig& config_;
-  Chooser& chooser_;
+  Chooser* chooser_;
   checkers::RunObserver* observer_;
+  bool stepwise_ = false;
+  // Stepwise scheduling, as Boost.Fiber orders it under SimAlgorithm: the ready fibers in the order they became
+  // ready, and the fiber that yielded (offered last; re-queued at the back when another step is chosen).
+  std::vector<std::uint64_t> ready_;
+  std::optional<std::uint64_t> yielder_;
+  bool started_ = false;
+  bool paused_ = false;         // ChooseItem stopped before asking the chooser
+  bool resume_choice_ = false;  // the next ChooseItem asks the chooser instead of stopping
   // Each worker's view, rebuilt on first use after its core changed (kept only when observed): most steps change
   // one worker, and most checkers look at a worker only when a record says something relevant happened there.
   mutable std::vector<core::ContextView> views_;

@@ -79,6 +79,17 @@ class Checker {
   virtual void AfterStep(const Facts&, const GlobalView&, Report&) {}
   // Once, when the run ended without being stopped.
   virtual void AtEnd(const RunEnd&, const CheckerConfig&, const Facts&, Report&) {}
+  // A copy with the same history, for the explorer's copied worlds (a checker keeps what happened on the way).
+  virtual std::unique_ptr<Checker> Clone() const = 0;
+};
+
+// Implements Clone by copying the derived checker: its history is plain data.
+template <class Derived>
+class CloneableChecker : public Checker {
+ public:
+  std::unique_ptr<Checker> Clone() const override {
+    return std::make_unique<Derived>(static_cast<const Derived&>(*this));
+  }
 };
 
 // Every checker, in the order that decides which one names a failure (issue 4's list).

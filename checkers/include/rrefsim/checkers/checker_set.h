@@ -13,6 +13,11 @@ namespace rrefsim::checkers {
 class CheckerSet : public RunObserver {
  public:
   explicit CheckerSet(CheckerConfig config);
+  // A copy with every checker's history (Checker::Clone), for the explorer's copied worlds; it sees the view given
+  // to its next OnStart.
+  CheckerSet(const CheckerSet& other);
+  CheckerSet(CheckerSet&& other) = default;
+  CheckerSet& operator=(const CheckerSet&) = delete;
   void OnStart(const GlobalView& view) override { view_ = &view; }
   void OnRecord(const StepRecord& record) override;
   bool OnStepEnd(const GlobalView& view) override;

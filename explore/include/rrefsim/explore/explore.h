@@ -4,13 +4,16 @@
 //
 // The network is the asynchronous one: every message is due as soon as it is sent, so which in-flight message is
 // delivered next, and when relative to the programs' steps, is entirely the kStep choice. That holds every order the
-// `reorder` profile's delays can produce (its 25 ms are far below any RPC timeout). Each run replays a prefix of
-// choices from the start and then extends it (stateless search, as exhaustigen and loom do), pruned by a hash of the
-// world's state (sim::StateFingerprint) and by sleep sets over deliveries to different workers.
+// `reorder` profile's delays can produce (its 25 ms are far below any RPC timeout). The world runs without fibers
+// (sim::SteppedRun) and is copied at each step choice; a branch starts from the copy at its branch point instead of
+// replaying its prefix from the start. The search is pruned by a hash of the world's state (sim::StateFingerprint)
+// and by sleep sets over deliveries to different workers. A counterexample is run again from the start on fibers
+// (sim::Run), so it is a normal run with a normal choice list.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +31,12 @@ struct Bounds {
   std::uint64_t max_depth = 0;   // choice points per run (0: no bound; runs end by themselves or at max_steps)
 };
 
+// A caller's invariant that the search can copy with its history, as it copies the world and the checkers.
+class ExtraInvariant : public checkers::RunObserver {
+ public:
+  virtual std::unique_ptr<ExtraInvariant> Clone() const = 0;
+};
+
 struct ExploreOptions {
   Bounds bounds;
   bool state_hashing = true;     // prune states already explored (with at least the same budget left)
@@ -37,15 +46,18 @@ struct ExploreOptions {
   bool shortest = false;
   // Called with every run that reached its end (not cut short): for tests that compare what searches reach.
   std::function<void(const scenarios::CheckedRun&)> on_complete_run;
-  // An invariant of the caller's own (a test's seeded toy bug), watching every run beside the checkers and reset by
-  // its OnStart: a run it stops (OnStepEnd returns false) is a counterexample, reported as checker "extra_invariant".
-  checkers::RunObserver* extra_invariant = nullptr;
+  // An invariant of the caller's own (a test's seeded toy bug), watching every run beside the checkers: a run it
+  // stops (OnStepEnd returns false) is a counterexample, reported as checker "extra_invariant". The search runs
+  // copies of it (ExtraInvariant::Clone), started at the root by OnStart and copied with the world at each snapshot.
+  const ExtraInvariant* extra_invariant = nullptr;
 };
 
 struct ExploreStats {
-  std::uint64_t runs = 0;             // runs of the simulator (one per explored branch)
-  std::uint64_t transitions = 0;      // steps explored past the replayed prefix: the edges of the search
-  std::uint64_t replayed_steps = 0;   // steps re-executed to reach a branch point (the cost of stateless search)
+  std::uint64_t runs = 0;             // branches explored (each from a snapshot of the world, or the start)
+  std::uint64_t transitions = 0;      // steps explored past the branch point: the edges of the search
+  // Steps re-executed to reach a branch point: from the snapshot before the step choice that leads to it, so one
+  // step when the branch point is a fault choice inside that step, and none when it is the step choice itself.
+  std::uint64_t replayed_steps = 0;
   std::uint64_t distinct_states = 0;  // fingerprints seen (0 without state hashing)
   std::uint64_t revisits = 0;         // runs cut at a state already explored
   std::uint64_t sleep_pruned = 0;     // runs cut because every enabled step was asleep

@@ -103,6 +103,8 @@ class Network {
   Network(FaultConfig config, Chooser& chooser);
   const FaultConfig& config() const { return config_; }  // with swarm rates filled in
   TimeUs heal_time() const { return heal_time_; }
+  // A copied network (the explorer's copied worlds) makes its later choices through `chooser`.
+  void Rebind(Chooser& chooser) { chooser_ = &chooser; }
   // The fate of `message`, sent at `now`. In order: an injected send failure (no choice); then, during the fault
   // phase, a cut link or a new partition (the message is lost), a drop, a duplicate; then each copy's delay, plus
   // messages_to_delay. Choices are keyed (sender << 48) | (response ? 1 << 47 : 0) | id; option 0 is always benign.
@@ -123,7 +125,7 @@ class Network {
   bool Coin(ChoiceKind kind, std::uint64_t key, double p_one);
 
   FaultConfig config_;
-  Chooser& chooser_;
+  Chooser* chooser_;
   TimeUs heal_time_ = 0;
   std::map<std::string, int> sends_by_payload_;                  // faulty agent
   std::map<std::pair<core::WorkerId, core::WorkerId>, TimeUs> cut_until_;  // partitions, per directed link

@@ -1,0 +1,156 @@
+#include "branch.h"
+
+#include <stdexcept>
+
+#include "rrefsim/sim/chooser.h"
+#include <utility>
+
+namespace rrefsim::explore::detail {
+namespace {
+
+// Hands every record and view to the checkers first, then to the caller's invariant; either stops the run.
+class Watch : public checkers::RunObserver {
+ public:
+  Watch(checkers::CheckerSet& checkers, ExtraInvariant* extra) : checkers_(checkers), extra_(extra) {}
+  void OnStart(const checkers::GlobalView& view) override {
+    checkers_.OnStart(view);
+    if (extra_ != nullptr) extra_->OnStart(view);
+  }
+  void OnRecord(const checkers::StepRecord& record) override {
+    checkers_.OnRecord(record);
+    if (extra_ != nullptr) extra_->OnRecord(record);
+  }
+  bool OnStepEnd(const checkers::GlobalView& view) override {
+    bool go_on = checkers_.OnStepEnd(view);
+    if (extra_ != nullptr && !extra_->OnStepEnd(view)) {
+      if (!extra_step_) extra_step_ = view.step();
+      go_on = false;
+    }
+    return go_on;
+  }
+  std::optional<std::uint64_t> extra_step() const { return extra_step_; }
+
+ private:
+  checkers::CheckerSet& checkers_;
+  ExtraInvariant* extra_;
+  std::optional<std::uint64_t> extra_step_;
+};
+
+std::vector<sim::Choice> ChoicesOf(const std::vector<Node>& path, std::size_t depth) {
+  std::vector<sim::Choice> choices;
+  for (std::size_t i = 0; i < depth && i < path.size(); ++i) {
+    choices.push_back(sim::Choice{path[i].kind, path[i].options, path[i].pick, 0});
+  }
+  return choices;
+}
+
+// The run's verdict, as scenarios::RunChecked gives it, plus the caller's invariant.
+scenarios::CheckedRun Judge(sim::RunResult run, checkers::CheckerSet& checkers, std::optional<std::uint64_t> extra) {
+  scenarios::CheckedRun checked;
+  checked.run = std::move(run);
+  checkers.Finish(checkers::RunEnd{sim::OutcomeName(checked.run.outcome), checked.run.detail,
+                                   checked.run.final_views});
+  checked.violations = checkers.violations();
+  checked.expected_violations = checkers.expected_violations();
+  if (extra && checked.violations.empty()) {
+    checkers::Violation v;
+    v.checker = "extra_invariant";
+    v.step = *extra;
+    v.text = "the caller's own invariant stopped the run";
+    checked.violations.push_back(v);
+  }
+  return checked;
+}
+
+Branch Finished(Branch branch, const Probe& probe, std::uint64_t end_steps) {
+  branch.new_steps = probe.new_steps(end_steps);
+  branch.replayed_steps = probe.replayed_steps(end_steps);
+  branch.depth = probe.depth();
+  return branch;
+}
+
+}  // namespace
+
+Branch RunBranch(const scenarios::CatalogEntry& entry, const sim::RunConfig& config, const ExploreOptions& options,
+                 std::vector<Node>& path, Visited& visited, std::uint64_t max_depth) {
+  // The deepest snapshot at or before the choice that Backtrack changed (the path's last node).
+  std::size_t start = path.size();
+  while (start > 0 && !path[start - 1].snapshot) --start;
+  const std::shared_ptr<Snapshot> from = start > 0 ? path[start - 1].snapshot : nullptr;
+  if (from != nullptr) --start;  // the snapshot's own choice is the first one replayed
+  // The snapshot's last branch takes it over (Backtrack pops the node after it); the others run on copies.
+  const bool last = from != nullptr && start + 1 == path.size() && !HasAlternative(path[start]);
+
+  std::optional<checkers::CheckerSet> checkers;
+  std::unique_ptr<ExtraInvariant> extra;
+  if (from != nullptr) {
+    if (last) {
+      checkers.emplace(std::move(from->checkers));
+      extra = std::move(from->extra);
+    } else {
+      checkers.emplace(from->checkers);
+      if (from->extra) extra = from->extra->Clone();
+    }
+  } else {
+    checkers.emplace(scenarios::CheckerConfigOf(entry, config));
+    if (options.extra_invariant != nullptr) extra = options.extra_invariant->Clone();
+  }
+  Watch watch(*checkers, extra.get());
+  std::optional<sim::SteppedRun> world;
+  std::optional<Probe> probe;
+  probe.emplace(path, visited, options, max_depth, start, from ? from->duplicates : 0, from ? from->drops : 0);
+  Branch branch;
+  std::uint64_t end_steps = 0;
+  try {
+    if (last) {
+      world.emplace(std::move(from->world));
+      world->Rebind(*probe, &watch);
+      path[start].snapshot.reset();
+      checkers->OnStart(world->view());
+    } else if (from != nullptr) {
+      world.emplace(from->world, *probe, &watch);
+      checkers->OnStart(world->view());  // the copied checkers' history, on the copied world
+    } else {
+      world.emplace(entry.scenario, config, *probe, &watch);  // OnStart at its first step
+    }
+    probe->Attach(world->view());
+    while (world->Advance()) {
+      const Probe::AtChoice at = probe->BeforeStepChoice(world->pending_items());
+      if (at.cut) {
+        branch.cut = at.cut;
+        return Finished(std::move(branch), *probe, probe->steps_at_cut());
+      }
+      if (at.snapshot) {
+        path.back().snapshot = std::make_shared<Snapshot>(
+            Snapshot{sim::SteppedRun(*world, *probe, &watch), checkers::CheckerSet(*checkers),
+                     extra ? extra->Clone() : nullptr, probe->duplicates(), probe->drops()});
+      }
+    }
+    sim::RunResult run = world->Finish();
+    end_steps = run.steps;
+    branch.run = Judge(std::move(run), *checkers, watch.extra_step());
+    branch.run->run.choices = ChoicesOf(path, probe->depth());
+    branch.failed = branch.run->failed();
+  } catch (const Cut& cut) {
+    branch.cut = cut.why;
+    end_steps = probe->steps_at_cut();
+  }
+  return Finished(std::move(branch), *probe, end_steps);
+}
+
+scenarios::CheckedRun ReplayOnFibers(const scenarios::CatalogEntry& entry, const sim::RunConfig& config,
+                                     const ExploreOptions& options, const std::vector<sim::Choice>& choices) {
+  sim::ReplayChooser replay(choices);
+  std::unique_ptr<ExtraInvariant> extra = options.extra_invariant ? options.extra_invariant->Clone() : nullptr;
+  checkers::CheckerSet checkers(scenarios::CheckerConfigOf(entry, config));
+  Watch watch(checkers, extra.get());
+  sim::RunResult run = sim::Run(entry.scenario, config, replay, &watch);
+  scenarios::CheckedRun checked = Judge(std::move(run), checkers, watch.extra_step());
+  if (!checked.failed()) {
+    throw std::logic_error("explore: a failing branch of " + entry.name +
+                           " did not fail when its choices ran again on fibers: the two modes of the simulator differ");
+  }
+  return checked;
+}
+
+}  // namespace rrefsim::explore::detail

@@ -1,0 +1,91 @@
+// The fiber-free world (sim::SteppedRun) against the fiber world (sim::Run): the same run for the same choices,
+// and copies that go on exactly as the original would. The explorer's snapshots rest on both.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "rrefsim/checkers/checker_set.h"
+#include "rrefsim/scenarios/catalog.h"
+#include "rrefsim/scenarios/runner.h"
+#include "rrefsim/sim/network.h"
+#include "rrefsim/sim/stepped_run.h"
+#include "rrefsim/sim/world.h"
+
+namespace rrefsim::sim {
+namespace {
+
+RunConfig ConfigOf(const scenarios::CatalogEntry& entry) {
+  RunConfig config;
+  config.faults = *MakeFaultConfig(entry.faults, entry.fault_overrides).config;
+  config.fingerprints = true;
+  return config;
+}
+
+// Everything a run reports that the schedule decides: the rolling hash covers every step, core output and choice.
+void ExpectSameRun(const RunResult& fibers, const RunResult& stepped, const std::string& what) {
+  EXPECT_EQ(fibers.hash, stepped.hash) << what;
+  EXPECT_EQ(fibers.steps, stepped.steps) << what;
+  EXPECT_EQ(fibers.outcome, stepped.outcome) << what;
+  EXPECT_EQ(fibers.detail, stepped.detail) << what;
+  EXPECT_EQ(fibers.choices, stepped.choices) << what;
+  EXPECT_EQ(fibers.observations.size(), stepped.observations.size()) << what;
+  EXPECT_EQ(fibers.end_time, stepped.end_time) << what;
+}
+
+TEST(SteppedRun, EveryCatalogScenarioRunsAsOnFibers) {
+  for (const scenarios::CatalogEntry& entry : scenarios::Catalog()) {
+    const RunConfig config = ConfigOf(entry);
+    for (std::uint64_t seed = 0; seed < 20; ++seed) {
+      RandomChooser a(seed);
+      RandomChooser b(seed);
+      checkers::CheckerSet checks_a(scenarios::CheckerConfigOf(entry, config));
+      checkers::CheckerSet checks_b(scenarios::CheckerConfigOf(entry, config));
+      const RunResult fibers = sim::Run(entry.scenario, config, a, &checks_a);
+      const RunResult stepped = RunWithoutFibers(entry.scenario, config, b, &checks_b);
+      ExpectSameRun(fibers, stepped, entry.name + " seed " + std::to_string(seed));
+      EXPECT_EQ(checks_a.violations().size(), checks_b.violations().size()) << entry.name << " seed " << seed;
+    }
+  }
+}
+
+// A copy taken at a step choice, given the rest of the original's choices, ends as the original did.
+TEST(SteppedRun, ACopyGoesOnAsTheOriginal) {
+  for (const char* name : {"s3_user_to_user", "fork_chain_5", "s11_remote_timeout"}) {
+    const scenarios::CatalogEntry& entry = *scenarios::FindScenario(name);
+    const RunConfig config = ConfigOf(entry);
+    RandomChooser random(7);
+    const RunResult original = sim::Run(entry.scenario, config, random);
+    for (std::size_t stop_at = 1; stop_at < 12; ++stop_at) {
+      ReplayChooser first(original.choices);
+      SteppedRun run(entry.scenario, config, first);
+      std::size_t choices_seen = 0;
+      bool more = true;
+      while (more && choices_seen < stop_at) {
+        more = run.Advance();
+        ++choices_seen;
+      }
+      if (!more) break;
+      // The copy asks a chooser that replays the rest of the list: the choices the original made so far, skipped.
+      std::vector<Choice> rest(original.choices.begin() + static_cast<std::ptrdiff_t>(first.choices().size()),
+                               original.choices.end());
+      ReplayChooser second(rest);
+      SteppedRun copy(run, second, nullptr);
+      while (copy.Advance()) {
+      }
+      const RunResult from_copy = copy.Finish();
+      EXPECT_EQ(from_copy.steps, original.steps) << name << " copied at choice " << stop_at;
+      EXPECT_EQ(from_copy.outcome, original.outcome) << name << " copied at choice " << stop_at;
+      EXPECT_EQ(from_copy.observations.size(), original.observations.size()) << name << " at " << stop_at;
+      EXPECT_TRUE(second.exhausted()) << name << " copied at choice " << stop_at;
+      // The original, left where it was copied, still goes on by itself.
+      while (run.Advance()) {
+      }
+      EXPECT_EQ(run.Finish().hash, original.hash) << name << " original after a copy at " << stop_at;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace rrefsim::sim

@@ -1,0 +1,53 @@
+// A run of the simulated world without fibers, whose whole state is a value: programs and user functions are
+// explicit continuations (op path, frame, what they wait for), so the world can be copied between two steps. The
+// exhaustive explorer copies it at each step choice instead of replaying every branch from the start
+// (docs/explore.md). It is the same run as sim::Run: the same chooser requests in the same order, so a choice list
+// recorded either way replays the other way, with the same RunResult::hash.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "rrefsim/sim/world.h"
+
+namespace rrefsim::sim {
+
+namespace detail {
+class World;
+}
+
+class SteppedRun {
+ public:
+  // Throws std::invalid_argument for a scenario that Validate rejects. `scenario` and `config` must outlive the run
+  // and every copy of it.
+  SteppedRun(const Scenario& scenario, const RunConfig& config, Chooser& chooser,
+             checkers::RunObserver* observer = nullptr);
+  // A copy of `other` where it stands, asking `chooser` and reporting to `observer` from now on. The observer's
+  // OnStart is not called: hand it view() yourself (a copied checker set has its history, not the view).
+  SteppedRun(const SteppedRun& other, Chooser& chooser, checkers::RunObserver* observer);
+  // A run (moved from, or copied) asks `chooser` and reports to `observer` from now on.
+  void Rebind(Chooser& chooser, checkers::RunObserver* observer);
+  ~SteppedRun();
+  SteppedRun(SteppedRun&&) noexcept;
+  SteppedRun& operator=(SteppedRun&&) noexcept;
+
+  // Runs to the next step choice with more than one option, stopping before the chooser is asked (true), or to the
+  // end of the run (false). The chooser's and observer's exceptions propagate (the run is then unusable).
+  bool Advance();
+  // Where Advance stopped: the step choice's options (ChoiceRequest::items) that the chooser is asked for next.
+  const std::vector<std::uint64_t>& pending_items() const;
+  // The result, once Advance returned false; rethrows what stopped the run, as sim::Run does.
+  RunResult Finish();
+  // The world as the checkers see it: valid while this object lives.
+  const checkers::GlobalView& view() const;
+
+ private:
+  std::unique_ptr<detail::World> world_;
+};
+
+// The whole run, stepwise: the same result as sim::Run (for tests and benchmarks of the two modes).
+RunResult RunWithoutFibers(const Scenario& scenario, const RunConfig& config, Chooser& chooser,
+                           checkers::RunObserver* observer = nullptr);
+
+}  // namespace rrefsim::sim

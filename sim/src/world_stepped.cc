@@ -1,0 +1,119 @@
+// The World without fibers (RunConfig-independent; what the exhaustive explorer copies at its choice points): the
+// same continuations, hosts and network as a fiber run, with the scheduling Boost.Fiber does under SimAlgorithm
+// re-enacted on fiber ids, so that a choice list means the same schedule in both modes (docs/explore.md).
+#include <utility>
+
+#include "interpreter.h"
+#include "rrefsim/sim/stepped_run.h"
+#include "world_impl.h"
+
+namespace rrefsim::sim {
+namespace detail {
+
+// Boost.Fiber's order, which the fiber mode's choice lists depend on: a spawned or woken fiber joins the back of the
+// ready queue; a fiber that yields is offered last, and goes to the back of the queue when another step is chosen
+// (also a delivery, or nothing: then the main loop runs); a fiber that blocks or ends is offered nothing.
+bool World::RunUntilChoice() {
+  if (!std::exchange(started_, true)) Begin();
+  for (;;) {
+    step_items_.assign(ready_.begin(), ready_.end());
+    if (yielder_) step_items_.push_back(*yielder_);
+    const std::size_t fibers = step_items_.size();
+    const std::optional<std::size_t> pick = ChooseItem(fibers);
+    if (paused_) {
+      paused_ = false;
+      resume_choice_ = true;
+      return true;
+    }
+    const std::optional<std::uint64_t> yielder = std::exchange(yielder_, std::nullopt);
+    if (pick && *pick < fibers) {
+      const std::uint64_t chosen = step_items_[*pick];
+      if (*pick < ready_.size()) {
+        ready_.erase(ready_.begin() + static_cast<std::ptrdiff_t>(*pick));
+        if (yielder) ready_.push_back(*yielder);
+        CountSwitch();
+      }
+      RunFiber(chosen);
+      continue;
+    }
+    if (yielder) ready_.push_back(*yielder);
+    if (pick) {
+      DeliverChosen();
+      continue;
+    }
+    if (!MainTurn()) return false;
+  }
+}
+
+// As a fiber resumes: a new one starts; one that yielded or blocked goes on unless its worker aborted (or the run
+// failed), in which case its continuation ends where it stands.
+void World::RunFiber(std::uint64_t id) {
+  FiberRecord& r = fibers_.at(id);  // map nodes stay put while fibers are added
+  const bool resumed = r.continuation.at == Continuation::At::kStart || (!failure_ && !host(r.worker).core.aborted());
+  r.waiting_for.clear();
+  const Suspension next = Step(*this, r.continuation, resumed);
+  switch (next.kind) {
+    case Suspension::Kind::kYield:
+      yielder_ = id;
+      break;
+    case Suspension::Kind::kBlock:
+      r.state = FiberState::kBlocked;
+      r.waiting_for = next.why;
+      break;
+    case Suspension::Kind::kDone:
+      r.state = FiberState::kDone;
+      break;
+  }
+}
+
+// The fiber mode's Finish winds the remaining fibers down (Cancel): it wakes the blocked ones in id order behind the
+// ready ones, and each then runs once, first in the queue first, with its pick mixed into the run's hash. Nothing
+// else of it shows, so the stepwise world mixes the same picks.
+void World::MixWindDown() {
+  std::vector<std::uint64_t> order = ready_;
+  for (const auto& [id, f] : fibers_) {
+    if (f.state == FiberState::kBlocked) order.push_back(id);
+  }
+  for (std::uint64_t id : order) hash_.Mix(id);
+}
+
+void World::Rebind(Chooser& chooser, checkers::RunObserver* observer) {
+  chooser_ = &chooser;
+  network_.Rebind(chooser);
+  observer_ = observer;
+  if (observer_ != nullptr && views_.size() != hosts_.size()) views_.resize(hosts_.size());
+}
+
+}  // namespace detail
+
+SteppedRun::SteppedRun(const Scenario& scenario, const RunConfig& config, Chooser& chooser,
+                       checkers::RunObserver* observer) {
+  if (std::string problem = Validate(scenario); !problem.empty()) throw std::invalid_argument(problem);
+  world_ = std::make_unique<detail::World>(scenario, config, chooser, observer, true);
+}
+
+SteppedRun::SteppedRun(const SteppedRun& other, Chooser& chooser, checkers::RunObserver* observer)
+    : world_(std::make_unique<detail::World>(*other.world_)) {
+  world_->Rebind(chooser, observer);
+}
+
+void SteppedRun::Rebind(Chooser& chooser, checkers::RunObserver* observer) { world_->Rebind(chooser, observer); }
+
+SteppedRun::~SteppedRun() = default;
+SteppedRun::SteppedRun(SteppedRun&&) noexcept = default;
+SteppedRun& SteppedRun::operator=(SteppedRun&&) noexcept = default;
+
+bool SteppedRun::Advance() { return world_->RunUntilChoice(); }
+const std::vector<std::uint64_t>& SteppedRun::pending_items() const { return world_->pending_items(); }
+RunResult SteppedRun::Finish() { return world_->Conclude(); }
+const checkers::GlobalView& SteppedRun::view() const { return *world_; }
+
+RunResult RunWithoutFibers(const Scenario& scenario, const RunConfig& config, Chooser& chooser,
+                           checkers::RunObserver* observer) {
+  SteppedRun run(scenario, config, chooser, observer);
+  while (run.Advance()) {
+  }
+  return run.Finish();
+}
+
+}  // namespace rrefsim::sim

@@ -116,10 +116,10 @@ std::optional<std::size_t> World::ChooseItem(std::size_t fibers) {
     for (std::uint64_t item : items) offered.Mix(item);
     const ChoiceRequest request{ChoiceKind::kStep, items.size(), offered.value() | 1, -1, items};
     if (stepwise_) {
-      pick = chooser_->Choose(request);  // no fiber to unwind: what it throws goes to the caller now
+      pick = chooser_.Choose(request);  // no fiber to unwind: what it throws goes to the caller now
     } else {
       try {
-        pick = chooser_->Choose(request);
+        pick = chooser_.Choose(request);
       } catch (...) {
         // pick_next is noexcept: stop the run here and rethrow from Execute once every fiber has ended.
         failure_ = std::current_exception();

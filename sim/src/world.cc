@@ -59,10 +59,10 @@ World::World(const Scenario& scenario, const RunConfig& config, Chooser& chooser
              bool stepwise)
     : scenario_(scenario),
       config_(config),
-      chooser_(&chooser),
+      chooser_(chooser),
       observer_(observer),
       stepwise_(stepwise),
-      network_(config.faults, chooser) {
+      network_(config.faults, chooser_) {
   for (int i = 0; i < scenario.workers; ++i) {
     core::WorkerConfig wc;
     wc.id = static_cast<core::WorkerId>(i);
@@ -486,7 +486,7 @@ RunResult World::Conclude() {
   }
   result_.end_time = now_;
   for (const Host& h : hosts_) result_.final_views.push_back(h.core.View());
-  result_.choices = chooser_->choices();
+  result_.choices = chooser_.choices();
   for (const Choice& c : result_.choices) {
     hash_.Mix((static_cast<std::uint64_t>(c.kind) << 56) ^ (c.options << 28) ^ c.pick);
   }

@@ -60,6 +60,19 @@ struct Host {
   int barriers_passed = 0;                          // program barriers reached so far
 };
 
+// A Chooser that passes each request on to another one; see World::chooser_.
+class ForwardingChooser : public Chooser {
+ public:
+  explicit ForwardingChooser(Chooser& target) : target_(&target) {}
+  void Retarget(Chooser& target) { target_ = &target; }
+
+ protected:
+  std::uint64_t Pick(const ChoiceRequest& request) override { return target_->Choose(request); }
+
+ private:
+  Chooser* target_;
+};
+
 enum class FiberState { kReady, kBlocked, kDone };
 
 struct FiberRecord {
@@ -184,7 +197,9 @@ class World : public checkers::GlobalView {
 
   const Scenario& scenario_;
   const RunConfig& config_;
-  Chooser* chooser_;
+  // Every choice of the run goes through it: it forwards to the bound chooser and keeps the run's whole list, which
+  // a copied world (SteppedRun) carries on, so its RunResult::choices and hash cover the run from its start.
+  ForwardingChooser chooser_;
   checkers::RunObserver* observer_;
   bool stepwise_ = false;
   // Stepwise scheduling, as Boost.Fiber orders it under SimAlgorithm: the ready fibers in the order they became

@@ -78,8 +78,8 @@ void World::MixWindDown() {
 }
 
 void World::Rebind(Chooser& chooser, checkers::RunObserver* observer) {
-  chooser_ = &chooser;
-  network_.Rebind(chooser);
+  chooser_.Retarget(chooser);
+  network_.Rebind(chooser_);  // this world's own forwarder, not the one of the world it was copied from
   observer_ = observer;
   if (observer_ != nullptr && views_.size() != hosts_.size()) views_.resize(hosts_.size());
 }

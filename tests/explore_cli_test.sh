@@ -27,7 +27,7 @@ expect 2 "a bound flag without --strategy exhaustive" -- "$rrefsim" run --scenar
 expect 2 "a negative bound for run --strategy exhaustive" -- \
   "$rrefsim" run --scenario s1_remote_to_here --strategy exhaustive --drops -1
 expect 0 "--compare reports both searches" -- "$rrefsim" explore s1_remote_to_here --compare
-says "without sleep sets" "the search without reduction is reported"
+says "without reduction" "the search without reduction is reported"
 expect 1 "one duplicate breaks PyTorch's remote to self (P4)" -- \
   "$rrefsim" explore s2_remote_to_self --duplicates 1 --out "$tmp/cex"
 says "COUNTEREXAMPLE" "the verdict names the counterexample"

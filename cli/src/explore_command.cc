@@ -43,16 +43,23 @@ std::string Verdict(const explore::ExploreResult& r) {
   return "all schedules within the bound satisfy every invariant";
 }
 
-std::string StatsText(const char* label, const explore::ExploreStats& s) {
-  char line[512];
+std::string ReductionLabel(const explore::ExploreOptions& o) {
+  if (o.dpor) return "with DPOR and sleep sets, stateless";
+  return o.sleep_sets ? "with sleep sets" : "without sleep sets";
+}
+
+std::string StatsText(const std::string& label, const explore::ExploreStats& s) {
+  char line[640];
   std::snprintf(line, sizeof line,
                 "  %s: %llu states explored (transitions), %llu distinct, %llu runs, %llu replayed steps, %llu "
-                "revisits cut, %llu sleep-set cuts, %llu depth cuts, max depth %llu, %.3f s, %.0f states/s\n",
-                label, static_cast<unsigned long long>(s.transitions),
+                "revisits cut, %llu sleep-set cuts, %llu depth cuts, %llu races (%llu branches), max depth %llu, "
+                "%.3f s, %.0f states/s\n",
+                label.c_str(), static_cast<unsigned long long>(s.transitions),
                 static_cast<unsigned long long>(s.distinct_states),
                 static_cast<unsigned long long>(s.runs), static_cast<unsigned long long>(s.replayed_steps),
                 static_cast<unsigned long long>(s.revisits), static_cast<unsigned long long>(s.sleep_pruned),
-                static_cast<unsigned long long>(s.depth_cut), static_cast<unsigned long long>(s.max_depth), s.seconds,
+                static_cast<unsigned long long>(s.depth_cut), static_cast<unsigned long long>(s.races),
+                static_cast<unsigned long long>(s.race_branches), static_cast<unsigned long long>(s.max_depth), s.seconds,
                 s.states_per_second());
   return line;
 }
@@ -60,7 +67,8 @@ std::string StatsText(const char* label, const explore::ExploreStats& s) {
 nlohmann::json StatsJson(const explore::ExploreStats& s) {
   return {{"transitions", s.transitions},     {"distinct_states", s.distinct_states}, {"runs", s.runs},
           {"replayed_steps", s.replayed_steps}, {"revisits", s.revisits},             {"sleep_pruned", s.sleep_pruned},
-          {"depth_cut", s.depth_cut},         {"max_depth", s.max_depth},             {"seconds", s.seconds},
+          {"depth_cut", s.depth_cut},         {"races", s.races},                     {"race_branches", s.race_branches},
+          {"max_depth", s.max_depth},         {"seconds", s.seconds},
           {"states_per_second", s.states_per_second()}};
 }
 
@@ -102,8 +110,8 @@ void Print(const ExploreCliOptions& o, const scenarios::CatalogEntry& entry, con
     return;
   }
   std::printf("%s: %s\n  bound: %s\n", entry.name.c_str(), Verdict(r).c_str(), BoundText(entry, o.search, o.protocol).c_str());
-  std::printf("%s", StatsText(out.unreduced ? "with sleep sets" : "search", r.stats).c_str());
-  if (out.unreduced) std::printf("%s", StatsText("without sleep sets", out.unreduced->stats).c_str());
+  std::printf("%s", StatsText(ReductionLabel(o.search), r.stats).c_str());
+  if (out.unreduced) std::printf("%s", StatsText("without reduction", out.unreduced->stats).c_str());
   for (const checkers::Violation& v : r.expected_seen) {
     std::printf("  known PyTorch defect the scenario declares, shown by some schedule: %s: %s\n", v.checker.c_str(),
                 v.text.c_str());
@@ -130,6 +138,8 @@ std::vector<CLI::Option*> AddBoundFlags(CLI::App* command, explore::ExploreOptio
           ->capture_default_str(),
       command->add_flag("--shortest", search.shortest,
                         "find a counterexample with the fewest choice points (iterative deepening)"),
+      command->add_flag("--dpor", search.dpor,
+                        "dynamic partial-order reduction (source-DPOR with sleep sets) instead of state hashing"),
   };
 }
 
@@ -138,7 +148,8 @@ ExploreCommand::ExploreCommand(CLI::App& app) {
   command_->add_option("scenario", options_.scenario, "a catalog scenario, 'all', or a scenario file ending in .json")
       ->required();
   AddBoundFlags(command_, options_.search);
-  command_->add_flag("--compare", options_.compare, "also search without sleep sets (the reduction), and report both");
+  command_->add_flag("--compare", options_.compare,
+                     "also search without reduction (state hashing only: no sleep sets, no DPOR), and report both");
   command_->add_flag("!--no-state-hashing", options_.search.state_hashing, "do not prune revisited states");
   command_->add_flag("!--no-sleep-sets", options_.search.sleep_sets, "do not prune commuting deliveries");
   command_->add_option("--faults", options_.profile, "fault profile (default: the scenario's own)")
@@ -183,7 +194,9 @@ int RunExplore(const ExploreCliOptions& o) {
       out.result = explore::Explore(entry, o.search, Mode(o));
       if (o.compare) {
         explore::ExploreOptions plain = o.search;
-        plain.sleep_sets = false;  // state hashing stays: without it even S2 has more paths than a run budget
+        // State hashing stays: without it even S2 has more paths than a run budget.
+        plain.sleep_sets = plain.dpor = false;
+        plain.state_hashing = true;
         out.unreduced = explore::Explore(entry, plain, Mode(o));
       }
     } catch (const std::invalid_argument& e) {

@@ -36,14 +36,6 @@ class Watch : public checkers::RunObserver {
   std::optional<std::uint64_t> extra_step_;
 };
 
-std::vector<sim::Choice> ChoicesOf(const std::vector<Node>& path, std::size_t depth) {
-  std::vector<sim::Choice> choices;
-  for (std::size_t i = 0; i < depth && i < path.size(); ++i) {
-    choices.push_back(sim::Choice{path[i].kind, path[i].options, path[i].pick, 0});
-  }
-  return choices;
-}
-
 // The run's verdict, as scenarios::RunChecked gives it, plus the caller's invariant.
 scenarios::CheckedRun Judge(sim::RunResult run, checkers::CheckerSet& checkers, std::optional<std::uint64_t> extra) {
   scenarios::CheckedRun checked;
@@ -62,24 +54,34 @@ scenarios::CheckedRun Judge(sim::RunResult run, checkers::CheckerSet& checkers, 
   return checked;
 }
 
-Branch Finished(Branch branch, const Probe& probe, std::uint64_t end_steps) {
+Branch Finished(Branch branch, const Probe& probe, const std::vector<Node>& path, std::uint64_t end_steps) {
   branch.new_steps = probe.new_steps(end_steps);
   branch.replayed_steps = probe.replayed_steps(end_steps);
-  branch.depth = probe.depth();
+  branch.depth = ChoicesOf(path, probe.depth()).size();
   return branch;
 }
 
 }  // namespace
 
+std::vector<sim::Choice> ChoicesOf(const std::vector<Node>& path, std::size_t depth) {
+  std::vector<sim::Choice> choices;
+  for (std::size_t i = 0; i < depth && i < path.size(); ++i) {
+    if (path[i].kind == sim::ChoiceKind::kStep && path[i].options == 1) continue;
+    choices.push_back(sim::Choice{path[i].kind, path[i].options, path[i].pick, 0});
+  }
+  return choices;
+}
+
 Branch RunBranch(const scenarios::CatalogEntry& entry, const sim::RunConfig& config, const ExploreOptions& options,
-                 std::vector<Node>& path, Visited& visited, std::uint64_t max_depth) {
+                 std::vector<Node>& path, Visited& visited, std::uint64_t max_depth, ReductionStats& races) {
   // The deepest snapshot at or before the choice that Backtrack changed (the path's last node).
   std::size_t start = path.size();
   while (start > 0 && !path[start - 1].snapshot) --start;
   const std::shared_ptr<Snapshot> from = start > 0 ? path[start - 1].snapshot : nullptr;
   if (from != nullptr) --start;  // the snapshot's own choice is the first one replayed
-  // The snapshot's last branch takes it over (Backtrack pops the node after it); the others run on copies.
-  const bool last = from != nullptr && start + 1 == path.size() && !HasAlternative(path[start]);
+  // The snapshot's last branch takes it over (Backtrack pops the node after it); the others run on copies. Under
+  // DPOR a later run may still add a branch there, so it never knows which branch is the last.
+  const bool last = from != nullptr && !options.dpor && start + 1 == path.size() && !HasAlternative(path[start]);
 
   std::optional<checkers::CheckerSet> checkers;
   std::unique_ptr<ExtraInvariant> extra;
@@ -98,7 +100,7 @@ Branch RunBranch(const scenarios::CatalogEntry& entry, const sim::RunConfig& con
   Watch watch(*checkers, extra.get());
   std::optional<sim::SteppedRun> world;
   std::optional<Probe> probe;
-  probe.emplace(path, visited, options, max_depth, start, from ? from->duplicates : 0, from ? from->drops : 0);
+  probe.emplace(path, visited, options, max_depth, start, from ? from->duplicates : 0, from ? from->drops : 0, races);
   Branch branch;
   std::uint64_t end_steps = 0;
   try {
@@ -113,12 +115,13 @@ Branch RunBranch(const scenarios::CatalogEntry& entry, const sim::RunConfig& con
     } else {
       world.emplace(entry.scenario, config, *probe, &watch);  // OnStart at its first step
     }
+    probe->Monitor(extra.get());
     probe->Attach(world->view());
     while (world->Advance()) {
       const Probe::AtChoice at = probe->BeforeStepChoice(world->pending_items());
       if (at.cut) {
         branch.cut = at.cut;
-        return Finished(std::move(branch), *probe, probe->steps_at_cut());
+        return Finished(std::move(branch), *probe, path, probe->steps_at_cut());
       }
       if (at.snapshot) {
         path.back().snapshot = std::make_shared<Snapshot>(
@@ -126,6 +129,7 @@ Branch RunBranch(const scenarios::CatalogEntry& entry, const sim::RunConfig& con
                      extra ? extra->Clone() : nullptr, probe->duplicates(), probe->drops()});
       }
     }
+    probe->AfterLastStep();
     sim::RunResult run = world->Finish();
     end_steps = run.steps;
     branch.run = Judge(std::move(run), *checkers, watch.extra_step());
@@ -135,7 +139,7 @@ Branch RunBranch(const scenarios::CatalogEntry& entry, const sim::RunConfig& con
     branch.cut = cut.why;
     end_steps = probe->steps_at_cut();
   }
-  return Finished(std::move(branch), *probe, end_steps);
+  return Finished(std::move(branch), *probe, path, end_steps);
 }
 
 scenarios::CheckedRun ReplayOnFibers(const scenarios::CatalogEntry& entry, const sim::RunConfig& config,

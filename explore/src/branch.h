@@ -33,7 +33,11 @@ struct Branch {
 };
 
 Branch RunBranch(const scenarios::CatalogEntry& entry, const sim::RunConfig& config, const ExploreOptions& options,
-                 std::vector<Node>& path, Visited& visited, std::uint64_t max_depth);
+                 std::vector<Node>& path, Visited& visited, std::uint64_t max_depth, ReductionStats& races);
+
+// The choices of path[0, depth) as a run on fibers makes them: without the single-option step choices that only
+// DPOR's runs ask for (RunConfig::every_step_is_a_choice).
+std::vector<sim::Choice> ChoicesOf(const std::vector<Node>& path, std::size_t depth);
 
 // The failing run of a branch, run again from the start on fibers (sim::Run) with the branch's choices: the normal
 // run that the counterexample's trace records. Throws std::logic_error when it does not fail as the branch did.

@@ -36,12 +36,15 @@ void NoteExpected(const scenarios::CheckedRun& run, std::vector<checkers::Violat
 Search RunSearch(const scenarios::CatalogEntry& entry, const sim::RunConfig& config, const ExploreOptions& options,
                  std::uint64_t max_depth) {
   Search search;
+  sim::RunConfig stepped = config;  // the branches' runs; a counterexample runs again under `config`
+  stepped.every_step_is_a_choice = options.dpor;
   std::vector<detail::Node> path;
   detail::Visited visited;
+  detail::ReductionStats races;
   const auto start = std::chrono::steady_clock::now();  // the explorer's own speed, outside the simulated world
   for (;;) {
     ++search.stats.runs;
-    detail::Branch branch = detail::RunBranch(entry, config, options, path, visited, max_depth);
+    detail::Branch branch = detail::RunBranch(entry, stepped, options, path, visited, max_depth, races);
     if (branch.run) {
       NoteExpected(*branch.run, search.expected_seen);
       if (options.on_complete_run) options.on_complete_run(*branch.run);
@@ -70,6 +73,8 @@ Search RunSearch(const scenarios::CatalogEntry& entry, const sim::RunConfig& con
     if (options.max_runs != 0 && search.stats.runs >= options.max_runs) break;
   }
   search.stats.distinct_states = visited.size();
+  search.stats.races = races.races;
+  search.stats.race_branches = races.branches;
   search.stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return search;
 }
@@ -81,6 +86,8 @@ void Add(ExploreStats& total, const ExploreStats& more) {
   total.distinct_states += more.distinct_states;
   total.revisits += more.revisits;
   total.sleep_pruned += more.sleep_pruned;
+  total.races += more.races;
+  total.race_branches += more.race_branches;
   total.depth_cut = more.depth_cut;  // the last search's: whether the final bound cut anything
   total.max_depth = std::max(total.max_depth, more.max_depth);
   total.seconds += more.seconds;
@@ -97,6 +104,11 @@ std::vector<std::string> ExploreFaultOverrides(const Bounds& bounds) {
 }
 
 ExploreResult Explore(const scenarios::CatalogEntry& entry, const ExploreOptions& options, core::ProtocolMode mode) {
+  if (options.dpor && (options.shortest || options.bounds.max_depth != 0)) {
+    throw std::invalid_argument("explore " + entry.name +
+                                ": DPOR does not combine with a depth bound or --shortest (a run cut short hides the "
+                                "races past its end)");
+  }
   ExploreResult result;
   result.fault_overrides = entry.fault_overrides;
   for (std::string& o : ExploreFaultOverrides(options.bounds)) result.fault_overrides.push_back(std::move(o));
@@ -104,7 +116,7 @@ ExploreResult Explore(const scenarios::CatalogEntry& entry, const ExploreOptions
   if (!faults.config) throw std::invalid_argument("explore " + entry.name + ": " + faults.error);
   result.config.faults = *faults.config;
   result.config.mode = mode;
-  result.config.fingerprints = options.state_hashing;
+  result.config.fingerprints = options.state_hashing && !options.dpor;
   // As scenarios::RunChecked decides it: the branches run the stepwise world directly, the counterexample on fibers.
   result.config.own_faults = scenarios::RunsUnderOwnFaults(entry, result.config.faults);
 

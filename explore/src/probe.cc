@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "dpor.h"
 #include "rrefsim/sim/world.h"
 
 namespace rrefsim::explore::detail {
@@ -47,6 +48,7 @@ void Probe::RecordFootprint() {
   Node* parent = LastStepChoice();
   if (parent == nullptr || view_ == nullptr) return;
   if (std::optional<sim::StepFootprint> seen = sim::StepsSinceChoice(*view_)) parent->footprints[parent->pick] = *seen;
+  if (options_.dpor) AnalyseStep(path_, static_cast<std::size_t>(parent - path_.data()), reductions_);
 }
 
 std::uint64_t Probe::Pick(const sim::ChoiceRequest& request) {
@@ -104,14 +106,22 @@ Probe::AtChoice Probe::BeforeStepChoice(const std::vector<std::uint64_t>& items)
   for (std::uint64_t item : node.items) {
     sim::StepFootprint unknown{0, true};
     const int worker = sim::StepWorker(*view_, item);
-    if (worker >= 0 && worker < 64) unknown.workers = std::uint64_t{1} << worker;
+    if (worker >= 0 && worker < 63) unknown.workers = std::uint64_t{1} << worker;
     node.footprints.push_back(unknown);
   }
   if (options_.sleep_sets) node.sleep = InheritedSleep(node);
-  const bool revisit = options_.state_hashing && CheckVisited(node);
+  const bool revisit = options_.state_hashing && !options_.dpor && CheckVisited(node);
   while (node.pick < node.limit && node.sleep.contains(node.items[node.pick])) ++node.pick;
   if (node.pick == node.limit) return cut(revisit ? Cut::Why::kRevisit : Cut::Why::kAsleep);
-  const bool branches_here = HasAlternative(node);
+  bool branches_here = HasAlternative(node);
+  if (options_.dpor) {
+    NoteOffered(path_, node, path_.size());
+    node.todo[node.pick] = 1;
+    // Races that later runs find may add a branch at any step choice, and a fault choice inside this step
+    // branches from here.
+    const Bounds& b = options_.bounds;
+    branches_here = node.options > 1 || b.max_duplicates > 0 || b.max_drops > 0;
+  }
   path_.push_back(std::move(node));  // the world's request for this choice then replays it
   return AtChoice{std::nullopt, branches_here};
 }
@@ -130,7 +140,8 @@ std::map<std::uint64_t, sim::StepFootprint> Probe::InheritedSleep(const Node& no
     if (i == parent->pick) continue;
     const std::uint64_t item = parent->items[i];
     const auto asleep = parent->sleep.find(item);
-    const bool explored = i < parent->pick && asleep == parent->sleep.end();
+    const bool ran = parent->done.empty() ? i < parent->pick : parent->done[i] != 0;
+    const bool explored = ran && asleep == parent->sleep.end();
     if (!explored && asleep == parent->sleep.end()) continue;
     const sim::StepFootprint& footprint = explored ? parent->footprints[i] : asleep->second;
     if (!footprint.Independent(taken)) continue;
@@ -145,8 +156,9 @@ std::map<std::uint64_t, sim::StepFootprint> Probe::InheritedSleep(const Node& no
 bool Probe::CheckVisited(Node& node) {
   const std::optional<std::uint64_t> fingerprint = sim::StateFingerprint(*view_);
   if (!fingerprint) return false;
-  const std::uint64_t key =
+  std::uint64_t key =
       Mix(Mix(*fingerprint, static_cast<std::uint64_t>(duplicates_)), static_cast<std::uint64_t>(drops_));
+  if (extra_ != nullptr) key = Mix(key, extra_->Fingerprint());
   std::vector<std::uint64_t> ids;  // per option
   std::vector<std::uint64_t> asleep;
   for (std::uint64_t i = 0; i < node.items.size(); ++i) {
@@ -180,11 +192,32 @@ bool HasAlternative(const Node& node) {
   return false;
 }
 
+namespace {
+
+// DPOR's step choices explore the options marked to do, in option order, skipping those asleep.
+bool NextToDo(Node& node) {
+  node.done[node.pick] = 1;
+  for (std::uint64_t i = 0; i < node.limit; ++i) {
+    if (node.todo[i] != 0 && node.done[i] == 0 && !node.sleep.contains(node.items[i])) {
+      node.pick = i;
+      node.analysed = false;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 bool Backtrack(std::vector<Node>& path) {
   while (!path.empty()) {
     Node& node = path.back();
-    for (++node.pick; node.pick < node.limit; ++node.pick) {
-      if (node.items.empty() || !node.sleep.contains(node.items[node.pick])) return true;
+    if (!node.todo.empty()) {
+      if (NextToDo(node)) return true;
+    } else {
+      for (++node.pick; node.pick < node.limit; ++node.pick) {
+        if (node.items.empty() || !node.sleep.contains(node.items[node.pick])) return true;
+      }
     }
     path.pop_back();
   }

@@ -21,6 +21,12 @@ namespace rrefsim::explore::detail {
 // The world (and everything that watches it) where a step choice is about to be made: branch.cc.
 struct Snapshot;
 
+// What DPOR's race analysis did (dpor.h): the races it found and the branches they added.
+struct ReductionStats {
+  std::uint64_t races = 0;
+  std::uint64_t branches = 0;
+};
+
 // One choice point of the current path.
 struct Node {
   sim::ChoiceKind kind = sim::ChoiceKind::kStep;
@@ -34,6 +40,15 @@ struct Node {
   std::vector<sim::StepFootprint> footprints;
   std::map<std::uint64_t, sim::StepFootprint> sleep;
   std::shared_ptr<Snapshot> snapshot;  // kStep with an option left to explore: the world before this choice
+  // DPOR (ExploreOptions::dpor), kStep only (dpor.h): per option, whether it is to be explored (the first awake one,
+  // and those that races add) and whether it has been; per option, the path index of the step choice since which it
+  // has been on offer without a break; and, once the step taken here ran, the step choices that happen before it
+  // (a bitset over path indices).
+  std::vector<char> todo;
+  std::vector<char> done;
+  std::vector<std::uint32_t> offered_since;
+  std::vector<std::uint64_t> before;
+  bool analysed = false;
 };
 
 // What is known of a state already explored: the shallowest depth it was reached at, and the steps (by
@@ -54,7 +69,7 @@ class Probe : public sim::Chooser {
   // Replays `path` from choice `start` (0, or a node whose snapshot the branch starts from) with the faults taken
   // before it.
   Probe(std::vector<Node>& path, Visited& visited, const ExploreOptions& options, std::uint64_t max_depth,
-        std::size_t start, int duplicates, int drops)
+        std::size_t start, int duplicates, int drops, ReductionStats& races)
       : path_(path),
         visited_(visited),
         options_(options),
@@ -62,8 +77,11 @@ class Probe : public sim::Chooser {
         next_(start),
         fresh_(start == path.size()),
         duplicates_(duplicates),
-        drops_(drops) {}
+        drops_(drops),
+        reductions_(races) {}
   // The world it runs (its step count now is the branch's start); before the first step choice.
+  // The caller's invariant of this branch, whose memory is part of the state (ExtraInvariant::Fingerprint).
+  void Monitor(const ExtraInvariant* extra) { extra_ = extra; }
   void Attach(const checkers::GlobalView& view) {
     view_ = &view;
     start_steps_ = fresh_steps_ = view.step();
@@ -77,6 +95,8 @@ class Probe : public sim::Chooser {
     bool snapshot = false;
   };
   AtChoice BeforeStepChoice(const std::vector<std::uint64_t>& items);
+  // The run ended: what its last step did (for DPOR's race analysis).
+  void AfterLastStep() { RecordFootprint(); }
 
   // The branch's steps that replayed the path (at most the one step from the snapshot to the changed choice), and
   // those it explored past it, up to `end_steps` (the world's step count at its end or cut).
@@ -105,6 +125,7 @@ class Probe : public sim::Chooser {
   const ExploreOptions& options_;
   std::uint64_t max_depth_;
   const checkers::GlobalView* view_ = nullptr;
+  const ExtraInvariant* extra_ = nullptr;
   std::size_t next_;                      // the index of the next choice on the path
   bool fresh_;                            // past the replayed part of the path
   std::uint64_t start_steps_ = 0;
@@ -112,9 +133,10 @@ class Probe : public sim::Chooser {
   std::uint64_t steps_at_cut_ = 0;
   int duplicates_;                        // faults taken so far on this run
   int drops_;
+  ReductionStats& reductions_;
 };
 
-// Whether a choice has an option after its pick that is within the bounds and awake: a branch to come.
+// Whether a choice has an option to explore after its pick that is within the bounds and awake: a branch to come.
 bool HasAlternative(const Node& node);
 
 // Moves `path` to the next unexplored branch (last choice point with an allowed pick left, whose step is not

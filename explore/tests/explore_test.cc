@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 
+#include "ends.h"
 #include "rrefsim/explore/explore.h"
 #include "rrefsim/scenarios/catalog.h"
 #include "rrefsim/scenarios/runner.h"
@@ -14,27 +15,8 @@
 namespace rrefsim::explore {
 namespace {
 
-const scenarios::CatalogEntry& Entry(const std::string& name) {
-  const scenarios::CatalogEntry* e = scenarios::FindScenario(name);
-  if (e == nullptr) throw std::logic_error("no scenario " + name);
-  return *e;
-}
-
-// A run's end, by what it ended with: outcome, every worker's final view and the observations (sorted: the order
-// of two workers' observations is a schedule, not a state).
-std::string EndOf(const scenarios::CheckedRun& checked) {
-  std::string text = sim::OutcomeName(checked.run.outcome);
-  for (const core::ContextView& v : checked.run.final_views) {
-    text += "|w" + std::to_string(v.worker) + " owners=" + std::to_string(v.owners.size()) +
-            " users=" + std::to_string(v.users.size()) + " forks=" + std::to_string(v.debug.num_forks) +
-            " calls=" + std::to_string(v.client_active_calls) + (v.destroyed ? " destroyed" : "");
-  }
-  std::vector<std::string> seen;
-  for (const sim::Observation& o : checked.run.observations) seen.push_back(o.where + ": " + o.what);
-  std::sort(seen.begin(), seen.end());
-  for (const std::string& s : seen) text += "|" + s;
-  return text;
-}
+using test_support::EndOf;
+using test_support::Entry;
 
 std::set<std::string> EndsReached(const scenarios::CatalogEntry& entry, ExploreOptions options) {
   std::set<std::string> ends;

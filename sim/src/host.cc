@@ -204,11 +204,12 @@ std::optional<std::string> World::ArriveAtProgramBarrier(int number, std::uint64
 }
 
 std::optional<std::string> World::ArriveAtBarrier(const std::string& name, std::uint64_t fiber) {
-  TouchAll();  // the last to arrive releases the others and reads every worker's counters
+  footprint_.workers |= kBarriersBit;  // arrivals at barriers do not commute: the last one releases the others
   bool flush = program_barriers_.contains(name);
   int live = LiveWorkers();
   std::vector<std::uint64_t>& waiting = barrier_waiters_[name];
   if (static_cast<int>(waiting.size()) + 1 >= live) {
+    footprint_.reads = ~std::uint64_t{0};  // the flush and the recorded counters read every worker
     if (flush && !Flushed()) {
       waiting.push_back(fiber);
       flushing_[name] = now_ + kFlushTimeout;

@@ -46,6 +46,7 @@ void World::Record(Observation observation) {
 }
 
 void World::ForEachInFlight(const std::function<void(const checkers::InFlightMessage&)>& visit) const {
+  footprint_.reads = ~std::uint64_t{0};  // every worker's sends and deliveries change what this shows
   for (const auto& [key, message] : inflight_) visit(checkers::InFlightMessage{key.second, key.first, &message, false});
   for (const Host& h : hosts_) {
     for (const PoolTask& task : h.backlog) {
@@ -56,6 +57,11 @@ void World::ForEachInFlight(const std::function<void(const checkers::InFlightMes
 
 const core::ContextView& World::worker(int w) const {
   auto i = static_cast<std::size_t>(w);
+  if (w >= kFirstGlobalWorker) {
+    footprint_.global = true;
+  } else {
+    footprint_.reads |= std::uint64_t{1} << w;
+  }
   if (stale_[i] != 0) {
     hosts_[i].core.View(views_[i]);
     stale_[i] = 0;

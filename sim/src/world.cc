@@ -155,7 +155,7 @@ bool World::Yield() {
 }
 
 void World::Touch(int worker) {
-  if (worker < 0 || worker >= 64) {
+  if (worker < 0 || worker >= kFirstGlobalWorker) {
     footprint_.global = true;
   } else {
     footprint_.workers |= std::uint64_t{1} << worker;
@@ -442,7 +442,7 @@ void World::Begin() {
 }
 
 bool World::MainTurn() {
-  TouchAll();  // the main loop acts only when nothing is enabled: timers, flushed barriers, join
+  footprint_.main_turn = true;  // the main loop acts only when nothing is enabled: timers, flushed barriers, join
   if (bound_hit_ || stopped_ || failure_) return false;
   if (ReleaseFlushedBarriers()) return true;
   std::size_t waiting = join_waiters_.size();

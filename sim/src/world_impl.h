@@ -32,6 +32,11 @@ class Hasher {
   std::uint64_t h_ = 0xcbf29ce484222325ULL;
 };
 
+// StepFootprint's bits: workers below 63 have their own; the barriers share the last one, and any higher worker
+// makes a step global.
+inline constexpr int kFirstGlobalWorker = 63;
+inline constexpr std::uint64_t kBarriersBit = std::uint64_t{1} << kFirstGlobalWorker;
+
 // kStep item keys: fibers are small ids, messages set this bit over their network sequence number.
 inline constexpr std::uint64_t kMessageItem = std::uint64_t{1} << 63;
 
@@ -248,7 +253,9 @@ class World : public checkers::GlobalView {
   std::exception_ptr failure_;
   int pending_slot_worker_ = -1;  // the worker whose pool task is being processed (its slot may pass to a function)
   bool slot_taken_by_function_ = false;
-  StepFootprint footprint_;  // since the last kStep choice; reset when the chooser picks
+  // Since the last kStep choice; reset when the chooser picks. Mutable: the checkers' reads through the const
+  // GlobalView are recorded in it.
+  mutable StepFootprint footprint_;
   void Touch(int worker);    // a step acts on this worker
   void TouchAll() { footprint_.global = true; }  // a step reaches beyond its worker (barrier, abort, timers)
   Hasher hash_;

@@ -35,12 +35,22 @@ struct Bounds {
 class ExtraInvariant : public checkers::RunObserver {
  public:
   virtual std::unique_ptr<ExtraInvariant> Clone() const = 0;
+  // Its memory of the run so far, as the state of a monitor: state hashing treats two visits to one world state
+  // with different memories as different states, so an invariant about the history (an order of events) is checked
+  // on every history, not only on the first one that reached the state.
+  virtual std::uint64_t Fingerprint() const = 0;
 };
 
 struct ExploreOptions {
   Bounds bounds;
   bool state_hashing = true;     // prune states already explored (with at least the same budget left)
   bool sleep_sets = true;        // prune reorderings of deliveries to different workers
+  // Dynamic partial-order reduction (source-DPOR, Abdulla et al. 2014) instead of state hashing: a stateless search
+  // that runs one schedule per class of schedules equivalent up to reordering independent steps, adding a branch
+  // only where a run showed two dependent steps that could have run the other way round (docs/explore.md). It uses
+  // sleep sets and ignores state_hashing; it does not combine with a depth bound or `shortest`, as a run cut short
+  // hides the races past its end.
+  bool dpor = false;
   std::uint64_t max_runs = 0;    // 0: no budget; with one, the search may end incomplete
   // Search for the shortest counterexample: iterative deepening over max_depth (1, 2, 4, ... up to the bound).
   bool shortest = false;
@@ -62,6 +72,8 @@ struct ExploreStats {
   std::uint64_t revisits = 0;         // runs cut at a state already explored
   std::uint64_t sleep_pruned = 0;     // runs cut because every enabled step was asleep
   std::uint64_t depth_cut = 0;        // runs cut at the depth bound: the search is complete only within it
+  std::uint64_t races = 0;            // DPOR: pairs of dependent steps that could have run the other way round
+  std::uint64_t race_branches = 0;    // DPOR: branches those races added (the others were covered already)
   std::uint64_t max_depth = 0;        // the most choice points on one run
   double seconds = 0;
   double states_per_second() const { return seconds > 0 ? static_cast<double>(transitions) / seconds : 0; }

@@ -36,6 +36,11 @@ struct RunConfig {
   // Expectations that assume them are judged only then: the debug counters at program barriers (PyTorch's tests wait
   // for them under their own timing) and allowed sets marked own_faults_only. Otherwise they are recorded as such.
   bool own_faults = true;
+  // Ask the chooser before every step, even one with a single option, so that each step is a choice of its own: the
+  // exhaustive explorer's dynamic partial-order reduction needs every step's footprint and when each step became
+  // enabled. A choice list recorded with it holds those single-option choices too; without them (the normal way) it
+  // is the same run.
+  bool every_step_is_a_choice = false;
 };
 
 enum class Outcome {
@@ -106,16 +111,26 @@ RunResult Run(const Scenario& scenario, const RunConfig& config, Chooser& choose
 // Call it from RunObserver::OnStepEnd; nullopt when `view` is not a simulated World.
 std::optional<std::uint64_t> StateFingerprint(const checkers::GlobalView& view);
 
-// For the explorer's partial-order reduction (sleep sets): what the steps of a run since its last kStep choice acted
-// on. A fiber step acts on its worker and a delivery on its receiver; a step that arrives at or releases a barrier,
-// aborts a worker, or that the main loop takes when nothing is enabled (timers, barrier flushes, join) reaches
-// beyond one worker (`global`). Workers from 64 on count as global.
+// For the explorer's partial-order reductions (sleep sets, DPOR): what the steps of a run since its last kStep choice
+// acted on. A fiber step acts on its worker and a delivery on its receiver; a step that aborts a worker reaches
+// beyond one worker (`global`); arriving at a barrier acts on the barriers (bit 63), and the last arrival reads every
+// worker; what the main loop does when nothing is enabled (timers, barrier flushes, join) is `main_turn`. Workers
+// from 63 on count as global. The checkers' reads count too: after a step they may read other workers' views
+// (`reads`; the in-flight messages count as every worker's), and a step that changes what a checker read does not
+// commute with that step, as the check could come out differently.
 struct StepFootprint {
-  std::uint64_t workers = 0;  // bit w: worker w
-  bool global = false;
+  std::uint64_t workers = 0;  // bit w: the step acted on worker w
+  std::uint64_t reads = 0;    // bit w: the checkers read worker w after the step
+  bool global = false;        // the step itself reached beyond its worker
+  // After the step nothing was enabled and the main loop acted (timers, barrier flushes, join): every step before
+  // it ran first, and every step after it was enabled by it.
+  bool main_turn = false;
   bool Independent(const StepFootprint& other) const {
-    return !global && !other.global && (workers & other.workers) == 0;
+    return !global && !other.global && !main_turn && !other.main_turn && (workers & other.workers) == 0 &&
+           (workers & other.reads) == 0 && (reads & other.workers) == 0;
   }
+  // What the step itself did, without the main loop's turn after it.
+  StepFootprint Own() const { return StepFootprint{workers, reads, global, false}; }
 };
 // nullopt when `view` is not a simulated World. Call from a Chooser during a kStep choice.
 std::optional<StepFootprint> StepsSinceChoice(const checkers::GlobalView& view);

@@ -8,6 +8,7 @@
 #include "rrefsim/scenarios/scenario_json.h"
 #include "rrefsim/scenarios/trace_run.h"
 #include "rrefsim/sim/network.h"
+#include "rrefsim/sim/symmetry.h"
 #include "trace_commands.h"
 
 namespace rrefsim::cli {
@@ -88,11 +89,17 @@ std::string WriteCounterexample(const ExploreCliOptions& o, const scenarios::Cat
   return path;
 }
 
+// The group the search reduced by (1: none), as the explorer's worlds compute it (sim::ScenarioSymmetry).
+std::size_t SymmetryGroup(const ExploreCliOptions& o, const scenarios::CatalogEntry& entry) {
+  return o.search.symmetry && o.search.state_hashing ? sim::ScenarioSymmetry(entry.scenario).size() : 1;
+}
+
 void Print(const ExploreCliOptions& o, const scenarios::CatalogEntry& entry, const Outcome& out) {
   const explore::ExploreResult& r = out.result;
   if (o.json) {
     nlohmann::json line = {{"scenario", entry.name}, {"bound", BoundText(entry, o.search, o.protocol)},
-                           {"complete", r.complete}, {"verdict", Verdict(r)}, {"reduced", StatsJson(r.stats)}};
+                           {"complete", r.complete}, {"verdict", Verdict(r)}, {"reduced", StatsJson(r.stats)},
+                           {"symmetry_group", SymmetryGroup(o, entry)}};
     if (out.unreduced) line["unreduced"] = StatsJson(out.unreduced->stats);
     if (!out.trace_path.empty()) line["trace"] = out.trace_path;
     nlohmann::json defects = nlohmann::json::array();
@@ -102,6 +109,7 @@ void Print(const ExploreCliOptions& o, const scenarios::CatalogEntry& entry, con
     return;
   }
   std::printf("%s: %s\n  bound: %s\n", entry.name.c_str(), Verdict(r).c_str(), BoundText(entry, o.search, o.protocol).c_str());
+  std::printf("  symmetry group: %zu permutation(s) of interchangeable workers\n", SymmetryGroup(o, entry));
   std::printf("%s", StatsText(out.unreduced ? "with sleep sets" : "search", r.stats).c_str());
   if (out.unreduced) std::printf("%s", StatsText("without sleep sets", out.unreduced->stats).c_str());
   for (const checkers::Violation& v : r.expected_seen) {
@@ -141,6 +149,8 @@ ExploreCommand::ExploreCommand(CLI::App& app) {
   command_->add_flag("--compare", options_.compare, "also search without sleep sets (the reduction), and report both");
   command_->add_flag("!--no-state-hashing", options_.search.state_hashing, "do not prune revisited states");
   command_->add_flag("!--no-sleep-sets", options_.search.sleep_sets, "do not prune commuting deliveries");
+  command_->add_flag("!--no-symmetry", options_.search.symmetry, "do not merge states that differ by a renaming of "
+                     "interchangeable workers");
   command_->add_option("--faults", options_.profile, "fault profile (default: the scenario's own)")
       ->check(CLI::IsMember(sim::FaultProfiles()));
   command_->add_option("--fault", options_.faults, "override a fault setting, KEY=VALUE (repeatable)");

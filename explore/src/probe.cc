@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "rrefsim/sim/symmetry.h"
 #include "rrefsim/sim/world.h"
 
 namespace rrefsim::explore::detail {
@@ -143,14 +144,15 @@ std::map<std::uint64_t, sim::StepFootprint> Probe::InheritedSleep(const Node& no
 // earlier visit and are awake now; with a depth bound, a visit with more depth left explores it again in full.
 // Steps are compared by sim::StepIdentity, as sequence numbers and fiber ids differ between paths.
 bool Probe::CheckVisited(Node& node) {
-  const std::optional<std::uint64_t> fingerprint = sim::StateFingerprint(*view_);
-  if (!fingerprint) return false;
+  // Under symmetry (sim/symmetry.h) the state and the steps are keyed in the renaming that gave the canonical state.
+  const std::optional<sim::CanonicalState> canonical = sim::CanonicalFingerprint(*view_, options_.symmetry);
+  if (!canonical) return false;
   const std::uint64_t key =
-      Mix(Mix(*fingerprint, static_cast<std::uint64_t>(duplicates_)), static_cast<std::uint64_t>(drops_));
+      Mix(Mix(canonical->fingerprint, static_cast<std::uint64_t>(duplicates_)), static_cast<std::uint64_t>(drops_));
   std::vector<std::uint64_t> ids;  // per option
   std::vector<std::uint64_t> asleep;
   for (std::uint64_t i = 0; i < node.items.size(); ++i) {
-    ids.push_back(sim::StepIdentity(*view_, node.items[i]));
+    ids.push_back(sim::CanonicalStepIdentity(*view_, node.items[i], options_.symmetry, canonical->element));
     if (node.sleep.contains(node.items[i])) asleep.push_back(ids.back());
   }
   std::sort(asleep.begin(), asleep.end());

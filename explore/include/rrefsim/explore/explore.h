@@ -50,6 +50,9 @@ struct ExploreOptions {
   // stops (OnStepEnd returns false) is a counterexample, reported as checker "extra_invariant". The search runs
   // copies of it (ExtraInvariant::Clone), started at the root by OnStart and copied with the world at each snapshot.
   const ExtraInvariant* extra_invariant = nullptr;
+  // Symmetry reduction (docs/explore.md): states are keyed by their canonical fingerprint over the scenario's group
+  // of interchangeable workers (sim::ScenarioSymmetry); nothing changes for a scenario whose group is the identity.
+  bool symmetry = true;
 };
 
 struct ExploreStats {

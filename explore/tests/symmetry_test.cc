@@ -175,5 +175,29 @@ TEST(Symmetry, TheSearchReachesTheSameEndsWithFewerStates) {
   }
 }
 
+// Catalog scenarios whose idle workers are interchangeable (S1, S8: the two idle ones; S2, S6: all three): the same
+// verdict and the same ends with and without symmetry, within one duplicate too.
+TEST(Symmetry, IdleWorkersOfTheCatalogReduceWithoutChangingWhatTheSearchFinds) {
+  for (const char* name : {"s1_remote_to_here", "s2_remote_to_self", "s6_owner_to_self", "s8_fetch_before_owner"}) {
+    const scenarios::CatalogEntry& entry = Entry(name);
+    EXPECT_GT(sim::ScenarioSymmetry(entry.scenario).size(), 1u) << name;
+    for (core::ProtocolMode mode : {core::ProtocolMode::kPytorch, core::ProtocolMode::kHardened}) {
+      for (int duplicates : {0, 1}) {
+        const Searched with = Search(entry, mode, true, duplicates);
+        const Searched without = Search(entry, mode, false, duplicates);
+        EXPECT_EQ(with.result.complete, without.result.complete) << name;
+        ASSERT_EQ(with.result.counterexample.has_value(), without.result.counterexample.has_value()) << name;
+        if (with.result.counterexample) {
+          EXPECT_EQ(with.result.counterexample->violations.front().checker,
+                    without.result.counterexample->violations.front().checker) << name;
+        } else {
+          EXPECT_EQ(with.ends, without.ends) << name << " duplicates " << duplicates;
+        }
+        EXPECT_LT(with.result.stats.distinct_states, without.result.stats.distinct_states) << name;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace rrefsim::explore

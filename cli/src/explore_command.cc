@@ -109,13 +109,13 @@ void Print(const ExploreCliOptions& o, const scenarios::CatalogEntry& entry, con
     return;
   }
   std::printf("%s: %s\n  bound: %s\n", entry.name.c_str(), Verdict(r).c_str(), BoundText(entry, o.search, o.protocol).c_str());
-  std::printf("  symmetry group: %zu permutation(s) of interchangeable workers\n", SymmetryGroup(o, entry));
   std::printf("%s", StatsText(out.unreduced ? "with sleep sets" : "search", r.stats).c_str());
   if (out.unreduced) std::printf("%s", StatsText("without sleep sets", out.unreduced->stats).c_str());
   for (const checkers::Violation& v : r.expected_seen) {
     std::printf("  known PyTorch defect the scenario declares, shown by some schedule: %s: %s\n", v.checker.c_str(),
                 v.text.c_str());
   }
+  std::printf("  symmetry group: %zu permutation(s) of interchangeable workers\n", SymmetryGroup(o, entry));
   if (!out.trace_path.empty()) {
     std::printf("  trace:  %s\n  replay: %s replay %s\n", out.trace_path.c_str(), o.program.c_str(),
                 out.trace_path.c_str());
@@ -149,14 +149,14 @@ ExploreCommand::ExploreCommand(CLI::App& app) {
   command_->add_flag("--compare", options_.compare, "also search without sleep sets (the reduction), and report both");
   command_->add_flag("!--no-state-hashing", options_.search.state_hashing, "do not prune revisited states");
   command_->add_flag("!--no-sleep-sets", options_.search.sleep_sets, "do not prune commuting deliveries");
-  command_->add_flag("!--no-symmetry", options_.search.symmetry, "do not merge states that differ by a renaming of "
-                     "interchangeable workers");
   command_->add_option("--faults", options_.profile, "fault profile (default: the scenario's own)")
       ->check(CLI::IsMember(sim::FaultProfiles()));
   command_->add_option("--fault", options_.faults, "override a fault setting, KEY=VALUE (repeatable)");
   command_->add_option("--protocol", options_.protocol, "protocol mode")->check(CLI::IsMember({"pytorch", "hardened"}));
   command_->add_flag("--json", options_.json, "one JSON object per scenario on stdout");
   command_->add_option("--out", options_.out_dir, "directory for the counterexample's trace")->capture_default_str();
+  command_->add_flag("!--no-symmetry", options_.search.symmetry, "do not merge states that differ by a renaming of "
+                     "interchangeable workers");
 }
 
 std::optional<int> ExploreCommand::Dispatch(const std::string& program) {

@@ -4,7 +4,6 @@
 #include <stdexcept>
 #include <string>
 
-#include "rrefsim/sim/symmetry.h"
 #include "rrefsim/sim/world.h"
 
 namespace rrefsim::explore::detail {

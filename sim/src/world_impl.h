@@ -256,10 +256,10 @@ class World : public checkers::GlobalView {
   StepFootprint footprint_;  // since the last kStep choice; reset when the chooser picks
   void Touch(int worker);    // a step acts on this worker
   void TouchAll() { footprint_.global = true; }  // a step reaches beyond its worker (barrier, abort, timers)
-  mutable std::shared_ptr<const WorkerGroup> symmetry_;  // Symmetry()
   Hasher hash_;
   Hasher order_hash_;
   RunResult result_;
+  mutable std::shared_ptr<const WorkerGroup> symmetry_;  // Symmetry()
 };
 
 // The Boost.Fiber algorithm: every pick among ready fibers and due messages goes through World::ChooseStep.

@@ -21,6 +21,7 @@
 #include "rrefsim/scenarios/catalog.h"
 #include "rrefsim/scenarios/runner.h"
 #include "rrefsim/sim/chooser.h"
+#include "rrefsim/sim/symmetry.h"
 #include "rrefsim/sim/world.h"
 
 namespace rrefsim::explore {

@@ -72,8 +72,11 @@ class OnlyWorkers : public sim::Chooser {
 
 // Runs `scenario` stepwise with OnlyWorkers(preferred) and stops before choice `depth`.
 struct Walk {
-  Walk(const sim::Scenario& scenario, std::vector<int> preferred, int depth) : chooser(std::move(preferred)) {
+  Walk(const sim::Scenario& scenario, std::vector<int> preferred, int depth,
+       core::ProtocolMode mode = core::ProtocolMode::kPytorch)
+      : chooser(std::move(preferred)) {
     config.fingerprints = true;
+    config.mode = mode;
     config.faults.delay_min = config.faults.delay_max = 0;
     run = std::make_unique<sim::SteppedRun>(scenario, config, chooser);
     chooser.Watch(run->view());
@@ -88,12 +91,14 @@ struct Walk {
 
 // User 1 runs (the owner when user 1 cannot) while users 2 and 3 wait; and the same with user 2 in user 1's place:
 // the two worlds are each other's image under the swap of 1 and 2 at every depth, RRef ids created on the user and
-// the owner's maps keyed by them included.
+// the owner's maps keyed by them included; in hardened mode also the per-peer streams, inboxes and reply caches.
 TEST(Symmetry, WorldsThatDifferBySwappingTwoUsersHaveOneCanonicalFingerprint) {
   const sim::Scenario& scenario = Entry("symmetric_users_3").scenario;
-  for (int depth = 2; depth <= 7; ++depth) {
-    Walk one(scenario, {1, 0}, depth);
-    Walk two(scenario, {2, 0}, depth);
+  for (int run = 0; run < 2 * 24; ++run) {
+    const core::ProtocolMode mode = run < 24 ? core::ProtocolMode::kPytorch : core::ProtocolMode::kHardened;
+    const int depth = 2 + run % 24;  // past user 1's (2's) end, where the first option moves the other users
+    Walk one(scenario, {1, 0}, depth, mode);
+    Walk two(scenario, {2, 0}, depth, mode);
     const checkers::GlobalView& a = one.run->view();
     const checkers::GlobalView& b = two.run->view();
     EXPECT_NE(sim::CanonicalFingerprint(a, false)->fingerprint, sim::CanonicalFingerprint(b, false)->fingerprint)

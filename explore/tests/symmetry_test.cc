@@ -144,9 +144,11 @@ struct Searched {
   std::set<std::string> ends;
 };
 
-// symmetric_users_3 without the fetch (remote, then del), so that the search without symmetry stays short.
+// symmetric_users_3 without the fetch (remote, then del) and without the final graceful shutdown, so that the search
+// without symmetry stays short.
 scenarios::CatalogEntry UsersWithoutFetch() {
   scenarios::CatalogEntry entry = Entry("symmetric_users_3");
+  entry.scenario.graceful_shutdown = false;
   for (int w = 1; w <= 3; ++w) {
     std::vector<sim::Op>& ops = entry.scenario.programs[static_cast<std::size_t>(w)].ops;
     ops = {ops.front(), ops.back()};

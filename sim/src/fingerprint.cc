@@ -115,10 +115,13 @@ std::uint64_t World::Fingerprint(const core::WorkerRenaming* renaming) const {
   h.Mix(static_cast<std::uint64_t>(now_));
   h.Mix(network_.Fingerprint(r));
   const auto fiber_name = [this, r](std::uint64_t id) { return FiberNameHash(fibers_.at(id), r); };
-  std::vector<int> renamed_from(static_cast<std::size_t>(workers()));  // host p is the renamed host of renamed_from[p]
-  for (int w = 0; w < workers(); ++w) renamed_from[static_cast<std::size_t>(r ? (*r)(static_cast<core::WorkerId>(w)) : w)] = w;
-  for (const int w : renamed_from) {
-    const Host& host = hosts_[static_cast<std::size_t>(w)];
+  std::vector<int> renamed_from;  // under a renaming, host p is the renamed host of worker renamed_from[p]
+  if (r != nullptr) {
+    renamed_from.resize(static_cast<std::size_t>(workers()));
+    for (int w = 0; w < workers(); ++w) renamed_from[static_cast<std::size_t>((*r)(static_cast<core::WorkerId>(w)))] = w;
+  }
+  for (int p = 0; p < workers(); ++p) {
+    const Host& host = hosts_[static_cast<std::size_t>(r != nullptr ? renamed_from[static_cast<std::size_t>(p)] : p)];
     h.Mix(host.core.Fingerprint(r));  // the whole core, private state included (core/src/fingerprint.cc)
     h.Mix(static_cast<std::uint64_t>(host.busy_slots));
     for (const PoolTask& task : host.backlog) {  // in order: the backlog is a FIFO
@@ -131,7 +134,7 @@ std::uint64_t World::Fingerprint(const core::WorkerRenaming* renaming) const {
       h.Mix(outcome.error ? *outcome.error : std::string("ok"));
       if (r != nullptr && outcome.error) h.Mix(r->tag);  // an error text may name a worker
       h.Mix(static_cast<std::uint64_t>(outcome.value.payload));
-      for (core::Handle r : outcome.value.rrefs) h.Mix(r.id);
+      for (core::Handle handle : outcome.value.rrefs) h.Mix(handle.id);
     }
     for (const auto& [future, fiber] : host.waiters) {
       h.Mix(static_cast<std::uint64_t>(future));
@@ -149,7 +152,11 @@ std::uint64_t World::Fingerprint(const core::WorkerRenaming* renaming) const {
   for (const auto& [id, f] : fibers_) {
     Hasher m;
     m.Mix(static_cast<std::uint64_t>(r ? (*r)(static_cast<core::WorkerId>(f.worker)) : f.worker));
-    m.Mix(r ? RenamedFiberName(f, *r) : f.name);
+    if (r != nullptr) {
+      m.Mix(RenamedFiberName(f, *r));
+    } else {
+      m.Mix(f.name);
+    }
     m.Mix(static_cast<std::uint64_t>(f.state));
     MixWaitingFor(m, f, r);
     m.Mix(f.position);

@@ -97,6 +97,11 @@ WorkerGroup ScenarioSymmetry(const Scenario& scenario) {
     if (MapsOntoItself(scenario, r)) group.elements.push_back(std::move(r));
   }
   for (core::WorkerId w = 1; group.size() > kMaxGroupSize; ++w) group = Stabiliser(group, w);
+  group.orbits = group.elements.front();
+  for (const core::WorkerRenaming& r : group.elements) {
+    for (std::size_t w = 0; w < r.to.size(); ++w) group.orbits.to[w] = std::min(group.orbits.to[w], r.to[w]);
+  }
+  group.orbits.tag = TagOf(group.orbits.to);
   return group;
 }
 
@@ -114,10 +119,21 @@ std::optional<CanonicalState> CanonicalFingerprint(const checkers::GlobalView& v
   if (world == nullptr) return std::nullopt;
   if (!symmetry || world->Symmetry().trivial()) return CanonicalState{world->Fingerprint(), 0};
   const std::vector<core::WorkerRenaming>& elements = world->Symmetry().elements;
-  CanonicalState best{world->Fingerprint(&elements[0]), 0};
-  for (std::size_t i = 1; i < elements.size(); ++i) {
+  // The renamed state's workers in order, by signature: the same sequence for a state and its renamed image, so the
+  // renamings that make it smallest are those of the image, composed. Only they get the (costlier) fingerprint.
+  std::vector<std::uint64_t> signature(static_cast<std::size_t>(world->workers()));
+  for (int w = 0; w < world->workers(); ++w) signature[static_cast<std::size_t>(w)] = world->OrbitSignature(w);
+  std::vector<std::uint64_t> renamed(signature.size());
+  std::vector<std::uint64_t> smallest;
+  std::optional<CanonicalState> best;
+  for (std::size_t i = 0; i < elements.size(); ++i) {
+    for (std::size_t w = 0; w < signature.size(); ++w) {
+      renamed[static_cast<std::size_t>(elements[i](static_cast<core::WorkerId>(w)))] = signature[w];
+    }
+    if (best && renamed > smallest) continue;
     const std::uint64_t fingerprint = world->Fingerprint(&elements[i]);
-    if (fingerprint < best.fingerprint) best = CanonicalState{fingerprint, i};
+    if (!best || renamed < smallest || fingerprint < best->fingerprint) best = CanonicalState{fingerprint, i};
+    smallest = renamed;
   }
   return best;
 }

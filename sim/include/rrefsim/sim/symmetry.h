@@ -20,6 +20,9 @@ namespace rrefsim::sim {
 // have more than kMaxGroupSize elements, a subgroup (the stabiliser of worker 1, then of 2, ...) that has fewer.
 struct WorkerGroup {
   std::vector<core::WorkerRenaming> elements;
+  // Each worker mapped to the smallest worker of its orbit under the group (not a bijection: a signature, not a
+  // renaming of the state).
+  core::WorkerRenaming orbits;
   std::size_t size() const { return elements.size(); }
   bool trivial() const { return elements.size() <= 1; }
 };
@@ -37,8 +40,10 @@ WorkerGroup ScenarioSymmetry(const Scenario& scenario);
 Block RenameDestinations(const Block& block, const core::WorkerRenaming& renaming);
 
 // A state's canonical fingerprint: the smallest fingerprint of the world under the renamings of its scenario's
-// group, and the element that gave it (the first such, in the group's order). With symmetry off or a trivial group,
-// exactly StateFingerprint and element 0. Nullopt when the view is not a simulated world.
+// group that give the smallest sequence of per-worker orbit signatures (World::OrbitSignature; usually one renaming,
+// more when workers are in equal states), and the element that gave it (the first such, in the group's order). Both
+// minima are over the whole group, so a state and its renamed image get the same one. With symmetry off or a
+// trivial group, exactly StateFingerprint and element 0. Nullopt when the view is not a simulated world.
 struct CanonicalState {
   std::uint64_t fingerprint = 0;
   std::size_t element = 0;

@@ -118,7 +118,9 @@ std::uint64_t World::Fingerprint(const core::WorkerRenaming* renaming) const {
   std::vector<int> renamed_from;  // under a renaming, host p is the renamed host of worker renamed_from[p]
   if (r != nullptr) {
     renamed_from.resize(static_cast<std::size_t>(workers()));
-    for (int w = 0; w < workers(); ++w) renamed_from[static_cast<std::size_t>((*r)(static_cast<core::WorkerId>(w)))] = w;
+    for (int w = 0; w < workers(); ++w) {
+      renamed_from[static_cast<std::size_t>((*r)(static_cast<core::WorkerId>(w)))] = w;
+    }
   }
   for (int p = 0; p < workers(); ++p) {
     const Host& host = hosts_[static_cast<std::size_t>(r != nullptr ? renamed_from[static_cast<std::size_t>(p)] : p)];

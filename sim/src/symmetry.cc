@@ -74,7 +74,9 @@ Block RenameDestinations(const Block& block, const core::WorkerRenaming& renamin
   for (Op& op : renamed.ops) {
     if (UsesDestination(op) && Renamable(op.to)) {
       const std::int64_t to = op.to.value;
-      if (to >= 0 && to < static_cast<std::int64_t>(renaming.to.size())) op.to.value = renaming(static_cast<core::WorkerId>(to));
+      if (to >= 0 && to < static_cast<std::int64_t>(renaming.to.size())) {
+        op.to.value = renaming(static_cast<core::WorkerId>(to));
+      }
     }
     op.then_ops = RenameDestinations(Block{op.then_ops}, renaming).ops;
     op.else_ops = RenameDestinations(Block{op.else_ops}, renaming).ops;
@@ -146,7 +148,8 @@ std::uint64_t CanonicalStepIdentity(const checkers::GlobalView& view, std::uint6
   return world->IdentityOfItem(item, &world->Symmetry().elements.at(element));
 }
 
-std::optional<std::uint64_t> RenamedFingerprint(const checkers::GlobalView& view, const core::WorkerRenaming& renaming) {
+std::optional<std::uint64_t> RenamedFingerprint(const checkers::GlobalView& view,
+                                                const core::WorkerRenaming& renaming) {
   const detail::World* world = AsWorld(view);
   if (world == nullptr) return std::nullopt;
   return world->Fingerprint(&renaming);

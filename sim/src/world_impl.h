@@ -154,7 +154,9 @@ class World : public checkers::GlobalView {
   const WorkerGroup& Symmetry() const;
   // Worker w's core fingerprint with every worker named by its orbit (WorkerGroup::orbits): the same for w in a state
   // and for π(w) in the state renamed by π, so it orders the renamings to try first (symmetry.cc).
-  std::uint64_t OrbitSignature(int w) const { return hosts_[static_cast<std::size_t>(w)].core.Fingerprint(&Symmetry().orbits); }
+  std::uint64_t OrbitSignature(int w) const {
+    return hosts_[static_cast<std::size_t>(w)].core.Fingerprint(&Symmetry().orbits);
+  }
   // What the steps since the last kStep choice touched (StepsSinceChoice), and a kStep item's worker (StepWorker).
   StepFootprint footprint() const { return footprint_; }
   int WorkerOfItem(std::uint64_t item) const;

@@ -29,9 +29,9 @@ struct WorkerGroup {
 inline constexpr int kMaxSymmetricWorkers = 8;
 inline constexpr std::size_t kMaxGroupSize = 120;
 
-// Every permutation π fixing worker 0 such that, with every absolute destination ("to": N) renamed by π, programs[π(w)]
-// equals programs[w] for every w, every function body equals itself, and the counter expectations map onto
-// themselves. A scenario with a relative or computed destination ({"self": k}, {"args": k}) or a payload computed
+// Every permutation π fixing worker 0 such that, with every absolute destination ("to": N) renamed by π,
+// programs[π(w)] equals programs[w] for every w, every function body equals itself, and the counter expectations
+// map onto themselves. A scenario with a relative or computed destination ({"self": k}, {"args": k}) or a payload computed
 // from the worker's own number gets the identity only: those do not commute with a renaming. The fault settings
 // (FaultConfig) name no worker, so they never break a symmetry.
 WorkerGroup ScenarioSymmetry(const Scenario& scenario);
@@ -56,7 +56,8 @@ std::uint64_t CanonicalStepIdentity(const checkers::GlobalView& view, std::uint6
                                     std::size_t element);
 
 // The world's fingerprint with its workers renamed by `renaming` (for tests); nullopt when not a simulated world.
-std::optional<std::uint64_t> RenamedFingerprint(const checkers::GlobalView& view, const core::WorkerRenaming& renaming);
+std::optional<std::uint64_t> RenamedFingerprint(const checkers::GlobalView& view,
+                                                const core::WorkerRenaming& renaming);
 
 // The group of the view's scenario (1 element when not a simulated world).
 std::size_t SymmetryGroupSize(const checkers::GlobalView& view);

@@ -91,7 +91,8 @@ std::string WriteCounterexample(const ExploreCliOptions& o, const scenarios::Cat
 
 // The group the search reduced by (1: none), as the explorer's worlds compute it (sim::ScenarioSymmetry).
 std::size_t SymmetryGroup(const ExploreCliOptions& o, const scenarios::CatalogEntry& entry) {
-  return o.search.symmetry && o.search.state_hashing ? sim::ScenarioSymmetry(entry.scenario).size() : 1;
+  const bool on = o.search.symmetry && o.search.state_hashing && o.search.extra_invariant == nullptr;
+  return on ? sim::ScenarioSymmetry(entry.scenario).size() : 1;
 }
 
 void Print(const ExploreCliOptions& o, const scenarios::CatalogEntry& entry, const Outcome& out) {

@@ -53,6 +53,7 @@ struct ExploreOptions {
   const ExtraInvariant* extra_invariant = nullptr;
   // Symmetry reduction (docs/explore.md): states are keyed by their canonical fingerprint over the scenario's group
   // of interchangeable workers (sim::ScenarioSymmetry); nothing changes for a scenario whose group is the identity.
+  // Off with an extra_invariant, whose memory may tell workers apart.
   bool symmetry = true;
 };
 

@@ -45,6 +45,11 @@ expect 0 "hardened mode: a lost message is resent, and the search with one drop 
 says "drops <= 1, choice points unbounded, protocol hardened" "the bound names the drop and the mode"
 expect 0 "a run budget leaves the search incomplete" -- "$rrefsim" explore s3_user_to_user --max-runs 5
 says "INCOMPLETE" "the verdict says the search is incomplete"
+expect 0 "interchangeable users: the search reduces by their symmetry group" -- \
+  "$rrefsim" explore symmetric_users_3 --json --max-runs 2000
+says '"symmetry_group":6' "the JSON line holds the group's size (S_3 on the three users)"
+expect 0 "--no-symmetry searches without it" -- "$rrefsim" explore symmetric_users_3 --no-symmetry --max-runs 2000
+says "symmetry group: 1 permutation" "the text output says no reduction by symmetry"
 expect 2 "unknown scenario" -- "$rrefsim" explore nope
 expect 2 "bad fault override" -- "$rrefsim" explore s1_remote_to_here --fault drop=2
 expect 2 "negative bound" -- "$rrefsim" explore s1_remote_to_here --duplicates -1

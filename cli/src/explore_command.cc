@@ -8,6 +8,7 @@
 #include "rrefsim/scenarios/scenario_json.h"
 #include "rrefsim/scenarios/trace_run.h"
 #include "rrefsim/sim/network.h"
+#include "rrefsim/sim/symmetry.h"
 #include "trace_commands.h"
 
 namespace rrefsim::cli {
@@ -96,11 +97,18 @@ std::string WriteCounterexample(const ExploreCliOptions& o, const scenarios::Cat
   return path;
 }
 
+// The group the search reduced by (1: none), as the explorer's worlds compute it (sim::ScenarioSymmetry).
+std::size_t SymmetryGroup(const ExploreCliOptions& o, const scenarios::CatalogEntry& entry) {
+  const bool on = o.search.symmetry && o.search.state_hashing && !o.search.dpor && o.search.extra_invariant == nullptr;
+  return on ? sim::ScenarioSymmetry(entry.scenario).size() : 1;
+}
+
 void Print(const ExploreCliOptions& o, const scenarios::CatalogEntry& entry, const Outcome& out) {
   const explore::ExploreResult& r = out.result;
   if (o.json) {
     nlohmann::json line = {{"scenario", entry.name}, {"bound", BoundText(entry, o.search, o.protocol)},
-                           {"complete", r.complete}, {"verdict", Verdict(r)}, {"reduced", StatsJson(r.stats)}};
+                           {"complete", r.complete}, {"verdict", Verdict(r)}, {"reduced", StatsJson(r.stats)},
+                           {"symmetry_group", SymmetryGroup(o, entry)}};
     if (out.unreduced) line["unreduced"] = StatsJson(out.unreduced->stats);
     if (!out.trace_path.empty()) line["trace"] = out.trace_path;
     nlohmann::json defects = nlohmann::json::array();
@@ -116,6 +124,7 @@ void Print(const ExploreCliOptions& o, const scenarios::CatalogEntry& entry, con
     std::printf("  known PyTorch defect the scenario declares, shown by some schedule: %s: %s\n", v.checker.c_str(),
                 v.text.c_str());
   }
+  std::printf("  symmetry group: %zu permutation(s) of interchangeable workers\n", SymmetryGroup(o, entry));
   if (!out.trace_path.empty()) {
     std::printf("  trace:  %s\n  replay: %s replay %s\n", out.trace_path.c_str(), o.program.c_str(),
                 out.trace_path.c_str());
@@ -158,6 +167,8 @@ ExploreCommand::ExploreCommand(CLI::App& app) {
   command_->add_option("--protocol", options_.protocol, "protocol mode")->check(CLI::IsMember({"pytorch", "hardened"}));
   command_->add_flag("--json", options_.json, "one JSON object per scenario on stdout");
   command_->add_option("--out", options_.out_dir, "directory for the counterexample's trace")->capture_default_str();
+  command_->add_flag("!--no-symmetry", options_.search.symmetry, "do not merge states that differ by a renaming of "
+                     "interchangeable workers");
 }
 
 std::optional<int> ExploreCommand::Dispatch(const std::string& program) {

@@ -7,7 +7,13 @@
 // copies of it in Attempt, RetryEntry, HardenedRequest). They only break ties between timers due at the same time,
 // and every new timer gets a larger one, so the timers' order (hashed: the set is walked in firing order) is all
 // they decide. `out` is the output of the call in progress (none between calls).
+//
+// Under a WorkerRenaming (symmetry reduction) every worker id goes through StateHasher::Rename, and the maps keyed by
+// worker or globally unique ids are folded as multisets (MixEach): the renaming changes their sorted order. Without
+// one the hash is exactly the plain one, word for word.
 #include "rrefsim/core/fingerprint.h"
+
+#include <algorithm>
 
 #include "worker_impl.h"
 
@@ -19,12 +25,38 @@ void StateHasher::Mix(std::string_view text) {
 }
 
 void StateHasher::Mix(const GloballyUniqueId& id) {
-  Mix(static_cast<std::uint64_t>(id.local_id) ^ (static_cast<std::uint64_t>(id.created_on) << 48));
+  Mix(static_cast<std::uint64_t>(id.local_id) ^ (static_cast<std::uint64_t>(Rename(id.created_on)) << 48));
+}
+
+void StateHasher::MixWorkerText(std::string_view text) {
+  Mix(text);
+  if (renaming_ != nullptr && !text.empty()) Mix(renaming_->tag);
 }
 
 namespace {
 
 std::uint64_t U(std::int64_t v) { return static_cast<std::uint64_t>(v); }
+std::uint64_t W(const StateHasher& h, WorkerId w) { return U(static_cast<std::uint16_t>(h.Rename(w))); }
+
+// The entries of a map (or set) in its order, then its size; under a renaming, whose keys' order it changes, each
+// entry hashed on its own and the hashes folded in sorted order (a multiset).
+template <class Range, class MixEntry>
+void MixEach(StateHasher& h, const Range& range, MixEntry mix_entry) {
+  if (h.renaming() == nullptr) {
+    for (const auto& entry : range) mix_entry(h, entry);
+  } else {
+    std::vector<std::uint64_t> words;
+    words.reserve(range.size());
+    for (const auto& entry : range) {
+      StateHasher one(h.renaming());
+      mix_entry(one, entry);
+      words.push_back(one.value());
+    }
+    std::sort(words.begin(), words.end());
+    for (std::uint64_t word : words) h.Mix(word);
+  }
+  h.Mix(range.size());
+}
 
 template <class T>
 void MixOptional(StateHasher& h, const std::optional<T>& v) {
@@ -35,13 +67,17 @@ void MixOptional(StateHasher& h, const std::optional<std::int64_t>& v) {
   h.Mix(v.has_value() ? 1 : 0);
   if (v) h.Mix(U(*v));
 }
+void MixOptional(StateHasher& h, const std::optional<std::string>& v) {  // errors: they may name a worker
+  h.Mix(v.has_value() ? 1 : 0);
+  if (v) h.MixWorkerText(*v);
+}
 
 void MixWire(StateHasher& h, const WireValue& v) {
   h.Mix(U(v.payload));
   for (const ForkData& f : v.rrefs) {
     h.Mix(f.rref_id);
     h.Mix(f.fork_id);
-    h.Mix((U(static_cast<std::uint16_t>(f.owner)) << 16) | static_cast<std::uint16_t>(f.parent));
+    h.Mix((W(h, f.owner) << 16) | W(h, f.parent));
     h.Mix(f.type_str);
   }
   h.Mix(v.rrefs.size());
@@ -55,7 +91,7 @@ void MixValue(StateHasher& h, const Value& v) {
 }
 
 void MixWaiter(StateHasher& h, const ValueWaiter& w) {
-  h.Mix((w.local ? 1 : 0) | (U(static_cast<std::uint16_t>(w.requester)) << 8));
+  h.Mix((w.local ? 1 : 0) | (W(h, w.requester) << 8));
   h.Mix(U(w.request_id));
   h.Mix(U(w.request_seq));
   h.Mix(static_cast<std::uint64_t>(w.fetch_type));
@@ -71,7 +107,7 @@ void MixInstance(StateHasher& h, const Instance& i) {
   h.Mix((i.is_owner ? 1 : 0) | (i.confirmed_by_owner ? 2 : 0) | (i.deleted_on_owner ? 4 : 0) |
         (i.timed_out ? 8 : 0) | (i.delete_when_unpinned ? 16 : 0) | (i.awaiting_creation ? 32 : 0) |
         (i.never_created ? 64 : 0) | (i.value_set ? 128 : 0));
-  h.Mix(U(i.owner));
+  h.Mix(U(h.Rename(i.owner)));
   h.Mix(i.rref_id);
   h.Mix(i.fork_id);
   h.Mix(i.type_str);
@@ -85,14 +121,14 @@ void MixInstance(StateHasher& h, const Instance& i) {
 }
 
 void MixPurpose(StateHasher& h, const Purpose& p) {
-  h.Mix(static_cast<std::uint64_t>(p.kind) | (p.attached ? 16 : 0) | (U(static_cast<std::uint16_t>(p.parent)) << 8));
+  h.Mix(static_cast<std::uint64_t>(p.kind) | (p.attached ? 16 : 0) | (W(h, p.parent) << 8));
   h.Mix(p.rref_id);
   h.Mix(p.fork_id);
   h.Mix(U(p.future));
 }
 
 void MixAttempt(StateHasher& h, const Attempt& a) {
-  h.Mix((U(static_cast<std::uint16_t>(a.to)) << 16) | static_cast<std::uint64_t>(a.type));
+  h.Mix((W(h, a.to) << 16) | static_cast<std::uint64_t>(a.type));
   MixOptional(h, a.deadline);
   h.Mix(U(a.timeout));
   MixOptional(h, a.retry_id);
@@ -141,7 +177,7 @@ void MixWork(StateHasher& h, const Work& w) {
   h.Mix(w.running ? 1 : 0);
   for (const Work::Deferred& d : w.deferred) {
     h.Mix(d.fork_id);
-    h.Mix(U(d.parent) | (d.pool_task ? 1ULL << 32 : 0));
+    h.Mix(U(h.Rename(d.parent)) | (d.pool_task ? 1ULL << 32 : 0));
   }
   h.Mix(w.deferred.size());
 }
@@ -151,27 +187,27 @@ void MixWork(StateHasher& h, const Work& w) {
 void StateHasher::Mix(const Message& m) {
   Mix((static_cast<std::uint64_t>(m.type) << 32) | (m.empty_payload ? 1 : 0));
   Mix(U(m.id));
-  Mix((U(static_cast<std::uint16_t>(m.from)) << 16) | static_cast<std::uint16_t>(m.to));
+  Mix((W(*this, m.from) << 16) | W(*this, m.to));
   Mix(m.rref_id);
   Mix(m.fork_id);
   Mix(m.function);
   Mix(m.type_str);
   MixWire(*this, m.value);
-  Mix(m.error);
+  MixWorkerText(m.error);
   Mix(U(m.seq));
   Mix(U(m.replies_below));
 }
 
-std::uint64_t MessageFingerprint(const Message& message) {
-  StateHasher h;
+std::uint64_t MessageFingerprint(const Message& message, const WorkerRenaming* renaming) {
+  StateHasher h(renaming);
   h.Mix(message);
   return h.value();
 }
 
-std::uint64_t Worker::Fingerprint() const {
+std::uint64_t Worker::Fingerprint(const WorkerRenaming* renaming) const {
   const Impl& s = *impl_;
-  StateHasher h;
-  h.Mix(U(s.config.id) | (s.hardened() ? 1ULL << 32 : 0));
+  StateHasher h(renaming);
+  h.Mix(U(h.Rename(s.config.id)) | (s.hardened() ? 1ULL << 32 : 0));
   h.Mix(U(s.now));  // CreateLocal and DestroyContext run at the time of the previous call
   for (const auto& [handle, instance] : s.instances) {
     h.Mix(handle);
@@ -179,38 +215,26 @@ std::uint64_t Worker::Fingerprint() const {
   }
   h.Mix(s.instances.size());
   h.Mix(s.next_handle);
-  for (const auto& [rref, owner] : s.owners) {
-    h.Mix(rref);
-    h.Mix(owner.id);
-  }
-  h.Mix(s.owners.size());
-  for (const auto& [rref, waiters] : s.pending_owners) {
-    h.Mix(rref);
-    MixWaiters(h, waiters);
-  }
-  h.Mix(s.pending_owners.size());
-  for (const auto& [rref, forks] : s.forks) {
-    h.Mix(rref);
-    for (const ForkId& f : forks) h.Mix(f);
-    h.Mix(forks.size());
-  }
-  h.Mix(s.forks.size());
-  for (const auto& [fork, pending] : s.pending_users) {
-    h.Mix(fork);
-    h.Mix(pending.user.id);
-    MixOptional(h, pending.gate);
-  }
-  h.Mix(s.pending_users.size());
-  for (const auto& [fork, user] : s.confirmed_users) {
-    h.Mix(fork);
-    h.Mix(user.id);
-  }
-  h.Mix(s.confirmed_users.size());
-  for (const auto& [fork, parent] : s.pending_children) {
-    h.Mix(fork);
-    h.Mix(parent.id);
-  }
-  h.Mix(s.pending_children.size());
+  const auto id_and_handle = [](StateHasher& e, const auto& entry) {
+    e.Mix(entry.first);
+    e.Mix(entry.second.id);
+  };
+  MixEach(h, s.owners, id_and_handle);
+  MixEach(h, s.pending_owners, [](StateHasher& e, const auto& entry) {
+    e.Mix(entry.first);
+    MixWaiters(e, entry.second);
+  });
+  MixEach(h, s.forks, [](StateHasher& e, const auto& entry) {
+    e.Mix(entry.first);
+    MixEach(e, entry.second, [](StateHasher& f, const ForkId& fork) { f.Mix(fork); });
+  });
+  MixEach(h, s.pending_users, [](StateHasher& e, const auto& entry) {
+    e.Mix(entry.first);
+    e.Mix(entry.second.user.id);
+    MixOptional(e, entry.second.gate);
+  });
+  MixEach(h, s.confirmed_users, id_and_handle);
+  MixEach(h, s.pending_children, id_and_handle);
   h.Mix(U(s.num_pending_futures));
   h.Mix(U(s.next_local_id));
   h.Mix(s.first_error_rref ? s.first_error_rref->id : ~std::uint64_t{0});
@@ -242,25 +266,22 @@ std::uint64_t Worker::Fingerprint() const {
     MixHardenedRequest(h, request);
   }
   h.Mix(s.hardened_requests.size());
-  for (const auto& [peer, seq] : s.next_request_seq) h.Mix((U(static_cast<std::uint16_t>(peer)) << 48) ^ U(seq));
-  h.Mix(s.next_request_seq.size());
-  for (const auto& [peer, inbox] : s.inboxes) {
-    h.Mix(U(peer));
-    MixInbox(h, inbox);
-  }
-  h.Mix(s.inboxes.size());
-  for (const auto& [rref, tombstone] : s.tombstones) {
-    h.Mix(rref);
-    for (const auto& [peer, seq] : tombstone.deletes) h.Mix((U(static_cast<std::uint16_t>(peer)) << 48) ^ U(seq));
-    h.Mix(tombstone.deletes.size());
-  }
-  h.Mix(s.tombstones.size());
-  for (const auto& [rref, deletes] : s.fork_deletes) {
-    h.Mix(rref);
-    for (const auto& [peer, seq] : deletes) h.Mix((U(static_cast<std::uint16_t>(peer)) << 48) ^ U(seq));
-    h.Mix(deletes.size());
-  }
-  h.Mix(s.fork_deletes.size());
+  const auto peer_and_seq = [](StateHasher& e, const std::pair<const WorkerId, std::int64_t>& entry) {
+    e.Mix((W(e, entry.first) << 48) ^ U(entry.second));
+  };
+  MixEach(h, s.next_request_seq, peer_and_seq);
+  MixEach(h, s.inboxes, [](StateHasher& e, const auto& entry) {
+    e.Mix(U(e.Rename(entry.first)));
+    MixInbox(e, entry.second);
+  });
+  MixEach(h, s.tombstones, [&peer_and_seq](StateHasher& e, const auto& entry) {
+    e.Mix(entry.first);
+    MixEach(e, entry.second.deletes, peer_and_seq);
+  });
+  MixEach(h, s.fork_deletes, [&peer_and_seq](StateHasher& e, const auto& entry) {
+    e.Mix(entry.first);
+    MixEach(e, entry.second, peer_and_seq);
+  });
 
   for (const auto& [id, work] : s.works) {
     h.Mix(U(id));

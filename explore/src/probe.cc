@@ -154,15 +154,18 @@ std::map<std::uint64_t, sim::StepFootprint> Probe::InheritedSleep(const Node& no
 // earlier visit and are awake now; with a depth bound, a visit with more depth left explores it again in full.
 // Steps are compared by sim::StepIdentity, as sequence numbers and fiber ids differ between paths.
 bool Probe::CheckVisited(Node& node) {
-  const std::optional<std::uint64_t> fingerprint = sim::StateFingerprint(*view_);
-  if (!fingerprint) return false;
+  // Under symmetry (sim/symmetry.h) the state and the steps are keyed in the renaming that gave the canonical state;
+  // not with a caller's invariant, whose memory may name workers.
+  const bool symmetry = options_.symmetry && options_.extra_invariant == nullptr;
+  const std::optional<sim::CanonicalState> canonical = sim::CanonicalFingerprint(*view_, symmetry);
+  if (!canonical) return false;
   std::uint64_t key =
-      Mix(Mix(*fingerprint, static_cast<std::uint64_t>(duplicates_)), static_cast<std::uint64_t>(drops_));
+      Mix(Mix(canonical->fingerprint, static_cast<std::uint64_t>(duplicates_)), static_cast<std::uint64_t>(drops_));
   if (extra_ != nullptr) key = Mix(key, extra_->Fingerprint());
   std::vector<std::uint64_t> ids;  // per option
   std::vector<std::uint64_t> asleep;
   for (std::uint64_t i = 0; i < node.items.size(); ++i) {
-    ids.push_back(sim::StepIdentity(*view_, node.items[i]));
+    ids.push_back(sim::CanonicalStepIdentity(*view_, node.items[i], symmetry, canonical->element));
     if (node.sleep.contains(node.items[i])) asleep.push_back(ids.back());
   }
   std::sort(asleep.begin(), asleep.end());

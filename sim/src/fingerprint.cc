@@ -4,7 +4,12 @@
 // Those are left out on purpose: a message's sequence number only places it among the due messages (option order)
 // and keys nothing the core sees; a fiber id only places it among the ready fibers. Everything that decides what a
 // step does is in: each core's whole state, host state, message contents, fiber positions and frames, sleeps, barriers, time.
+//
+// Under a core::WorkerRenaming (symmetry reduction, symmetry.cc) it is the fingerprint of the world with its workers
+// renamed: host p is the renamed host of the worker that p names, and every worker id, fiber name, message endpoint
+// and what a fiber waits for is renamed. Without one it is the plain fingerprint, word for word.
 #include <algorithm>
+#include <stdexcept>
 #include <vector>
 
 #include "rrefsim/core/fingerprint.h"
@@ -44,6 +49,45 @@ std::uint64_t NameHash(const std::string& name) {
   return h.value();
 }
 
+// The fiber's name (world.cc's forms) with its worker renamed.
+std::string RenamedFiberName(const FiberRecord& f, const core::WorkerRenaming& r) {
+  const std::string from = std::to_string(f.worker);
+  const std::string to = std::to_string(r(static_cast<core::WorkerId>(f.worker)));
+  if (f.name == "program " + from) return "program " + to;
+  const std::string middle = " on " + from + " (work ";
+  const std::size_t at = f.name.rfind(middle);
+  if (at == std::string::npos) throw std::logic_error("symmetry: the fiber name '" + f.name + "' cannot be renamed");
+  return f.name.substr(0, at) + " on " + to + " (work " + f.name.substr(at + middle.size());
+}
+
+std::uint64_t FiberNameHash(const FiberRecord& f, const core::WorkerRenaming* r) {
+  return NameHash(r == nullptr ? f.name : RenamedFiberName(f, *r));
+}
+
+// What a fiber waits for (host.cc's and interpreter.cc's texts): only "future F on worker W" names a worker, its
+// own. A text of another form is mixed with the renaming's tag, so it is never merged with a renamed state.
+void MixWaitingFor(Hasher& h, const FiberRecord& f, const core::WorkerRenaming* r) {
+  const std::string& why = f.waiting_for;
+  if (r == nullptr) return h.Mix(why);
+  const std::string suffix = " on worker " + std::to_string(f.worker);
+  if (why.starts_with("future ") && why.ends_with(suffix)) {
+    return h.Mix(why.substr(0, why.size() - suffix.size()) + " on worker " +
+                 std::to_string((*r)(static_cast<core::WorkerId>(f.worker))));
+  }
+  h.Mix(why);
+  for (const char* free : {"sleep until ", "barrier ", "the shutdown barrier", "graceful shutdown: ", "join: "}) {
+    if (why.empty() || why.starts_with(free)) return;
+  }
+  h.Mix(r->tag);
+}
+
+std::uint64_t InFlightWord(TimeUs delay, const core::Message& message, const core::WorkerRenaming* r) {
+  Hasher m;
+  m.Mix(static_cast<std::uint64_t>(delay));
+  m.Mix(core::MessageFingerprint(message, r));  // with the hardened mode's seq and replies_below
+  return m.value();
+}
+
 // A multiset of words, folded in sorted order so that the order they were produced in does not matter.
 void MixSorted(Hasher& h, std::vector<std::uint64_t>& words) {
   std::sort(words.begin(), words.end());
@@ -53,41 +97,46 @@ void MixSorted(Hasher& h, std::vector<std::uint64_t>& words) {
 
 }  // namespace
 
-std::uint64_t World::IdentityOfItem(std::uint64_t item) const {
-  constexpr std::uint64_t kMessageItem = std::uint64_t{1} << 63;  // as in world.cc
+std::uint64_t World::IdentityOfItem(std::uint64_t item, const core::WorkerRenaming* renaming) const {
   if ((item & kMessageItem) == 0) {
     const auto found = fibers_.find(item);
-    return found == fibers_.end() ? 0 : NameHash(found->second.name);
+    return found == fibers_.end() ? 0 : FiberNameHash(found->second, renaming);
   }
   for (const auto& [key, message] : inflight_) {
     if (key.second != (item & ~kMessageItem)) continue;
-    Hasher h;
-    h.Mix(static_cast<std::uint64_t>(key.first - now_));
-    h.Mix(core::MessageFingerprint(message));
-    return h.value() | kMessageItem;
+    return InFlightWord(key.first - now_, message, renaming) | kMessageItem;
   }
   return 0;
 }
 
-std::uint64_t World::Fingerprint() const {
+std::uint64_t World::Fingerprint(const core::WorkerRenaming* renaming) const {
+  const core::WorkerRenaming* r = renaming;
   Hasher h;
   h.Mix(static_cast<std::uint64_t>(now_));
-  h.Mix(network_.Fingerprint());
-  const auto fiber_name = [this](std::uint64_t id) { return NameHash(fibers_.at(id).name); };
-  for (int w = 0; w < workers(); ++w) {
-    const Host& host = hosts_[static_cast<std::size_t>(w)];
-    h.Mix(host.core.Fingerprint());  // the whole core, private state included (core/src/fingerprint.cc)
+  h.Mix(network_.Fingerprint(r));
+  const auto fiber_name = [this, r](std::uint64_t id) { return FiberNameHash(fibers_.at(id), r); };
+  std::vector<int> renamed_from;  // under a renaming, host p is the renamed host of worker renamed_from[p]
+  if (r != nullptr) {
+    renamed_from.resize(static_cast<std::size_t>(workers()));
+    for (int w = 0; w < workers(); ++w) {
+      renamed_from[static_cast<std::size_t>((*r)(static_cast<core::WorkerId>(w)))] = w;
+    }
+  }
+  for (int p = 0; p < workers(); ++p) {
+    const Host& host = hosts_[static_cast<std::size_t>(r != nullptr ? renamed_from[static_cast<std::size_t>(p)] : p)];
+    h.Mix(host.core.Fingerprint(r));  // the whole core, private state included (core/src/fingerprint.cc)
     h.Mix(static_cast<std::uint64_t>(host.busy_slots));
     for (const PoolTask& task : host.backlog) {  // in order: the backlog is a FIFO
       h.Mix(task.timers ? 1 : 0);
-      if (!task.timers) h.Mix(core::MessageFingerprint(task.message));
+      if (!task.timers) h.Mix(core::MessageFingerprint(task.message, r));
     }
     h.Mix(host.backlog.size());
     for (const auto& [future, outcome] : host.done) {
       h.Mix(static_cast<std::uint64_t>(future));
       h.Mix(outcome.error ? *outcome.error : std::string("ok"));
+      if (r != nullptr && outcome.error) h.Mix(r->tag);  // an error text may name a worker
       h.Mix(static_cast<std::uint64_t>(outcome.value.payload));
-      for (core::Handle r : outcome.value.rrefs) h.Mix(r.id);
+      for (core::Handle handle : outcome.value.rrefs) h.Mix(handle.id);
     }
     for (const auto& [future, fiber] : host.waiters) {
       h.Mix(static_cast<std::uint64_t>(future));
@@ -99,27 +148,26 @@ std::uint64_t World::Fingerprint() const {
     h.Mix(static_cast<std::uint64_t>(host.barriers_passed));
   }
   std::vector<std::uint64_t> words;
-  for (const auto& [key, message] : inflight_) {
-    Hasher m;
-    m.Mix(static_cast<std::uint64_t>(key.first - now_));
-    m.Mix(core::MessageFingerprint(message));  // with the hardened mode's seq and replies_below
-    words.push_back(m.value());
-  }
+  for (const auto& [key, message] : inflight_) words.push_back(InFlightWord(key.first - now_, message, r));
   MixSorted(h, words);
   words.clear();
   for (const auto& [id, f] : fibers_) {
     Hasher m;
-    m.Mix(static_cast<std::uint64_t>(f.worker));
-    m.Mix(f.name);
+    m.Mix(static_cast<std::uint64_t>(r ? (*r)(static_cast<core::WorkerId>(f.worker)) : f.worker));
+    if (r != nullptr) {
+      m.Mix(RenamedFiberName(f, *r));
+    } else {
+      m.Mix(f.name);
+    }
     m.Mix(static_cast<std::uint64_t>(f.state));
-    m.Mix(f.waiting_for);
+    MixWaitingFor(m, f, r);
     m.Mix(f.position);
     words.push_back(m.value());
   }
   MixSorted(h, words);
   words.clear();
   for (const Sleeper& s : sleepers_) {
-    words.push_back(NameHash(fibers_.at(s.fiber).name) ^ static_cast<std::uint64_t>(s.due - now_));
+    words.push_back(fiber_name(s.fiber) ^ static_cast<std::uint64_t>(s.due - now_));
   }
   MixSorted(h, words);
   for (const auto& [name, waiting] : barrier_waiters_) {

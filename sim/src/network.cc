@@ -190,7 +190,7 @@ bool Network::Coin(ChoiceKind kind, std::uint64_t key, double p_one) {
 }
 
 
-std::uint64_t Network::Fingerprint() const {
+std::uint64_t Network::Fingerprint(const core::WorkerRenaming* renaming) const {
   std::uint64_t h = 0xcbf29ce484222325ULL;
   const auto mix = [&h](std::uint64_t word) {
     h = (h ^ word) * 0x100000001b3ULL;
@@ -204,10 +204,27 @@ std::uint64_t Network::Fingerprint() const {
     mix_text(payload);
     mix(static_cast<std::uint64_t>(sends));
   }
-  for (const auto& [link, until] : cut_until_) {
-    mix((static_cast<std::uint64_t>(static_cast<std::uint16_t>(link.first)) << 16) |
-        static_cast<std::uint16_t>(link.second));
-    mix(static_cast<std::uint64_t>(until));
+  const auto link_word = [renaming](core::WorkerId from, core::WorkerId to, TimeUs until) {
+    core::StateHasher one(renaming);
+    one.Mix((static_cast<std::uint64_t>(static_cast<std::uint16_t>(one.Rename(from))) << 16) |
+            static_cast<std::uint16_t>(one.Rename(to)));
+    one.Mix(static_cast<std::uint64_t>(until));
+    return one.value();
+  };
+  if (renaming == nullptr) {
+    for (const auto& [link, until] : cut_until_) {
+      mix((static_cast<std::uint64_t>(static_cast<std::uint16_t>(link.first)) << 16) |
+          static_cast<std::uint16_t>(link.second));
+      mix(static_cast<std::uint64_t>(until));
+    }
+  } else {  // renamed links sort differently: a multiset
+    std::vector<std::uint64_t> links;
+    for (const auto& [link, until] : cut_until_) links.push_back(link_word(link.first, link.second, until));
+    std::sort(links.begin(), links.end());
+    for (std::uint64_t word : links) mix(word);
+    // The faulty agent's payload keys and the lossy chains are texts that name their sender: not renamed, they pin
+    // the state to this renaming (core::WorkerRenaming::tag), so it is merged with no other.
+    if (!sends_by_payload_.empty() || !chain_of_request_.empty() || !drops_by_chain_.empty()) mix(renaming->tag);
   }
   for (const auto& [request, chain] : chain_of_request_) {
     mix(static_cast<std::uint64_t>(request.first));

@@ -6,6 +6,7 @@
 #include <deque>
 #include <exception>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "rrefsim/core/worker.h"
 #include "rrefsim/sim/chooser.h"
 #include "rrefsim/sim/network.h"
+#include "rrefsim/sim/symmetry.h"
 #include "rrefsim/sim/world.h"
 
 namespace rrefsim::sim::detail {
@@ -150,12 +152,20 @@ class World : public checkers::GlobalView {
   void CountCallEnded(bool raised) { ++(raised ? result_.calls_raised : result_.calls_returned); }
   bool keeps_fingerprints() const { return config_.fingerprints; }
   void SetPosition(std::uint64_t fiber, std::uint64_t position) { fibers_.at(fiber).position = position; }
-  // The canonical state between two steps (fingerprint.cc): what StateFingerprint returns.
-  std::uint64_t Fingerprint() const;
+  // The canonical state between two steps (fingerprint.cc): what StateFingerprint returns; under `renaming`, that
+  // of the world with its workers renamed (symmetry reduction).
+  std::uint64_t Fingerprint(const core::WorkerRenaming* renaming = nullptr) const;
+  // The scenario's symmetry group (symmetry.cc), computed on first use and shared with the copies of this world.
+  const WorkerGroup& Symmetry() const;
+  // Worker w's core fingerprint with every worker named by its orbit (WorkerGroup::orbits): the same for w in a state
+  // and for π(w) in the state renamed by π, so it orders the renamings to try first (symmetry.cc).
+  std::uint64_t OrbitSignature(int w) const {
+    return hosts_[static_cast<std::size_t>(w)].core.Fingerprint(&Symmetry().orbits);
+  }
   // What the steps since the last kStep choice touched (StepsSinceChoice), and a kStep item's worker (StepWorker).
   StepFootprint footprint() const { return footprint_; }
   int WorkerOfItem(std::uint64_t item) const;
-  std::uint64_t IdentityOfItem(std::uint64_t item) const;
+  std::uint64_t IdentityOfItem(std::uint64_t item, const core::WorkerRenaming* renaming = nullptr) const;
 
   // --- checkers::GlobalView ---
   int workers() const override { return static_cast<int>(hosts_.size()); }
@@ -261,6 +271,7 @@ class World : public checkers::GlobalView {
   Hasher hash_;
   Hasher order_hash_;
   RunResult result_;
+  mutable std::shared_ptr<const WorkerGroup> symmetry_;  // Symmetry()
 };
 
 // The Boost.Fiber algorithm: every pick among ready fibers and due messages goes through World::ChooseStep.

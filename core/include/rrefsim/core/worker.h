@@ -30,6 +30,8 @@
 
 namespace rrefsim::core {
 
+struct WorkerRenaming;  // fingerprint.h
+
 // `pytorch` is the faithful protocol. `hardened` (docs/hardened-protocol.md) keeps the same API and messages, adds
 // per-peer request numbers (Message::seq), retransmits every request until its reply arrives, and processes each
 // request at most once; handlers consult the mode where it changes behaviour.
@@ -148,7 +150,8 @@ class Worker {
   // A canonical hash of everything in this worker that can change what it does next (core/src/fingerprint.cc): the
   // view's maps and RRefs plus the private state the view leaves out (gated requests, fetch waiters, id counters,
   // the hardened mode's streams, reply caches, resends and tombstones). Equal states hash equal on every platform.
-  std::uint64_t Fingerprint() const;
+  // Under `renaming` (symmetry reduction): the hash of this state with its workers renamed (core/fingerprint.h).
+  std::uint64_t Fingerprint(const WorkerRenaming* renaming = nullptr) const;
 
   struct Impl;
 

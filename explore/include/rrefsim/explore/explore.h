@@ -21,6 +21,7 @@
 #include "rrefsim/scenarios/catalog.h"
 #include "rrefsim/scenarios/runner.h"
 #include "rrefsim/sim/chooser.h"
+#include "rrefsim/sim/symmetry.h"
 #include "rrefsim/sim/world.h"
 
 namespace rrefsim::explore {
@@ -60,6 +61,10 @@ struct ExploreOptions {
   // stops (OnStepEnd returns false) is a counterexample, reported as checker "extra_invariant". The search runs
   // copies of it (ExtraInvariant::Clone), started at the root by OnStart and copied with the world at each snapshot.
   const ExtraInvariant* extra_invariant = nullptr;
+  // Symmetry reduction (docs/explore.md): states are keyed by their canonical fingerprint over the scenario's group
+  // of interchangeable workers (sim::ScenarioSymmetry); nothing changes for a scenario whose group is the identity.
+  // Off with an extra_invariant, whose memory may tell workers apart.
+  bool symmetry = true;
 };
 
 struct ExploreStats {

@@ -31,6 +31,7 @@
 #include <string_view>
 #include <vector>
 
+#include "rrefsim/core/fingerprint.h"
 #include "rrefsim/core/message.h"
 #include "rrefsim/sim/chooser.h"
 
@@ -112,8 +113,8 @@ class Network {
   // even when a TensorPipe retry carries an empty payload; -1 falls back to the message's own ids.
   Fate Decide(const core::Message& message, TimeUs now, std::int64_t retry_chain = -1);
   // What the network remembers that changes later fates (faulty-agent send counts, cut links, lossy drop counts),
-  // folded into one word for StateFingerprint.
-  std::uint64_t Fingerprint() const;
+  // folded into one word for StateFingerprint; under `renaming` (symmetry reduction), with the links' workers renamed.
+  std::uint64_t Fingerprint(const core::WorkerRenaming* renaming = nullptr) const;
 
  private:
   bool Cut(core::WorkerId from, core::WorkerId to, TimeUs now) const;

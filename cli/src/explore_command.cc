@@ -45,7 +45,7 @@ std::string Verdict(const explore::ExploreResult& r) {
 }
 
 std::string ReductionLabel(const explore::ExploreOptions& o) {
-  if (o.dpor) return "with DPOR and sleep sets, stateless";
+  if (o.dpor) return o.sleep_sets ? "with DPOR and sleep sets, stateless" : "with DPOR, stateless";
   return o.sleep_sets ? "with sleep sets" : "without sleep sets";
 }
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <optional>
+#include <stdexcept>
+#include <string>
 
 namespace rrefsim::explore::detail {
 namespace {
@@ -59,7 +61,11 @@ void Reverse(std::vector<Node>& path, std::size_t earlier, std::size_t later, Re
   for (std::size_t k : v) {
     if (Meet(path[k].before, in_v)) continue;  // not an initial
     const std::optional<std::size_t> option = OptionOf(at, Taken(path[k]));
-    if (!option) continue;  // not on offer there: cannot start the reversed order (not expected; see dpor.h)
+    // An initial happens after nothing that ran since `earlier`, so it was on offer there already (dpor.h).
+    if (!option) {
+      throw std::logic_error("explore: DPOR found a race whose reversal starts with a step not on offer at choice " +
+                             std::to_string(earlier) + ": its enabling relation is wrong, the search would be incomplete");
+    }
     if (at.todo[*option] != 0 || at.sleep.contains(at.items[*option])) return;  // covered already
     if (!add) add = option;
   }

@@ -195,7 +195,7 @@ int Main(int argc, char** argv) {
   if (run.strategy == "exhaustive") return RunExhaustive(run, exhaustive);  // seeds mean nothing to it
   for (const CLI::Option* flag : bound_flags) {
     if (flag->count() == 0) continue;
-    std::fprintf(stderr, "rrefsim run: %s bounds the exhaustive search: it needs --strategy exhaustive\n",
+    std::fprintf(stderr, "rrefsim run: %s is a flag of the exhaustive search: it needs --strategy exhaustive\n",
                  flag->get_name().c_str());
     return kExitBadInput;
   }

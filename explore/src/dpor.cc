@@ -12,7 +12,7 @@ constexpr std::size_t kNone = static_cast<std::size_t>(-1);
 
 bool IsStep(const Node& node) { return node.kind == sim::ChoiceKind::kStep && !node.items.empty(); }
 std::uint64_t Taken(const Node& node) { return node.items[node.pick]; }
-// What the step taken did itself; the main loop's turn after it is a fence (LastFence), not part of the step.
+// What the step taken did itself; the main loop's turn after it is a fence (see AnalyseStep), not part of the step.
 sim::StepFootprint TakenFootprint(const Node& node) { return node.footprints[node.pick].Own(); }
 bool FenceAfter(const Node& node) { return node.footprints[node.pick].main_turn; }
 

@@ -104,7 +104,8 @@ Probe::AtChoice Probe::BeforeStepChoice(const std::vector<std::uint64_t>& items)
   node.limit = items.size();
   node.items = items;
   for (std::uint64_t item : node.items) {
-    sim::StepFootprint unknown{0, true};
+    sim::StepFootprint unknown;  // what it does is known once it ran: until then, global
+    unknown.global = true;
     const int worker = sim::StepWorker(*view_, item);
     if (worker >= 0 && worker < 63) unknown.workers = std::uint64_t{1} << worker;
     node.footprints.push_back(unknown);

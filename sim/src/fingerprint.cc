@@ -109,6 +109,36 @@ std::uint64_t World::IdentityOfItem(std::uint64_t item, const core::WorkerRenami
   return 0;
 }
 
+// One host's part of the fingerprint: its whole core (private state included, core/src/fingerprint.cc), handler pool,
+// completed and awaited futures and shutdown progress. Its fibers are named, never numbered.
+std::uint64_t World::HostFingerprint(const Host& host, const core::WorkerRenaming* r) const {
+  const auto fiber_name = [this, r](std::uint64_t id) { return FiberNameHash(fibers_.at(id), r); };
+  Hasher h;
+  h.Mix(host.core.Fingerprint(r));  // the whole core, private state included (core/src/fingerprint.cc)
+  h.Mix(static_cast<std::uint64_t>(host.busy_slots));
+  for (const PoolTask& task : host.backlog) {  // in order: the backlog is a FIFO
+    h.Mix(task.timers ? 1 : 0);
+    if (!task.timers) h.Mix(core::MessageFingerprint(task.message, r));
+  }
+  h.Mix(host.backlog.size());
+  for (const auto& [future, outcome] : host.done) {
+    h.Mix(static_cast<std::uint64_t>(future));
+    h.Mix(outcome.error ? *outcome.error : std::string("ok"));
+    if (r != nullptr && outcome.error) h.Mix(r->tag);  // an error text may name a worker
+    h.Mix(static_cast<std::uint64_t>(outcome.value.payload));
+    for (core::Handle handle : outcome.value.rrefs) h.Mix(handle.id);
+  }
+  for (const auto& [future, fiber] : host.waiters) {
+    h.Mix(static_cast<std::uint64_t>(future));
+    h.Mix(fiber_name(fiber));
+  }
+  h.Mix(host.shutdown_waiter ? fiber_name(*host.shutdown_waiter) : 0);
+  h.Mix((host.timers_queued ? 1 : 0) | (host.owners_deleted ? 2 : 0) | (host.at_join ? 4 : 0) |
+        (host.finished ? 8 : 0));
+  h.Mix(static_cast<std::uint64_t>(host.barriers_passed));
+  return h.value();
+}
+
 std::uint64_t World::Fingerprint(const core::WorkerRenaming* renaming) const {
   const core::WorkerRenaming* r = renaming;
   Hasher h;
@@ -124,28 +154,12 @@ std::uint64_t World::Fingerprint(const core::WorkerRenaming* renaming) const {
   }
   for (int p = 0; p < workers(); ++p) {
     const Host& host = hosts_[static_cast<std::size_t>(r != nullptr ? renamed_from[static_cast<std::size_t>(p)] : p)];
-    h.Mix(host.core.Fingerprint(r));  // the whole core, private state included (core/src/fingerprint.cc)
-    h.Mix(static_cast<std::uint64_t>(host.busy_slots));
-    for (const PoolTask& task : host.backlog) {  // in order: the backlog is a FIFO
-      h.Mix(task.timers ? 1 : 0);
-      if (!task.timers) h.Mix(core::MessageFingerprint(task.message, r));
+    if (r != nullptr) {
+      h.Mix(HostFingerprint(host, r));
+    } else {  // a host's plain fingerprint is kept until it changes (Hosts::Mutable)
+      if (!host.fingerprint) host.fingerprint = HostFingerprint(host, nullptr);
+      h.Mix(*host.fingerprint);
     }
-    h.Mix(host.backlog.size());
-    for (const auto& [future, outcome] : host.done) {
-      h.Mix(static_cast<std::uint64_t>(future));
-      h.Mix(outcome.error ? *outcome.error : std::string("ok"));
-      if (r != nullptr && outcome.error) h.Mix(r->tag);  // an error text may name a worker
-      h.Mix(static_cast<std::uint64_t>(outcome.value.payload));
-      for (core::Handle handle : outcome.value.rrefs) h.Mix(handle.id);
-    }
-    for (const auto& [future, fiber] : host.waiters) {
-      h.Mix(static_cast<std::uint64_t>(future));
-      h.Mix(fiber_name(fiber));
-    }
-    h.Mix(host.shutdown_waiter ? fiber_name(*host.shutdown_waiter) : 0);
-    h.Mix((host.timers_queued ? 1 : 0) | (host.owners_deleted ? 2 : 0) | (host.at_join ? 4 : 0) |
-          (host.finished ? 8 : 0));
-    h.Mix(static_cast<std::uint64_t>(host.barriers_passed));
   }
   std::vector<std::uint64_t> words;
   for (const auto& [key, message] : inflight_) words.push_back(InFlightWord(key.first - now_, message, r));

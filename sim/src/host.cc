@@ -90,7 +90,7 @@ void HashEvent(Hasher& hash, const core::Event& event) {
 void World::Absorb(int worker, core::Output& out) {
   core::Output taken = std::move(out);
   out.clear();
-  Host& h = host(worker);
+  Host& h = MutableHost(worker);
   MarkChanged(worker);
   std::vector<std::pair<std::int64_t, std::string>> refused;
   for (core::OutgoingMessage& o : taken.messages) {
@@ -175,7 +175,7 @@ bool World::FutureCompleted(int worker, core::FutureId future) const {
 }
 
 bool World::TakeFuture(int worker, core::FutureId future, core::Outcome* outcome) {
-  Host& h = host(worker);
+  Host& h = MutableHost(worker);
   auto done = h.done.find(future);
   if (done == h.done.end()) return false;
   *outcome = std::move(done->second);
@@ -184,7 +184,7 @@ bool World::TakeFuture(int worker, core::FutureId future, core::Outcome* outcome
 }
 
 std::string World::AwaitFuture(int worker, core::FutureId future, std::uint64_t fiber) {
-  host(worker).waiters[future] = fiber;
+  MutableHost(worker).waiters[future] = fiber;
   return "future " + std::to_string(future) + " on worker " + std::to_string(worker);
 }
 
@@ -235,7 +235,7 @@ void World::ReleaseBarrier(const std::string& name) {
 }
 
 bool World::Flushed() const {
-  for (const Host& h : hosts_) {
+  for (const Host& h : hosts_.all()) {
     if (h.core.aborted()) continue;
     core::DebugInfo debug = h.core.GetDebugInfo();
     if (debug.num_pending_futures != 0 || debug.num_pending_users != 0) return false;
@@ -255,7 +255,7 @@ bool World::ReleaseFlushedBarriers() {
   for (const std::string& name : done) {
     if (!flushed) {
       std::int64_t futures = 0, users = 0;
-      for (const Host& h : hosts_) {
+      for (const Host& h : hosts_.all()) {
         core::DebugInfo debug = h.core.GetDebugInfo();
         futures += debug.num_pending_futures;
         users += debug.num_pending_users;
@@ -271,14 +271,14 @@ bool World::ReleaseFlushedBarriers() {
 }
 
 bool World::AwaitOwnersDeleted(int worker, std::uint64_t fiber) {
-  Host& h = host(worker);
+  Host& h = MutableHost(worker);
   if (h.owners_deleted) return false;
   h.shutdown_waiter = fiber;
   return true;
 }
 
 std::string World::AwaitJoin(int worker, std::uint64_t fiber) {
-  host(worker).at_join = true;
+  MutableHost(worker).at_join = true;
   join_waiters_.push_back(fiber);
   return "join: zero active client calls on every worker";
 }

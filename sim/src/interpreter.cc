@@ -101,7 +101,7 @@ Suspension Machine::Suspend(const Flow& flow) {
 }
 
 Flow Machine::Begin(const Op& op) {
-  Host& h = w_.host(c_.worker);
+  Host& h = w_.MutableHost(c_.worker);
   core::Output out;
   c_.at = Continuation::At::kInOp;
   MarkPosition(0);
@@ -244,7 +244,7 @@ Flow Machine::Resume(const Op& op) {
 // rpc.shutdown(graceful=True): _wait_all_workers, delAllUsersAndUnforkedOwners, join, destroyInstance. Each step
 // that waits returns a block; woken, the continuation resumes at the next step.
 Flow Machine::Shutdown() {
-  Host& h = w_.host(c_.worker);
+  Host& h = w_.MutableHost(c_.worker);
   switch (c_.shutdown_step) {
     case 0:
       c_.shutdown_step = 1;
@@ -291,7 +291,7 @@ Suspension Machine::End() {
       Flow flow = Shutdown();
       if (flow.kind != Flow::Kind::kNext) return Suspend(flow);
     }
-    w_.host(c_.worker).finished = true;
+    w_.MutableHost(c_.worker).finished = true;
     c_.at = Continuation::At::kDone;
     return Suspension{};
   }
@@ -300,7 +300,7 @@ Suspension Machine::End() {
   }
   c_.frame.clear();
   core::Output out;
-  w_.host(c_.worker).core.FinishFunction(c_.work, c_.result, w_.now(), out);
+  w_.MutableHost(c_.worker).core.FinishFunction(c_.work, c_.result, w_.now(), out);
   w_.Absorb(c_.worker, out);
   w_.FunctionDone(c_.worker);
   c_.at = Continuation::At::kDone;

@@ -55,7 +55,7 @@ std::int64_t Machine::Evaluate(const IntExpr& e) const {
 void Machine::ReleaseValue(core::Value& value) {
   for (core::Handle h : value.rrefs) {
     core::Output out;
-    w_.host(c_.worker).core.Release(h, w_.now(), out);
+    w_.MutableHost(c_.worker).core.Release(h, w_.now(), out);
     w_.Absorb(c_.worker, out);
   }
   value.rrefs.clear();

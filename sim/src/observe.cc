@@ -48,7 +48,7 @@ void World::Record(Observation observation) {
 void World::ForEachInFlight(const std::function<void(const checkers::InFlightMessage&)>& visit) const {
   footprint_.reads = ~std::uint64_t{0};  // every worker's sends and deliveries change what this shows
   for (const auto& [key, message] : inflight_) visit(checkers::InFlightMessage{key.second, key.first, &message, false});
-  for (const Host& h : hosts_) {
+  for (const Host& h : hosts_.all()) {
     for (const PoolTask& task : h.backlog) {
       if (!task.timers) visit(checkers::InFlightMessage{task.seq, now_, &task.message, true});
     }
@@ -96,7 +96,7 @@ void World::EndStep() {
 // sees it as a step of its own.
 void World::EmitQuiescentIfIdle() {
   if (observer_ == nullptr || !inflight_.empty() || stopped_) return;
-  for (const Host& h : hosts_) {  // nothing waits for a handler, no retry is pending
+  for (const Host& h : hosts_.all()) {  // nothing waits for a handler, no retry is pending
     if (h.core.aborted()) continue;
     if (!h.backlog.empty() || h.core.NextDeadline(core::Worker::Timers::kAgentThreads)) return;
   }

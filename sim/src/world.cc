@@ -68,7 +68,7 @@ World::World(const Scenario& scenario, const RunConfig& config, Chooser& chooser
     wc.id = static_cast<core::WorkerId>(i);
     wc.mode = config.mode;
     wc.retry_payload = config.retry_payload;
-    hosts_.emplace_back(wc);
+    hosts_.Add(wc);
   }
   changed_.assign(hosts_.size(), 0);
   stale_.assign(hosts_.size(), 1);
@@ -175,7 +175,7 @@ int World::WorkerOfItem(std::uint64_t item) const {
 
 int World::LiveWorkers() const {
   int live = 0;
-  for (const Host& h : hosts_) live += h.core.aborted() ? 0 : 1;
+  for (const Host& h : hosts_.all()) live += h.core.aborted() ? 0 : 1;
   return live;
 }
 
@@ -211,7 +211,7 @@ void World::DeliverChosen() {
   core::Message message = std::move(it->second);
   inflight_.erase(it);
   int to = message.to;
-  Host& h = host(to);
+  Host& h = MutableHost(to);
   if (h.core.aborted()) {
     if (observer_) EmitMessage(checkers::RecordKind::kLost, to, message, it_seq);
     return;
@@ -228,7 +228,7 @@ void World::DeliverChosen() {
 }
 
 void World::RunPoolTask(int worker, PoolTask task) {
-  Host& h = host(worker);
+  Host& h = MutableHost(worker);
   ++h.busy_slots;
   int saved_worker = std::exchange(pending_slot_worker_, worker);
   bool saved_taken = std::exchange(slot_taken_by_function_, false);
@@ -255,7 +255,7 @@ void World::RunPoolTask(int worker, PoolTask task) {
 }
 
 void World::DrainBacklog(int worker) {
-  Host& h = host(worker);
+  Host& h = MutableHost(worker);
   while (!h.core.aborted() && h.busy_slots < scenario_.pool_size && !h.backlog.empty()) {
     PoolTask task = std::move(h.backlog.front());
     h.backlog.pop_front();
@@ -264,7 +264,7 @@ void World::DrainBacklog(int worker) {
 }
 
 void World::FunctionDone(int worker) {
-  --host(worker).busy_slots;
+  --MutableHost(worker).busy_slots;
   DrainBacklog(worker);
 }
 
@@ -272,7 +272,7 @@ void World::SpawnFunction(int worker, core::RunFunction run) {
   if (pending_slot_worker_ == worker && !slot_taken_by_function_) {
     slot_taken_by_function_ = true;  // the function runs on the handler that released it (§9.4)
   } else {
-    ++host(worker).busy_slots;
+    ++MutableHost(worker).busy_slots;
   }
   std::string name = run.function + " on " + std::to_string(worker) + " (work " + std::to_string(run.work) + ")";
   Spawn(worker, std::move(name), FunctionContinuation(scenario_, worker, std::move(run)));
@@ -285,7 +285,7 @@ bool World::AdvanceTime() {
   };
   if (!inflight_.empty()) consider(inflight_.begin()->first.first);
   using Timers = core::Worker::Timers;
-  for (const Host& h : hosts_) {
+  for (const Host& h : hosts_.all()) {
     if (h.core.aborted()) continue;
     // A queued timeout task waits for a handler; the retry thread and the shutdown wait do not.
     if (std::optional<TimeUs> d = h.core.NextDeadline(h.timers_queued ? Timers::kAgentThreads : Timers::kAll)) {
@@ -318,25 +318,26 @@ bool World::AdvanceTime() {
     ++result_.steps;
   };
   for (int w = 0; w < workers(); ++w) {
-    Host& h = host(w);
-    if (h.core.aborted()) continue;
+    if (host(w).core.aborted()) continue;
     // Retries and the shutdown wait fire on their own threads in PyTorch: inline here, no handler needed.
-    if (std::optional<TimeUs> d = h.core.NextDeadline(Timers::kAgentThreads); d && *d <= now_) {
+    if (std::optional<TimeUs> d = host(w).core.NextDeadline(Timers::kAgentThreads); d && *d <= now_) {
       begin_clock_step();
       if (observer_) EmitTimers(w, "retry thread / shutdown wait");
       core::Output out;
-      h.core.AdvanceTo(now_, out, Timers::kAgentThreads);
+      MutableHost(w).core.AdvanceTo(now_, out, Timers::kAgentThreads);
       Absorb(w, out);
     }
-    // Timeouts complete on the agent's pool (markFutureWithError): they need a free handler.
-    std::optional<TimeUs> d = h.core.NextDeadline(Timers::kTimeouts);
-    if (h.timers_queued || !d || *d > now_) continue;
+    // Timeouts complete on the agent's pool (markFutureWithError): they need a free handler. The host is read
+    // again: a host is changed through MutableHost, which may replace it (copy on write).
+    std::optional<TimeUs> d = host(w).core.NextDeadline(Timers::kTimeouts);
+    if (host(w).timers_queued || !d || *d > now_) continue;
     PoolTask task;
     task.timers = true;
-    if (h.busy_slots < scenario_.pool_size) {
+    if (host(w).busy_slots < scenario_.pool_size) {
       begin_clock_step();
       RunPoolTask(w, std::move(task));
     } else {
+      Host& h = MutableHost(w);
       h.timers_queued = true;
       h.backlog.push_back(std::move(task));
     }
@@ -347,7 +348,7 @@ bool World::AdvanceTime() {
 void World::WakeJoinIfReady() {
   if (join_waiters_.empty()) return;
   std::int64_t active = 0;
-  for (const Host& h : hosts_) {
+  for (const Host& h : hosts_.all()) {
     if (h.core.aborted()) continue;
     if (!h.at_join) return;
     active += h.core.ClientActiveCalls();
@@ -362,7 +363,7 @@ bool World::Quiescent() const {
   for (const auto& [id, f] : fibers_) {
     if (f.state != FiberState::kDone) return false;
   }
-  for (const Host& h : hosts_) {
+  for (const Host& h : hosts_.all()) {
     if (!h.backlog.empty() && !h.core.aborted()) return false;
   }
   return inflight_.empty();
@@ -378,7 +379,7 @@ std::string World::DescribeBlocked() const {
   std::string text;
   auto add = [&text](const std::string& part) { text += (text.empty() ? "" : "; ") + part; };
   int live = 0;
-  for (const Host& h : hosts_) live += h.core.aborted() ? 0 : 1;
+  for (const Host& h : hosts_.all()) live += h.core.aborted() ? 0 : 1;
   for (const auto& [reason, names] : by_reason) {
     std::string who;
     for (const std::string& n : names) who += (who.empty() ? "" : ", ") + n;
@@ -468,7 +469,7 @@ RunResult World::Conclude() {
   if (!scenario_.graceful_shutdown && !bound_hit_ && !failure_ && Quiescent()) EmitQuiescentIfIdle();
   EndStep();
   bool aborted = false;
-  for (const Host& h : hosts_) aborted = aborted || h.core.aborted();
+  for (const Host& h : hosts_.all()) aborted = aborted || h.core.aborted();
   if (stopped_) {
     result_.outcome = Outcome::kStopped;
   } else if (bound_hit_) {
@@ -485,7 +486,7 @@ RunResult World::Conclude() {
     Finish();
   }
   result_.end_time = now_;
-  for (const Host& h : hosts_) result_.final_views.push_back(h.core.View());
+  for (const Host& h : hosts_.all()) result_.final_views.push_back(h.core.View());
   result_.choices = chooser_.choices();
   for (const Choice& c : result_.choices) {
     hash_.Mix((static_cast<std::uint64_t>(c.kind) << 56) ^ (c.options << 28) ^ c.pick);

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <ranges>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,31 @@ struct Host {
   bool at_join = false;
   bool finished = false;                            // its program (and shutdown) completed
   int barriers_passed = 0;                          // program barriers reached so far
+  // The host's part of the world's plain fingerprint (fingerprint.cc), kept until the host changes.
+  mutable std::optional<std::uint64_t> fingerprint;
+};
+
+// The workers' hosts, shared by the copies of a World until one of them changes a host (copy on write). A step
+// changes one or two hosts, so the exhaustive explorer's copy of the world at a choice point copies pointers for the
+// rest, and their fingerprints are not computed again.
+class Hosts {
+ public:
+  void Add(core::WorkerConfig config) { hosts_.push_back(std::make_shared<Host>(std::move(config))); }
+  std::size_t size() const { return hosts_.size(); }
+  const Host& operator[](std::size_t w) const { return *hosts_[w]; }
+  // Host w, to change: this world's own copy from now on, with its cached fingerprint forgotten.
+  Host& Mutable(std::size_t w) {
+    std::shared_ptr<Host>& host = hosts_[w];
+    if (host.use_count() > 1) host = std::make_shared<Host>(*host);
+    host->fingerprint.reset();
+    return *host;
+  }
+  auto all() const {
+    return std::views::transform(hosts_, [](const std::shared_ptr<Host>& h) -> const Host& { return *h; });
+  }
+
+ private:
+  std::vector<std::shared_ptr<Host>> hosts_;
 };
 
 // A Chooser that passes each request on to another one; see World::chooser_.
@@ -124,7 +150,8 @@ class World : public checkers::GlobalView {
   void OnAwakened(context* ctx);  // maps a newly spawned fiber's context to its id
 
   // --- used by fibers (interpreter.cc) ---
-  Host& host(int worker) { return hosts_[static_cast<std::size_t>(worker)]; }
+  const Host& host(int worker) const { return hosts_[static_cast<std::size_t>(worker)]; }
+  Host& MutableHost(int worker) { return hosts_.Mutable(static_cast<std::size_t>(worker)); }
   const Scenario& scenario() const { return scenario_; }
   const RunConfig& config() const { return config_; }
   void Absorb(int worker, core::Output& out);  // applies a core output: network, wakeups, functions
@@ -155,6 +182,7 @@ class World : public checkers::GlobalView {
   // The canonical state between two steps (fingerprint.cc): what StateFingerprint returns; under `renaming`, that
   // of the world with its workers renamed (symmetry reduction).
   std::uint64_t Fingerprint(const core::WorkerRenaming* renaming = nullptr) const;
+  std::uint64_t HostFingerprint(const Host& host, const core::WorkerRenaming* renaming) const;
   // The scenario's symmetry group (symmetry.cc), computed on first use and shared with the copies of this world.
   const WorkerGroup& Symmetry() const;
   // Worker w's core fingerprint with every worker named by its orbit (WorkerGroup::orbits): the same for w in a state
@@ -232,7 +260,7 @@ class World : public checkers::GlobalView {
   bool step_has_records_ = false;
   std::string running_fiber_ = "clock";   // its name, or "network" / "clock"
   Network network_;
-  std::vector<Host> hosts_;
+  Hosts hosts_;
   TimeUs now_ = 0;
   std::map<InFlightKey, core::Message> inflight_;  // by arrival: the due ones are a prefix
   std::uint64_t next_inflight_seq_ = 0;

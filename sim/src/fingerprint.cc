@@ -9,6 +9,8 @@
 // renamed: host p is the renamed host of the worker that p names, and every worker id, fiber name, message endpoint
 // and what a fiber waits for is renamed. Without one it is the plain fingerprint, word for word.
 #include <algorithm>
+#include <cstring>
+#include <string_view>
 #include <stdexcept>
 #include <vector>
 
@@ -42,10 +44,26 @@ std::uint64_t StepIdentity(const checkers::GlobalView& view, std::uint64_t item)
 namespace detail {
 namespace {
 
+// A text, eight bytes to a word: the fingerprint is computed at every new state, and its texts (fiber names, what
+// they wait for, barrier names) were most of its time one byte at a time. It lives in one process only, so the
+// platform's byte order does not matter.
+void MixText(Hasher& h, std::string_view text) {
+  std::size_t i = 0;
+  for (; i + 8 <= text.size(); i += 8) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, text.data() + i, 8);
+    h.Mix(word);
+  }
+  std::uint64_t tail = 0;
+  std::memcpy(&tail, text.data() + i, text.size() - i);
+  h.Mix(tail);
+  h.Mix(text.size());
+}
+
 // Fibers are named by what they are ("program 1", "f on 2 (work 3)"), never by their ids.
 std::uint64_t NameHash(const std::string& name) {
   Hasher h;
-  h.Mix(name);
+  MixText(h, name);
   return h.value();
 }
 
@@ -68,13 +86,13 @@ std::uint64_t FiberNameHash(const FiberRecord& f, const core::WorkerRenaming* r)
 // own. A text of another form is mixed with the renaming's tag, so it is never merged with a renamed state.
 void MixWaitingFor(Hasher& h, const FiberRecord& f, const core::WorkerRenaming* r) {
   const std::string& why = f.waiting_for;
-  if (r == nullptr) return h.Mix(why);
+  if (r == nullptr) return MixText(h, why);
   const std::string suffix = " on worker " + std::to_string(f.worker);
   if (why.starts_with("future ") && why.ends_with(suffix)) {
-    return h.Mix(why.substr(0, why.size() - suffix.size()) + " on worker " +
+    return MixText(h, why.substr(0, why.size() - suffix.size()) + " on worker " +
                  std::to_string((*r)(static_cast<core::WorkerId>(f.worker))));
   }
-  h.Mix(why);
+  MixText(h, why);
   for (const char* free : {"sleep until ", "barrier ", "the shutdown barrier", "graceful shutdown: ", "join: "}) {
     if (why.empty() || why.starts_with(free)) return;
   }
@@ -123,7 +141,7 @@ std::uint64_t World::HostFingerprint(const Host& host, const core::WorkerRenamin
   h.Mix(host.backlog.size());
   for (const auto& [future, outcome] : host.done) {
     h.Mix(static_cast<std::uint64_t>(future));
-    h.Mix(outcome.error ? *outcome.error : std::string("ok"));
+    MixText(h, outcome.error ? *outcome.error : std::string("ok"));
     if (r != nullptr && outcome.error) h.Mix(r->tag);  // an error text may name a worker
     h.Mix(static_cast<std::uint64_t>(outcome.value.payload));
     for (core::Handle handle : outcome.value.rrefs) h.Mix(handle.id);
@@ -169,9 +187,9 @@ std::uint64_t World::Fingerprint(const core::WorkerRenaming* renaming) const {
     Hasher m;
     m.Mix(static_cast<std::uint64_t>(r ? (*r)(static_cast<core::WorkerId>(f.worker)) : f.worker));
     if (r != nullptr) {
-      m.Mix(RenamedFiberName(f, *r));
+      MixText(m, RenamedFiberName(f, *r));
     } else {
-      m.Mix(f.name);
+      MixText(m, f.name);
     }
     m.Mix(static_cast<std::uint64_t>(f.state));
     MixWaitingFor(m, f, r);
@@ -185,17 +203,17 @@ std::uint64_t World::Fingerprint(const core::WorkerRenaming* renaming) const {
   }
   MixSorted(h, words);
   for (const auto& [name, waiting] : barrier_waiters_) {
-    h.Mix(name);
+    MixText(h, name);
     words.clear();
     for (std::uint64_t f : waiting) words.push_back(fiber_name(f));
     MixSorted(h, words);
   }
   for (const auto& [name, deadline] : flushing_) {
-    h.Mix(name);
+    MixText(h, name);
     h.Mix(static_cast<std::uint64_t>(deadline - now_));
   }
   for (const auto& [name, number] : program_barriers_) {
-    h.Mix(name);
+    MixText(h, name);
     h.Mix(static_cast<std::uint64_t>(number));
   }
   words.clear();

@@ -62,6 +62,18 @@ TEST(CheckerFingerprint, UniqueForkIdsRemembersTheLiveForks) {
   EXPECT_NE(a.Fingerprint(), b.Fingerprint());
 }
 
+// A dead process holds nothing (live_ and the counts stay empty), but the instances it had are what it last read.
+TEST(CheckerFingerprint, UniqueForkIdsRemembersWhatItLastReadOfAnAbortedWorker) {
+  CheckerRun a("unique_fork_ids"), b("unique_fork_ids");
+  a.view.views[2].users = {User(kR, kF)};
+  b.view.views[2].users = {User(kR, kG)};
+  for (CheckerRun* run : {&a, &b}) {
+    run->view.views[2].aborted = true;
+    run->Step({Emit(2, core::WorkerAborted{"terminate"})});
+  }
+  EXPECT_NE(a.Fingerprint(), b.Fingerprint());
+}
+
 TEST(CheckerFingerprint, NoPrematureDeleteRemembersTheFreedRRefs) {
   CheckerRun a("no_premature_delete"), b("no_premature_delete");
   a.Step({Emit(0, core::OwnerRRefFreed{kR})});

@@ -77,6 +77,17 @@ TEST(CheckerSetFingerprint, TheExpectedCheckersSeenAreInTheKey) {
   EXPECT_EQ(bad.set.Fingerprint(), bad_elsewhere.set.Fingerprint());  // which checkers, not their texts
 }
 
+TEST(CheckerSetFingerprint, WhichExpectedCheckerWasSeenIsInTheKey) {
+  CheckerConfig config;
+  config.expected_violations = {"to_here_value", "worker_abort"};
+  SetRun value(config), abort(config);
+  value.Step({Observe(1, false)});
+  abort.Step({Emit(1, core::WorkerAborted{"terminate"})});
+  ASSERT_EQ(value.set.expected_violations().size(), 1u);
+  ASSERT_EQ(abort.set.expected_violations().size(), 1u);
+  EXPECT_NE(value.set.Fingerprint(), abort.set.Fingerprint());
+}
+
 TEST(CheckerSetFingerprint, TheViolationsAreInTheKey) {
   SetRun bad, good;
   bad.Step({Observe(1, false)});

@@ -162,7 +162,8 @@ bool Probe::CheckVisited(Node& node) {
   if (!canonical) return false;
   std::uint64_t key =
       Mix(Mix(canonical->fingerprint, static_cast<std::uint64_t>(duplicates_)), static_cast<std::uint64_t>(drops_));
-  if (checkers_ != nullptr) key = Mix(key, checkers_->Fingerprint(CheckerRenaming(symmetry, canonical->element)));
+  if (checkers_ == nullptr) throw std::logic_error("explore: a state keyed without the checkers (Probe::Monitor)");
+  key = Mix(key, checkers_->Fingerprint(CheckerRenaming(symmetry, canonical->element)));
   if (extra_ != nullptr) key = Mix(key, extra_->Fingerprint());
   std::vector<std::uint64_t> ids;  // per option
   std::vector<std::uint64_t> asleep;

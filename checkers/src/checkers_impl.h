@@ -34,26 +34,8 @@ inline void MixWorker(core::StateHasher& h, int worker) {
 void MixFork(core::StateHasher& h, const core::ForkData& fork);
 void MixIds(core::StateHasher& h, const std::vector<core::ForkId>& ids);  // in order, then the count
 
-// The entries of a map or set in its order, then its size; under a renaming, which changes the order of keys that
-// name workers (a GloballyUniqueId's created_on, a worker id), each entry hashed on its own and the hashes folded in
-// sorted order, as a multiset (as core/src/fingerprint.cc folds the core's maps).
-template <class Range, class MixEntry>
-void MixEach(core::StateHasher& h, const Range& range, MixEntry mix_entry) {
-  if (h.renaming() == nullptr) {
-    for (const auto& entry : range) mix_entry(h, entry);
-  } else {
-    std::vector<std::uint64_t> words;
-    words.reserve(range.size());
-    for (const auto& entry : range) {
-      core::StateHasher one(h.renaming());
-      mix_entry(one, entry);
-      words.push_back(one.value());
-    }
-    std::sort(words.begin(), words.end());
-    for (std::uint64_t word : words) h.Mix(word);
-  }
-  h.Mix(static_cast<std::uint64_t>(range.size()));
-}
+// Maps and sets keyed by worker-named ids: folded as multisets under a renaming (core/fingerprint.h).
+using core::MixEach;
 
 // A vector indexed by worker: the entries that are not empty, each with its (renamed) worker, as a multiset under a
 // renaming. Empty entries are left out: the checkers size these vectors lazily, and an empty entry behaves as a

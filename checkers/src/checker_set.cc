@@ -1,6 +1,7 @@
 #include "rrefsim/checkers/checker_set.h"
 
 #include <algorithm>
+#include <string_view>
 #include <utility>
 
 namespace rrefsim::checkers {
@@ -50,6 +51,36 @@ void CheckerSet::Finish(const RunEnd& end) {
     checkers_[i]->AtEnd(end, config_, facts_, report);
     Collect(i, found, last_step_, last_time_);
   }
+}
+
+// What is left out: the configuration (the scenario's, the same on every path of one search), the view (a pointer),
+// and last_step_ / last_time_, which only label a violation found at the run's end (the explorer runs a failing
+// branch again on fibers for its trace, which labels it anew). pending_ is emptied at every step's end, where the
+// explorer keys states, but is mixed all the same.
+//
+// Violations: a run stops at its first, so a run still going has none; their checkers are mixed anyway. Expected
+// violations (known PyTorch defects the scenario declares) do not stop it, and the explorer collects them from the
+// runs that end (explore.cc, NoteExpected), keeping one per checker. If two paths reach a world where only the
+// second has seen one, merging them would cut the second, and the report's known_defects_seen could miss that
+// checker. So the set of checkers seen so far is in the key: which ids, not how often nor the texts, which name
+// steps and workers that differ between paths while adding nothing to what the report keeps.
+std::uint64_t CheckerSet::Fingerprint(const core::WorkerRenaming* renaming) const {
+  core::StateHasher h(renaming);
+  facts_.Fingerprint(h);
+  for (std::size_t i = 0; i < checkers_.size(); ++i) {
+    checkers_[i]->Fingerprint(h);
+    for (const std::string& text : pending_[i]) h.MixWorkerText(text);
+    h.Mix(pending_[i].size());
+  }
+  for (const std::vector<Violation>* list : {&violations_, &expected_}) {
+    std::vector<std::string_view> ids;
+    for (const Violation& v : *list) ids.push_back(v.checker);
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    for (std::string_view id : ids) h.Mix(id);
+    h.Mix(ids.size());
+  }
+  return h.value();
 }
 
 void CheckerSet::Collect(std::size_t index, std::vector<std::string>& found, std::uint64_t step, TimeUs time) {

@@ -2,9 +2,10 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 #include <memory>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "rrefsim/checkers/checker.h"
 
@@ -26,6 +27,31 @@ bool Delivers(const StepRecord& record, core::MessageType type);
 // attempt, so it does not count again.
 bool Emits(const StepRecord& record, core::MessageType type);
 
+// Fingerprint helpers (Checker::Fingerprint). A worker id, renamed under h's renaming.
+inline void MixWorker(core::StateHasher& h, int worker) {
+  h.Mix(static_cast<std::uint64_t>(static_cast<std::uint32_t>(h.Rename(worker))));
+}
+void MixFork(core::StateHasher& h, const core::ForkData& fork);
+void MixIds(core::StateHasher& h, const std::vector<core::ForkId>& ids);  // in order, then the count
+
+// Maps and sets keyed by worker-named ids: folded as multisets under a renaming (core/fingerprint.h).
+using core::MixEach;
+
+// A vector indexed by worker: the entries that are not empty, each with its (renamed) worker, as a multiset under a
+// renaming. Empty entries are left out: the checkers size these vectors lazily, and an empty entry behaves as a
+// missing one.
+template <class T, class MixEntry>
+void MixPerWorker(core::StateHasher& h, const std::vector<T>& per_worker, MixEntry mix_entry) {
+  std::vector<std::pair<int, const T*>> entries;
+  for (std::size_t w = 0; w < per_worker.size(); ++w) {
+    if (!per_worker[w].empty()) entries.emplace_back(static_cast<int>(w), &per_worker[w]);
+  }
+  MixEach(h, entries, [&mix_entry](core::StateHasher& e, const std::pair<int, const T*>& entry) {
+    MixWorker(e, entry.first);
+    mix_entry(e, *entry.second);
+  });
+}
+
 // The workers a step touched in a way a checker cares about, so it reads only their views.
 class Touched {
  public:
@@ -43,6 +69,14 @@ class Touched {
     if (!any_) return;
     std::fill(marks_.begin(), marks_.end(), 0);
     any_ = false;
+  }
+  // Per-step scratch (cleared at every step's end, so empty where the explorer keys states), mixed all the same.
+  void Fingerprint(core::StateHasher& h) const {
+    std::vector<int> marked;
+    for (std::size_t w = 0; w < marks_.size(); ++w) {
+      if (marks_[w] != 0) marked.push_back(static_cast<int>(w));
+    }
+    MixEach(h, marked, [](core::StateHasher& e, int w) { MixWorker(e, w); });
   }
 
  private:

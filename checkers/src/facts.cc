@@ -1,5 +1,6 @@
 #include <variant>
 
+#include "checkers_impl.h"
 #include "rrefsim/checkers/checker.h"
 
 namespace rrefsim::checkers {
@@ -27,6 +28,15 @@ void Facts::OnRecord(const StepRecord& record) {
 const core::ForkData* Facts::Fork(const core::ForkId& fork) const {
   auto it = forks_.find(fork);
   return it == forks_.end() ? nullptr : &it->second;
+}
+
+// The forks that travelled, the fork requests processed and the RRefs freed: what happened on the way, which the
+// checkers that ask (child_confirmed_before_accept, udf_runs_after_args_confirmed, no_orphan_waiter) read later.
+void Facts::Fingerprint(core::StateHasher& h) const {
+  using detail::MixEach;
+  MixEach(h, forks_, [](core::StateHasher& e, const auto& entry) { detail::MixFork(e, entry.second); });
+  MixEach(h, fork_requested_, [](core::StateHasher& e, const core::ForkId& fork) { e.Mix(fork); });
+  MixEach(h, freed_, [](core::StateHasher& e, const core::RRefId& rref) { e.Mix(rref); });
 }
 
 }  // namespace rrefsim::checkers

@@ -27,6 +27,19 @@ class UniqueForkIdsChecker : public CloneableChecker<UniqueForkIdsChecker> {
     }
     touched_.Clear();
   }
+  // Each worker's fork ids as last read, and the counts they add up to: whether a fork already lives elsewhere
+  // decides a later report. `last_` is kept in the users' order (by handle, which a renaming of workers keeps).
+  void Fingerprint(core::StateHasher& h) const override {
+    MixPerWorker(h, live_, [](core::StateHasher& e, const std::multiset<core::ForkId>& forks) {
+      MixEach(e, forks, [](core::StateHasher& f, const core::ForkId& fork) { f.Mix(fork); });
+    });
+    MixPerWorker(h, last_, MixIds);
+    touched_.Fingerprint(h);
+    MixEach(h, count_, [](core::StateHasher& e, const std::pair<const core::ForkId, int>& entry) {
+      e.Mix(entry.first);
+      e.Mix(static_cast<std::uint64_t>(entry.second));
+    });
+  }
 
  private:
   void Refresh(const GlobalView& view, int w, Report& report) {
@@ -74,6 +87,10 @@ class ForkTreeRootedChecker : public CloneableChecker<ForkTreeRootedChecker> {
     if (IsRemoteCall(m.type)) {  // remote()'s own UserRRef, made by the creator (§7 hangs it under the owner)
       Check(core::ForkData{m.to, m.rref_id, m.fork_id, m.from, m.type_str}, m.from, true, view, report);
     }
+  }
+  // Every fork id that travelled, with the edge it first named: a later message naming another edge is reported.
+  void Fingerprint(core::StateHasher& h) const override {
+    MixEach(h, edges_, [](core::StateHasher& e, const auto& entry) { MixFork(e, entry.second); });
   }
 
  private:

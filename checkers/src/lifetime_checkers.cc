@@ -48,6 +48,24 @@ class OwnerNotifiedChecker : public CloneableChecker<OwnerNotifiedChecker> {
                   " of RRef " + Id(d.rref) + " sent by " + W(key.first) + " (G1)");
     }
   }
+  // The deletes sent (a second one, or one the owner never processes, is reported), those processed, those
+  // reported, and the step's destructions (scratch, empty between steps).
+  void Fingerprint(core::StateHasher& h) const override {
+    MixEach(h, deletes_, [](core::StateHasher& e, const auto& entry) {
+      MixWorker(e, entry.first.first);
+      e.Mix(entry.first.second);
+      e.Mix(static_cast<std::uint64_t>(entry.second.chain));  // the core's retry id (in the world's state too)
+      MixWorker(e, entry.second.owner);
+      e.Mix(entry.second.rref);
+    });
+    MixEach(h, processed_, [](core::StateHasher& e, const core::ForkId& fork) { e.Mix(fork); });
+    MixEach(h, reported_, [](core::StateHasher& e, const core::ForkId& fork) { e.Mix(fork); });
+    MixEach(h, destroyed_now_, [](core::StateHasher& e, const auto& entry) {
+      MixWorker(e, entry.first);
+      e.Mix(entry.second.rref_id);
+      e.Mix(entry.second.fork_id);
+    });
+  }
 
  private:
   struct Delete {
@@ -111,6 +129,8 @@ class CleanAtQuiescenceChecker : public CloneableChecker<CleanAtQuiescenceChecke
       if (!left.empty()) report.Fail(W(w) + " is not clean at quiescence: " + left);
     }
   }
+  // Scratch: a quiescent record sets it, the end of its step clears it.
+  void Fingerprint(core::StateHasher& h) const override { h.Mix(quiescent_ ? 1 : 0); }
 
  private:
   bool quiescent_ = false;

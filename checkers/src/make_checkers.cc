@@ -41,6 +41,19 @@ std::string Id(const core::GloballyUniqueId& id) {
 
 std::string W(int worker) { return "worker " + std::to_string(worker); }
 
+void MixFork(core::StateHasher& h, const core::ForkData& fork) {
+  h.Mix(fork.fork_id);
+  h.Mix(fork.rref_id);
+  MixWorker(h, fork.owner);
+  MixWorker(h, fork.parent);
+  h.Mix(fork.type_str);
+}
+
+void MixIds(core::StateHasher& h, const std::vector<core::ForkId>& ids) {
+  for (const core::ForkId& id : ids) h.Mix(id);
+  h.Mix(static_cast<std::uint64_t>(ids.size()));
+}
+
 bool Running(const GlobalView& view, int worker) {
   const core::ContextView& v = view.worker(worker);
   return !v.aborted && !v.destroyed;

@@ -40,6 +40,23 @@ class NoPrematureDeleteChecker : public CloneableChecker<NoPrematureDeleteChecke
     }
     touched_.Clear();
   }
+  // The RRefs freed (a UserRRef of one appearing later is reported), the forks reported, and the stream numbers
+  // delivered (their later copies no longer count as pending); the step's frees and touched workers are scratch.
+  void Fingerprint(core::StateHasher& h) const override {
+    MixEach(h, freed_now_, [](core::StateHasher& e, const std::pair<int, core::RRefId>& entry) {
+      MixWorker(e, entry.first);
+      e.Mix(entry.second);
+    });
+    touched_.Fingerprint(h);
+    MixEach(h, freed_, [](core::StateHasher& e, const core::RRefId& rref) { e.Mix(rref); });
+    MixEach(h, reported_, [](core::StateHasher& e, const core::ForkId& fork) { e.Mix(fork); });
+    MixEach(h, delivered_, [](core::StateHasher& e, const Stream& stream) {
+      MixWorker(e, std::get<0>(stream));
+      MixWorker(e, std::get<1>(stream));
+      e.Mix(static_cast<std::uint64_t>(std::get<2>(stream)));
+      e.Mix(std::get<3>(stream) ? 1 : 0);
+    });
+  }
 
  private:
   void CheckAtFree(const GlobalView& view, int owner, const core::RRefId& rref, Report& report) {
@@ -111,6 +128,25 @@ class OwnerViewMonotonicChecker : public CloneableChecker<OwnerViewMonotonicChec
       if (touched_(w)) Diff(w, view.worker(w), report);
     }
     touched_.Clear();
+  }
+  // Each owner's forks_ as last diffed (what a fork's disappearance is measured against) and every fork deleted
+  // (one that comes back is reported); the touched workers are scratch.
+  void Fingerprint(core::StateHasher& h) const override {
+    const auto mix_fork = [](core::StateHasher& e, const core::ForkId& fork) { e.Mix(fork); };
+    MixPerWorker(h, known_, [](core::StateHasher& e, const Forks& forks) {
+      MixEach(e, forks, [](core::StateHasher& f, const std::pair<core::RRefId, core::ForkId>& entry) {
+        f.Mix(entry.first);
+        f.Mix(entry.second);
+      });
+    });
+    touched_.Fingerprint(h);
+    MixPerWorker(h, last_forks_, [&mix_fork](core::StateHasher& e, const auto& forks) {
+      MixEach(e, forks, [&mix_fork](core::StateHasher& f, const auto& entry) {
+        f.Mix(entry.first);
+        MixEach(f, entry.second, mix_fork);  // the owner's fork set, in its sorted order
+      });
+    });
+    MixEach(h, deleted_, mix_fork);
   }
 
  private:
@@ -200,6 +236,11 @@ class NoOrphanWaiterChecker : public CloneableChecker<NoOrphanWaiterChecker> {
                     " waiting in pendingOwners_ for an OwnerRRef that is never created");
       }
     }
+  }
+  // The RRefs whose orphaned fetches were reported (once each); the touched workers are scratch.
+  void Fingerprint(core::StateHasher& h) const override {
+    MixEach(h, reported_, [](core::StateHasher& e, const core::RRefId& rref) { e.Mix(rref); });
+    touched_.Fingerprint(h);
   }
 
  private:

@@ -47,6 +47,19 @@ class ParentPinnedChecker : public CloneableChecker<ParentPinnedChecker> {
     }
     unresolved_.clear();
   }
+  // The children awaiting their RREF_CHILD_ACCEPT with their parents' pins (a delete of a pinned parent is
+  // reported), the children reported, and the step's new children (scratch).
+  void Fingerprint(core::StateHasher& h) const override {
+    MixEach(h, awaiting_, [](core::StateHasher& e, const std::pair<const core::ForkId, Child>& entry) {
+      e.Mix(entry.first);
+      MixWorker(e, entry.second.parent_worker);
+      e.Mix(entry.second.rref);
+      e.Mix(entry.second.parent_fork.has_value() ? 1 : 0);
+      if (entry.second.parent_fork) e.Mix(*entry.second.parent_fork);
+    });
+    MixEach(h, unresolved_, [](core::StateHasher& e, const core::ForkId& fork) { e.Mix(fork); });
+    MixEach(h, reported_, [](core::StateHasher& e, const core::ForkId& fork) { e.Mix(fork); });
+  }
 
  private:
   struct Child {
@@ -81,6 +94,10 @@ class ChildConfirmedBeforeAcceptChecker : public CloneableChecker<ChildConfirmed
     if (!reported_.insert(m.fork_id).second) return;
     report.Fail(W(m.from) + " sent RREF_CHILD_ACCEPT for child " + Id(m.fork_id) + " of RRef " + Id(fork->rref_id) +
                 " before owner " + W(fork->owner) + " processed its RREF_FORK_REQUEST");
+  }
+  // The children reported (once each); the rest it reads from the Facts, which the set mixes.
+  void Fingerprint(core::StateHasher& h) const override {
+    MixEach(h, reported_, [](core::StateHasher& e, const core::ForkId& fork) { e.Mix(fork); });
   }
 
  private:
@@ -130,6 +147,19 @@ class CreatorPinnedChecker : public CloneableChecker<CreatorPinnedChecker> {
       c.timers_fired = false;
       it = erase ? awaiting_.erase(it) : std::next(it);
     }
+  }
+  // The remote() calls not yet answered, with what was checked of their pins (timers_fired and verified are reset
+  // and set at every step's end, but mixed all the same).
+  void Fingerprint(core::StateHasher& h) const override {
+    MixEach(h, awaiting_, [](core::StateHasher& e, const std::pair<const core::ForkId, Creation>& entry) {
+      const Creation& c = entry.second;
+      e.Mix(entry.first);
+      MixWorker(e, c.creator);
+      MixWorker(e, c.owner);
+      e.Mix(c.rref);
+      e.Mix(static_cast<std::uint64_t>(c.request));  // the creator's message id (in the world's state too)
+      e.Mix((c.timers_fired ? 1 : 0) | (c.verified ? 2 : 0));
+    });
   }
 
  private:
@@ -182,6 +212,15 @@ class UdfRunsAfterArgsConfirmedChecker : public CloneableChecker<UdfRunsAfterArg
       }
     }
     runs_.clear();
+  }
+  // Scratch only: the functions started during the step, checked and cleared at its end.
+  void Fingerprint(core::StateHasher& h) const override {
+    MixEach(h, runs_, [](core::StateHasher& e, const Run& run) {
+      MixWorker(e, run.worker);
+      e.Mix(run.function);
+      for (core::Handle arg : run.args) e.Mix(arg.id);
+      e.Mix(static_cast<std::uint64_t>(run.args.size()));
+    });
   }
 
  private:

@@ -37,6 +37,8 @@ class ProtocolErrorChecker : public CloneableChecker<ProtocolErrorChecker> {
     report.Fail(W(r.worker) + ": assertion " + error->code + " fired (" + SiteName(error->site) + "): " +
                 error->text);
   }
+  // No memory: each record is judged alone. The expected codes are the scenario's, the same on every path.
+  void Fingerprint(core::StateHasher&) const override {}
 
  private:
   std::vector<std::string> expected_;
@@ -52,6 +54,7 @@ class ToHereValueChecker : public CloneableChecker<ToHereValueChecker> {
       report.Fail(W(r.worker) + ", " + std::string(r.where) + ": " + std::string(r.text));
     }
   }
+  void Fingerprint(core::StateHasher&) const override {}  // no memory: each observation is judged alone
 };
 
 // A worker process would terminate (PyTorch's std::terminate, rref-protocol.md §9.3).
@@ -70,6 +73,8 @@ class WorkerAbortChecker : public CloneableChecker<WorkerAbortChecker> {
       report.Fail("the scenario expects a worker to abort; the run ended " + end.outcome);
     }
   }
+  // No memory: an abort is judged when it happens, the end by how the run ended. `expected_` is the scenario's.
+  void Fingerprint(core::StateHasher&) const override {}
 
  private:
   bool expected_;
@@ -87,6 +92,7 @@ class OutcomeChecker : public CloneableChecker<OutcomeChecker> {
       report.Fail(std::string("the scenario expects ") + what_ + "; the run ended " + end.outcome);
     }
   }
+  void Fingerprint(core::StateHasher&) const override {}  // no memory: it judges how the run ended, and nothing else
 
  private:
   const char* outcome_;

@@ -38,26 +38,6 @@ namespace {
 std::uint64_t U(std::int64_t v) { return static_cast<std::uint64_t>(v); }
 std::uint64_t W(const StateHasher& h, WorkerId w) { return U(static_cast<std::uint16_t>(h.Rename(w))); }
 
-// The entries of a map (or set) in its order, then its size; under a renaming, whose keys' order it changes, each
-// entry hashed on its own and the hashes folded in sorted order (a multiset).
-template <class Range, class MixEntry>
-void MixEach(StateHasher& h, const Range& range, MixEntry mix_entry) {
-  if (h.renaming() == nullptr) {
-    for (const auto& entry : range) mix_entry(h, entry);
-  } else {
-    std::vector<std::uint64_t> words;
-    words.reserve(range.size());
-    for (const auto& entry : range) {
-      StateHasher one(h.renaming());
-      mix_entry(one, entry);
-      words.push_back(one.value());
-    }
-    std::sort(words.begin(), words.end());
-    for (std::uint64_t word : words) h.Mix(word);
-  }
-  h.Mix(range.size());
-}
-
 template <class T>
 void MixOptional(StateHasher& h, const std::optional<T>& v) {
   h.Mix(v.has_value() ? 1 : 0);

@@ -1,9 +1,10 @@
 #include "branch.h"
 
 #include <stdexcept>
+#include <utility>
 
 #include "rrefsim/sim/chooser.h"
-#include <utility>
+#include "rrefsim/sim/symmetry.h"
 
 namespace rrefsim::explore::detail {
 namespace {
@@ -97,6 +98,7 @@ Branch RunBranch(const scenarios::CatalogEntry& entry, const sim::RunConfig& con
     checkers.emplace(scenarios::CheckerConfigOf(entry, config));
     if (options.extra_invariant != nullptr) extra = options.extra_invariant->Clone();
   }
+  if (options.symmetry && !visited.symmetry) visited.symmetry = sim::ScenarioSymmetry(entry.scenario);
   Watch watch(*checkers, extra.get());
   std::optional<sim::SteppedRun> world;
   std::optional<Probe> probe;
@@ -115,7 +117,7 @@ Branch RunBranch(const scenarios::CatalogEntry& entry, const sim::RunConfig& con
     } else {
       world.emplace(entry.scenario, config, *probe, &watch);  // OnStart at its first step
     }
-    probe->Monitor(extra.get());
+    probe->Monitor(*checkers, extra.get());
     probe->Attach(world->view());
     while (world->Advance()) {
       const Probe::AtChoice at = probe->BeforeStepChoice(world->pending_items());

@@ -162,6 +162,8 @@ bool Probe::CheckVisited(Node& node) {
   if (!canonical) return false;
   std::uint64_t key =
       Mix(Mix(canonical->fingerprint, static_cast<std::uint64_t>(duplicates_)), static_cast<std::uint64_t>(drops_));
+  if (checkers_ == nullptr) throw std::logic_error("explore: a state keyed without the checkers (Probe::Monitor)");
+  key = Mix(key, checkers_->Fingerprint(CheckerRenaming(symmetry, canonical->element)));
   if (extra_ != nullptr) key = Mix(key, extra_->Fingerprint());
   std::vector<std::uint64_t> ids;  // per option
   std::vector<std::uint64_t> asleep;
@@ -170,7 +172,7 @@ bool Probe::CheckVisited(Node& node) {
     if (node.sleep.contains(node.items[i])) asleep.push_back(ids.back());
   }
   std::sort(asleep.begin(), asleep.end());
-  auto [it, inserted] = visited_.try_emplace(key, Seen{next_, asleep});
+  auto [it, inserted] = visited_.states.try_emplace(key, Seen{next_, asleep});
   if (inserted) return false;
   Seen& seen = it->second;
   if (max_depth_ != 0 && seen.depth > next_) {  // explored before with less depth left: again, in full
@@ -187,6 +189,20 @@ bool Probe::CheckVisited(Node& node) {
   std::set_intersection(seen.sleep.begin(), seen.sleep.end(), asleep.begin(), asleep.end(), std::back_inserter(both));
   seen.sleep = std::move(both);
   return true;
+}
+
+// The checkers' memory names workers (fork ids' creators, per-worker maps), so under symmetry it is keyed in the
+// renaming that gave the world's canonical state: two keys are equal only when the world and the checkers' memory of
+// one are, together, a renaming of the other's, which the group guarantees run alike (docs/explore.md, "State
+// hashing"). The identity element is a renaming too: every key of a search with a non-trivial group folds the
+// checkers' maps the same way (as multisets). With a trivial group, no renaming (the plain walk).
+const core::WorkerRenaming* Probe::CheckerRenaming(bool symmetry, std::size_t element) const {
+  if (!symmetry) return nullptr;
+  if (!visited_.symmetry || visited_.symmetry->size() != sim::SymmetryGroupSize(*view_)) {
+    throw std::logic_error("explore: the search's symmetry group is not the world's (Visited::symmetry)");
+  }
+  if (visited_.symmetry->trivial()) return nullptr;
+  return &visited_.symmetry->elements.at(element);
 }
 
 bool HasAlternative(const Node& node) {

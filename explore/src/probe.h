@@ -11,9 +11,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "rrefsim/checkers/checker_set.h"
 #include "rrefsim/checkers/global_view.h"
 #include "rrefsim/explore/explore.h"
 #include "rrefsim/sim/chooser.h"
+#include "rrefsim/sim/symmetry.h"
 #include "rrefsim/sim/world.h"
 
 namespace rrefsim::explore::detail {
@@ -57,7 +59,14 @@ struct Seen {
   std::uint64_t depth = 0;
   std::vector<std::uint64_t> sleep;  // sorted content hashes
 };
-using Visited = std::unordered_map<std::uint64_t, Seen>;  // lookups only, never iterated
+// The states explored so far by their key (Probe::CheckVisited), and the scenario's symmetry group
+// (sim::ScenarioSymmetry: the group the world's canonical fingerprint minimises over, in the same order), computed
+// once per search when symmetry is on, to rename the checkers' memory by the element that gave the canonical state.
+struct Visited {
+  std::unordered_map<std::uint64_t, Seen> states;  // lookups only, never iterated
+  std::optional<sim::WorkerGroup> symmetry;
+  std::size_t size() const { return states.size(); }
+};
 
 // Why a run was cut short; thrown from the chooser, out of sim::Run.
 struct Cut {
@@ -79,9 +88,13 @@ class Probe : public sim::Chooser {
         duplicates_(duplicates),
         drops_(drops),
         reductions_(races) {}
+  // The checkers of this branch and the caller's invariant (or null), whose memories are part of the state
+  // (CheckerSet::Fingerprint, ExtraInvariant::Fingerprint).
+  void Monitor(const checkers::CheckerSet& checkers, const ExtraInvariant* extra) {
+    checkers_ = &checkers;
+    extra_ = extra;
+  }
   // The world it runs (its step count now is the branch's start); before the first step choice.
-  // The caller's invariant of this branch, whose memory is part of the state (ExtraInvariant::Fingerprint).
-  void Monitor(const ExtraInvariant* extra) { extra_ = extra; }
   void Attach(const checkers::GlobalView& view) {
     view_ = &view;
     start_steps_ = fresh_steps_ = view.step();
@@ -117,6 +130,7 @@ class Probe : public sim::Chooser {
   Node* LastStepChoice();
   void RecordFootprint();
   bool CheckVisited(Node& node);  // true: a revisit (node.sleep now holds what was explored before)
+  const core::WorkerRenaming* CheckerRenaming(bool symmetry, std::size_t element) const;
   std::uint64_t steps_now() const { return view_ != nullptr ? view_->step() : 0; }
   [[noreturn]] void CutHere(Cut::Why why);
 
@@ -125,6 +139,7 @@ class Probe : public sim::Chooser {
   const ExploreOptions& options_;
   std::uint64_t max_depth_;
   const checkers::GlobalView* view_ = nullptr;
+  const checkers::CheckerSet* checkers_ = nullptr;
   const ExtraInvariant* extra_ = nullptr;
   std::size_t next_;                      // the index of the next choice on the path
   bool fresh_;                            // past the replayed part of the path

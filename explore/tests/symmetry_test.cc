@@ -10,9 +10,12 @@
 #include "rrefsim/scenarios/catalog.h"
 #include "rrefsim/sim/stepped_run.h"
 #include "rrefsim/sim/symmetry.h"
+#include "walk.h"
 
 namespace rrefsim::explore {
 namespace {
+
+using test_support::Walk;
 
 const scenarios::CatalogEntry& Entry(const std::string& name) {
   const scenarios::CatalogEntry* e = scenarios::FindScenario(name);
@@ -47,47 +50,6 @@ TEST(Symmetry, RelativeDestinationsAndNamedWorkersLeaveOnlyTheIdentity) {
   for (int w = 1; w <= 3; ++w) relative.programs[static_cast<std::size_t>(w)].ops[0].to = sim::Self(-w);  // all to 0
   EXPECT_TRUE(sim::ScenarioSymmetry(relative).trivial());  // relative destinations: the identity only
 }
-
-// Takes the first step of the first worker in `preferred` that has one (else option 0).
-class OnlyWorkers : public sim::Chooser {
- public:
-  explicit OnlyWorkers(std::vector<int> preferred) : preferred_(std::move(preferred)) {}
-  void Watch(const checkers::GlobalView& view) { view_ = &view; }
-
- protected:
-  std::uint64_t Pick(const sim::ChoiceRequest& request) override {
-    if (request.kind != sim::ChoiceKind::kStep || request.items.empty()) return 0;
-    for (int worker : preferred_) {
-      for (std::size_t i = 0; i < request.items.size(); ++i) {
-        if (sim::StepWorker(*view_, request.items[i]) == worker) return i;
-      }
-    }
-    return 0;
-  }
-
- private:
-  std::vector<int> preferred_;
-  const checkers::GlobalView* view_ = nullptr;
-};
-
-// Runs `scenario` stepwise with OnlyWorkers(preferred) and stops before choice `depth`.
-struct Walk {
-  Walk(const sim::Scenario& scenario, std::vector<int> preferred, int depth,
-       core::ProtocolMode mode = core::ProtocolMode::kPytorch)
-      : chooser(std::move(preferred)) {
-    config.fingerprints = true;
-    config.mode = mode;
-    config.faults.delay_min = config.faults.delay_max = 0;
-    run = std::make_unique<sim::SteppedRun>(scenario, config, chooser);
-    chooser.Watch(run->view());
-    for (int i = 0; i < depth; ++i) {
-      if (!run->Advance()) throw std::logic_error("the run ended before choice " + std::to_string(depth));
-    }
-  }
-  sim::RunConfig config;
-  OnlyWorkers chooser;
-  std::unique_ptr<sim::SteppedRun> run;
-};
 
 // User 1 runs (the owner when user 1 cannot) while users 2 and 3 wait; and the same with user 2 in user 1's place:
 // the two worlds are each other's image under the swap of 1 and 2 at every depth, RRef ids created on the user and

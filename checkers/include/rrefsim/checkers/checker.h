@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "rrefsim/checkers/global_view.h"
+#include "rrefsim/core/fingerprint.h"
 
 namespace rrefsim::checkers {
 
@@ -51,6 +52,8 @@ class Facts {
   // The owner processed RREF_FORK_REQUEST(fork), so the child is confirmed (I4).
   bool ForkRequestProcessed(const core::ForkId& fork) const { return fork_requested_.contains(fork); }
   bool Freed(const core::RRefId& rref) const { return freed_.contains(rref); }
+  // Everything above, for the explorer's state key (CheckerSet::Fingerprint): all three are history.
+  void Fingerprint(core::StateHasher& h) const;
 
  private:
   void Remember(const core::ForkData& fork);
@@ -81,6 +84,12 @@ class Checker {
   virtual void AtEnd(const RunEnd&, const CheckerConfig&, const Facts&, Report&) {}
   // A copy with the same history, for the explorer's copied worlds (a checker keeps what happened on the way).
   virtual std::unique_ptr<Checker> Clone() const = 0;
+  // Its memory, for the explorer's state key (docs/explore.md, "State hashing"): every member that can change what
+  // it reports later, maps and sets walked in their order (folded as multisets under h's renaming, whose worker ids
+  // go through h.Rename), never a pointer. Two checkers with equal fingerprints go on alike from equal worlds. The
+  // explorer keys states between steps, where the per-step scratch is empty; it is mixed anyway (cheap, and sound
+  // whatever calls it).
+  virtual void Fingerprint(core::StateHasher& h) const = 0;
 };
 
 // Implements Clone by copying the derived checker: its history is plain data.

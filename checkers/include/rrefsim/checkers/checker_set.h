@@ -3,6 +3,7 @@
 // checks when the run ends on its own.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -28,6 +29,11 @@ class CheckerSet : public RunObserver {
   // Violations of checkers the scenario lists in expected_violations (known PyTorch defects), in order.
   const std::vector<Violation>& expected_violations() const { return expected_; }
   bool failed() const { return !violations_.empty(); }
+  // The set's memory, for the explorer's state key (docs/explore.md, "State hashing"): the Facts, each checker's
+  // Fingerprint in order, and which checkers fired (expected or not). Under `renaming` (symmetry reduction: the
+  // renaming that gave the world's canonical fingerprint) every worker the memory names is renamed, and the maps
+  // keyed by such names are folded as multisets, so a history and its renamed image fingerprint alike.
+  std::uint64_t Fingerprint(const core::WorkerRenaming* renaming = nullptr) const;
 
  private:
   void Collect(std::size_t index, std::vector<std::string>& found, std::uint64_t step, TimeUs time);

@@ -3,6 +3,7 @@
 // Deterministic: it walks sorted maps only and never hashes a pointer.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,27 @@ class StateHasher {
   std::uint64_t h_ = 0xcbf29ce484222325ULL;
   const WorkerRenaming* renaming_ = nullptr;
 };
+
+// The entries of a map (or set) in its order, then its size; under a renaming, whose keys' order it changes, each
+// entry hashed on its own and the hashes folded in sorted order (a multiset). For the core's maps keyed by worker or
+// globally unique ids, and the checkers' (Checker::Fingerprint).
+template <class Range, class MixEntry>
+void MixEach(StateHasher& h, const Range& range, MixEntry mix_entry) {
+  if (h.renaming() == nullptr) {
+    for (const auto& entry : range) mix_entry(h, entry);
+  } else {
+    std::vector<std::uint64_t> words;
+    words.reserve(range.size());
+    for (const auto& entry : range) {
+      StateHasher one(h.renaming());
+      mix_entry(one, entry);
+      words.push_back(one.value());
+    }
+    std::sort(words.begin(), words.end());
+    for (std::uint64_t word : words) h.Mix(word);
+  }
+  h.Mix(static_cast<std::uint64_t>(range.size()));
+}
 
 // Every field of the message, the hardened mode's seq and replies_below included; under `renaming` when not null.
 std::uint64_t MessageFingerprint(const Message& message, const WorkerRenaming* renaming = nullptr);

@@ -61,7 +61,7 @@ std::uint64_t FingerprintFromScratch(const scenarios::CatalogEntry& entry, const
   return *StateFingerprint(run.view());
 }
 
-// Walks one random run; at each of its first step choices, every option (up to 3) is taken by a copy of the world.
+// Walks one random run; at each of its step choices (the first 64), every option (up to 3) is taken by a copy.
 // The copy's fingerprint, made of the parts kept by the hosts it shares, equals that of the same state reached from
 // scratch; the original's hosts are unchanged by the copy's step; and the original's own fingerprint, kept parts
 // included, still equals one from scratch after it steps on.
@@ -75,7 +75,7 @@ void CheckSharedHosts(const char* name, std::uint64_t seed) {
   ReplayChooser replay(reference.choices);
   SteppedRun original(entry.scenario, config, replay);
   std::size_t advances = 0;
-  for (; advances < 16 && original.Advance(); ++advances) {
+  for (; advances < 64 && original.Advance(); ++advances) {
     const std::string where = std::string(name) + " seed " + std::to_string(seed) + " choice " +
                               std::to_string(advances);
     EXPECT_EQ(*StateFingerprint(original.view()), FingerprintFromScratch(entry, config, replay.choices(), advances + 1))
@@ -99,8 +99,9 @@ void CheckSharedHosts(const char* name, std::uint64_t seed) {
 
 TEST(HostSharing, CopiesKeepTheirOwnHostsAndFingerprints) {
   // Replies and forks (s3), timeouts queued behind a busy handler (s11), a backlog of one handler and graceful
-  // shutdown (pool_exhaustion), refused sends (s3_faulty_agent).
-  for (const char* name : {"s3_user_to_user", "s11_remote_timeout", "pool_exhaustion", "s3_faulty_agent"}) {
+  // shutdown (pool_exhaustion), refused sends (s3_faulty_agent), the benchmark's long chain (fork_chain_5).
+  for (const char* name :
+       {"s3_user_to_user", "s11_remote_timeout", "pool_exhaustion", "s3_faulty_agent", "fork_chain_5"}) {
     for (std::uint64_t seed = 0; seed < 3; ++seed) CheckSharedHosts(name, seed);
   }
 }

@@ -50,6 +50,22 @@ expect 0 "interchangeable users: the search reduces by their symmetry group" -- 
 says '"symmetry_group":6' "the JSON line holds the group's size (S_3 on the three users)"
 expect 0 "--no-symmetry searches without it" -- "$rrefsim" explore symmetric_users_3 --no-symmetry --max-runs 2000
 says "symmetry group: 1 permutation" "the text output says no reduction by symmetry"
+# An interrupted search (Ctrl-C, SIGTERM) reports what it covered and exits 130; fork_chain_5 takes minutes.
+"$rrefsim" explore fork_chain_5 --json >"$tmp/interrupted" 2>"$tmp/interrupted.err" &
+pid=$!
+sleep 3
+kill -INT "$pid"
+wait "$pid"
+code=$?
+if [[ $code -eq 130 ]] && grep -q '"interrupted":true' "$tmp/interrupted" &&
+   grep -q '"verdict":"INCOMPLETE: interrupted before every schedule was explored"' "$tmp/interrupted" &&
+   grep -q '"distinct_states":[1-9]' "$tmp/interrupted"; then
+  echo "ok: an interrupted search reports what it covered and exits 130"
+else
+  echo "FAIL: interrupted search: exit $code"
+  sed 's/^/  | /' "$tmp/interrupted" "$tmp/interrupted.err" | head -10
+  failures=$((failures + 1))
+fi
 expect 2 "unknown scenario" -- "$rrefsim" explore nope
 expect 2 "bad fault override" -- "$rrefsim" explore s1_remote_to_here --fault drop=2
 expect 2 "negative bound" -- "$rrefsim" explore s1_remote_to_here --duplicates -1

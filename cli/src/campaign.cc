@@ -3,6 +3,7 @@
 #include "campaign.h"
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <limits>
 #include <optional>
@@ -17,6 +18,15 @@
 namespace rrefsim::cli {
 
 std::atomic<bool> g_interrupted{false};
+
+namespace {
+void OnSignal(int) { g_interrupted = true; }
+}  // namespace
+
+void CatchInterrupts() {
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+}
 
 namespace {
 

@@ -36,6 +36,9 @@ struct CampaignOptions {
 // Set by SIGINT/SIGTERM: the campaign starts no new run, reports every run that finished (in seed order, up to the
 // first seed that did not), prints the summary and exits 130.
 extern std::atomic<bool> g_interrupted;
+// Installs the SIGINT and SIGTERM handlers that set g_interrupted (campaigns, and `rrefsim explore`, which then
+// stops its search and reports what it covered).
+void CatchInterrupts();
 
 // Runs the campaign and prints its summary; returns the exit code.
 int RunCampaign(const CampaignOptions& options);

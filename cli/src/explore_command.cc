@@ -1,9 +1,12 @@
 #include "explore_command.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "campaign.h"
 #include "exit_codes.h"
 #include "rrefsim/scenarios/scenario_json.h"
 #include "rrefsim/scenarios/trace_run.h"
@@ -40,6 +43,7 @@ std::string Verdict(const explore::ExploreResult& r) {
     const checkers::Violation& v = r.counterexample->violations.front();
     return "COUNTEREXAMPLE: " + v.checker + " at step " + std::to_string(v.step) + ": " + v.text;
   }
+  if (r.interrupted) return "INCOMPLETE: interrupted before every schedule was explored";
   if (!r.complete) return "INCOMPLETE: the run budget ran out before every schedule was explored";
   return "all schedules within the bound satisfy every invariant";
 }
@@ -107,7 +111,8 @@ void Print(const ExploreCliOptions& o, const scenarios::CatalogEntry& entry, con
   const explore::ExploreResult& r = out.result;
   if (o.json) {
     nlohmann::json line = {{"scenario", entry.name}, {"bound", BoundText(entry, o.search, o.protocol)},
-                           {"complete", r.complete}, {"verdict", Verdict(r)}, {"reduced", StatsJson(r.stats)},
+                           {"complete", r.complete}, {"interrupted", r.interrupted}, {"verdict", Verdict(r)},
+                           {"reduced", StatsJson(r.stats)},
                            {"symmetry_group", SymmetryGroup(o, entry)}};
     if (out.unreduced) line["unreduced"] = StatsJson(out.unreduced->stats);
     if (!out.trace_path.empty()) line["trace"] = out.trace_path;
@@ -130,6 +135,33 @@ void Print(const ExploreCliOptions& o, const scenarios::CatalogEntry& entry, con
                 out.trace_path.c_str());
   }
 }
+
+// One line on stderr, when stderr is a terminal, redrawn every explore::kProgressRuns runs of a long search: how far
+// it got. It reads the clock for the rate only.
+class SearchProgress {
+ public:
+  explicit SearchProgress(std::string scenario) : scenario_(std::move(scenario)), enabled_(isatty(STDERR_FILENO) == 1) {}
+  void Show(const explore::ExploreStats& s) {
+    if (!enabled_) return;
+    std::fprintf(stderr, "\r\033[K%s: %llu runs, %llu distinct states, %llu transitions, %.0f transitions/s, %.0f s",
+                 scenario_.c_str(), static_cast<unsigned long long>(s.runs),
+                 static_cast<unsigned long long>(s.distinct_states), static_cast<unsigned long long>(s.transitions),
+                 s.states_per_second(), s.seconds);
+    std::fflush(stderr);
+    shown_ = true;
+  }
+  void Clear() {
+    if (!shown_) return;
+    std::fprintf(stderr, "\r\033[K");
+    std::fflush(stderr);
+    shown_ = false;
+  }
+
+ private:
+  std::string scenario_;
+  bool enabled_;
+  bool shown_ = false;
+};
 
 }  // namespace
 
@@ -196,15 +228,22 @@ int RunExplore(const ExploreCliOptions& o) {
     std::fprintf(stderr, "rrefsim explore: %s\n", selection.error.c_str());
     return kExitBadInput;
   }
+  // A long search stopped by Ctrl-C or SIGTERM still reports what it covered, and each line is out at once.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  CatchInterrupts();
   int code = kExitOk;
   for (scenarios::CatalogEntry entry : selection.entries) {
     if (!o.profile.empty()) entry.faults = o.profile;
     entry.fault_overrides.insert(entry.fault_overrides.end(), o.faults.begin(), o.faults.end());
     Outcome out;
+    explore::ExploreOptions search = o.search;
+    search.stop = &g_interrupted;
+    SearchProgress progress(entry.name);
+    search.on_progress = [&progress](const explore::ExploreStats& s) { progress.Show(s); };
     try {
-      out.result = explore::Explore(entry, o.search, Mode(o));
-      if (o.compare) {
-        explore::ExploreOptions plain = o.search;
+      out.result = explore::Explore(entry, search, Mode(o));
+      if (o.compare && !out.result.interrupted) {
+        explore::ExploreOptions plain = search;
         // State hashing stays: without it even S2 has more paths than a run budget.
         plain.sleep_sets = plain.dpor = false;
         plain.state_hashing = true;
@@ -218,11 +257,13 @@ int RunExplore(const ExploreCliOptions& o) {
       out.trace_path = WriteCounterexample(o, entry, out.result, out.error);
       code = kExitViolation;
     }
+    progress.Clear();
     Print(o, entry, out);
     if (!out.error.empty()) {
       std::fprintf(stderr, "rrefsim explore: %s\n", out.error.c_str());
       return kExitDivergence;
     }
+    if (g_interrupted) return kExitInterrupted;  // the scenarios after this one are not started
   }
   return code;
 }

@@ -1,7 +1,6 @@
 // The rrefsim command line: run, list, bench, observe, replay, render, shrink, explore. Exit codes: exit_codes.h,
 // docs/cli.md.
 #include <CLI/CLI.hpp>
-#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <algorithm>
@@ -68,8 +67,6 @@ const CLI::Validator kPositive(
       return "'" + text + "' must be a number greater than 0";
     },
     "POSITIVE");
-
-void OnSignal(int) { g_interrupted = true; }
 
 std::string FaultKeysText() {
   std::string text = "Fault keys for --fault KEY=VALUE:\n";
@@ -207,8 +204,7 @@ int Main(int argc, char** argv) {
   if (!*seed_opt && !*seeds_opt && !*range_opt) run.seed_end = 1;
   // Results are printed as they are found, line by line, so that an interrupted or piped campaign keeps them.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
+  CatchInterrupts();
   return RunCampaign(run);
 }
 

@@ -20,6 +20,7 @@ constexpr const char* kWholeRun = "3600000";
 struct Search {
   ExploreStats stats;
   bool complete = false;
+  bool interrupted = false;
   std::optional<scenarios::CheckedRun> counterexample;
   std::vector<checkers::Violation> expected_seen;
 };
@@ -71,6 +72,16 @@ Search RunSearch(const scenarios::CatalogEntry& entry, const sim::RunConfig& con
       break;
     }
     if (options.max_runs != 0 && search.stats.runs >= options.max_runs) break;
+    if (options.on_progress && search.stats.runs % kProgressRuns == 0) {
+      ExploreStats so_far = search.stats;
+      so_far.distinct_states = visited.size();
+      so_far.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      options.on_progress(so_far);
+    }
+    if (options.stop != nullptr && options.stop->load(std::memory_order_relaxed)) {
+      search.interrupted = true;
+      break;
+    }
   }
   search.stats.distinct_states = visited.size();
   search.stats.races = races.races;
@@ -131,8 +142,9 @@ ExploreResult Explore(const scenarios::CatalogEntry& entry, const ExploreOptions
       if (!known) result.expected_seen.push_back(std::move(v));
     }
     result.complete = search.complete;
+    result.interrupted = search.interrupted;
     result.counterexample = std::move(search.counterexample);
-    const bool last = !options.shortest || result.counterexample || !search.complete ||
+    const bool last = !options.shortest || result.counterexample || !search.complete || search.interrupted ||
                       search.stats.depth_cut == 0 || depth == options.bounds.max_depth;
     if (last) break;
     ++depth;

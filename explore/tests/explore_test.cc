@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <set>
 #include <string>
 
@@ -122,6 +123,30 @@ TEST(Explore, DepthBoundCutsAndTheRunBudgetLeavesTheSearchIncomplete) {
   const ExploreResult partial = Explore(Entry("s3_user_to_user"), budget);
   EXPECT_FALSE(partial.complete);
   EXPECT_EQ(partial.stats.runs, 3u);
+}
+
+// A stop request (the command line's SIGINT/SIGTERM) ends the search after the run under way, incomplete and marked
+// interrupted, with what it covered; the progress callback sees the statistics so far every kProgressRuns runs.
+TEST(Explore, AStopRequestEndsTheSearchWithWhatItCovered) {
+  std::atomic<bool> stop{false};
+  std::uint64_t progress_calls = 0;
+  ExploreOptions options;
+  options.stop = &stop;
+  options.on_progress = [&](const ExploreStats& so_far) {
+    ++progress_calls;
+    EXPECT_EQ(so_far.runs % kProgressRuns, 0u);
+    EXPECT_GT(so_far.distinct_states, 0u);
+    if (so_far.runs == 2 * kProgressRuns) stop = true;
+  };
+  const ExploreResult stopped = Explore(Entry("fork_chain_5"), options);
+  EXPECT_TRUE(stopped.interrupted);
+  EXPECT_FALSE(stopped.complete);
+  EXPECT_EQ(stopped.stats.runs, 2 * kProgressRuns);  // the run under way when it was asked, and no further
+  EXPECT_EQ(progress_calls, 2u);
+  EXPECT_GT(stopped.stats.distinct_states, 0u);
+  const ExploreResult whole = Explore(Entry("s2_remote_to_self"), ExploreOptions{});
+  EXPECT_FALSE(whole.interrupted);
+  EXPECT_TRUE(whole.complete);
 }
 
 // The search runs without fibers; its counterexample's choice list must still replay on fibers (sim::Run), where

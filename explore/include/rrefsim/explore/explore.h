@@ -11,6 +11,7 @@
 // (sim::Run), so it is a normal run with a normal choice list.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -42,31 +43,6 @@ class ExtraInvariant : public checkers::RunObserver {
   virtual std::uint64_t Fingerprint() const = 0;
 };
 
-struct ExploreOptions {
-  Bounds bounds;
-  bool state_hashing = true;     // prune states already explored (with at least the same budget left)
-  bool sleep_sets = true;        // prune reorderings of deliveries to different workers
-  // Dynamic partial-order reduction (source-DPOR, Abdulla et al. 2014) instead of state hashing: a stateless search
-  // that runs one schedule per class of schedules equivalent up to reordering independent steps, adding a branch
-  // only where a run showed two dependent steps that could have run the other way round (docs/explore.md). It uses
-  // sleep sets and ignores state_hashing; it does not combine with a depth bound or `shortest`, as a run cut short
-  // hides the races past its end.
-  bool dpor = false;
-  std::uint64_t max_runs = 0;    // 0: no budget; with one, the search may end incomplete
-  // Search for the shortest counterexample: iterative deepening over max_depth (1, 2, 4, ... up to the bound).
-  bool shortest = false;
-  // Called with every run that reached its end (not cut short): for tests that compare what searches reach.
-  std::function<void(const scenarios::CheckedRun&)> on_complete_run;
-  // An invariant of the caller's own (a test's seeded toy bug), watching every run beside the checkers: a run it
-  // stops (OnStepEnd returns false) is a counterexample, reported as checker "extra_invariant". The search runs
-  // copies of it (ExtraInvariant::Clone), started at the root by OnStart and copied with the world at each snapshot.
-  const ExtraInvariant* extra_invariant = nullptr;
-  // Symmetry reduction (docs/explore.md): states are keyed by their canonical fingerprint over the scenario's group
-  // of interchangeable workers (sim::ScenarioSymmetry); nothing changes for a scenario whose group is the identity.
-  // Off with an extra_invariant, whose memory may tell workers apart.
-  bool symmetry = true;
-};
-
 struct ExploreStats {
   std::uint64_t runs = 0;             // branches explored (each from a snapshot of the world, or the start)
   std::uint64_t transitions = 0;      // steps explored past the branch point: the edges of the search
@@ -84,9 +60,44 @@ struct ExploreStats {
   double states_per_second() const { return seconds > 0 ? static_cast<double>(transitions) / seconds : 0; }
 };
 
+inline constexpr std::uint64_t kProgressRuns = 65536;
+
+struct ExploreOptions {
+  Bounds bounds;
+  bool state_hashing = true;     // prune states already explored (with at least the same budget left)
+  bool sleep_sets = true;        // prune reorderings of deliveries to different workers
+  // Dynamic partial-order reduction (source-DPOR, Abdulla et al. 2014) instead of state hashing: a stateless search
+  // that runs one schedule per class of schedules equivalent up to reordering independent steps, adding a branch
+  // only where a run showed two dependent steps that could have run the other way round (docs/explore.md). It uses
+  // sleep sets and ignores state_hashing; it does not combine with a depth bound or `shortest`, as a run cut short
+  // hides the races past its end.
+  bool dpor = false;
+  std::uint64_t max_runs = 0;    // 0: no budget; with one, the search may end incomplete
+  // Search for the shortest counterexample: iterative deepening over max_depth (1, 2, 4, ... up to the bound).
+  bool shortest = false;
+  // Called with every run that reached its end (not cut short): for tests that compare what searches reach.
+  std::function<void(const scenarios::CheckedRun&)> on_complete_run;
+  // Read after every run: once it holds true, the search stops where it is, incomplete and `interrupted`, and
+  // reports what it did so far (the command line sets it on SIGINT and SIGTERM).
+  const std::atomic<bool>* stop = nullptr;
+  // Called every kProgressRuns runs with the statistics so far (distinct states and seconds included): for a
+  // progress line on long searches.
+  std::function<void(const ExploreStats&)> on_progress;
+  // An invariant of the caller's own (a test's seeded toy bug), watching every run beside the checkers: a run it
+  // stops (OnStepEnd returns false) is a counterexample, reported as checker "extra_invariant". The search runs
+  // copies of it (ExtraInvariant::Clone), started at the root by OnStart and copied with the world at each snapshot.
+  const ExtraInvariant* extra_invariant = nullptr;
+  // Symmetry reduction (docs/explore.md): states are keyed by their canonical fingerprint over the scenario's group
+  // of interchangeable workers (sim::ScenarioSymmetry); nothing changes for a scenario whose group is the identity.
+  // Off with an extra_invariant, whose memory may tell workers apart.
+  bool symmetry = true;
+};
+
+
 struct ExploreResult {
   ExploreStats stats;
   bool complete = false;  // every schedule within the bounds was covered (no run budget ran out)
+  bool interrupted = false;  // ExploreOptions::stop ended it
   // The first failing run (shortest with ExploreOptions::shortest): its choices replay it under `config`.
   std::optional<scenarios::CheckedRun> counterexample;
   // Known PyTorch defects the scenario declares (CatalogEntry::expected_violations) that some schedule showed:

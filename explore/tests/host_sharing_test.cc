@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "stepwise_config.h"
 #include "rrefsim/core/fingerprint.h"
 #include "rrefsim/scenarios/catalog.h"
 #include "rrefsim/sim/network.h"
@@ -19,12 +20,7 @@
 namespace rrefsim::sim {
 namespace {
 
-RunConfig ConfigOf(const scenarios::CatalogEntry& entry) {
-  RunConfig config;
-  config.faults = *MakeFaultConfig(entry.faults, entry.fault_overrides).config;
-  config.fingerprints = true;
-  return config;
-}
+using explore::test_support::FingerprintedConfigOf;
 
 // Takes option `step` at the first step choice it is asked for, and option 0 (no fault) at every other choice.
 class OneStepChooser : public Chooser {
@@ -67,7 +63,7 @@ std::uint64_t FingerprintFromScratch(const scenarios::CatalogEntry& entry, const
 // included, still equals one from scratch after it steps on.
 void CheckSharedHosts(const char* name, std::uint64_t seed) {
   const scenarios::CatalogEntry& entry = *scenarios::FindScenario(name);
-  const RunConfig config = ConfigOf(entry);
+  const RunConfig config = FingerprintedConfigOf(entry);
   RandomChooser random(seed);
   const RunResult reference = RunWithoutFibers(entry.scenario, config, random);
   const core::WorkerRenaming identity = Identity(entry.scenario.workers);

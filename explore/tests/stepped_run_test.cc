@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "stepwise_config.h"
 #include "rrefsim/checkers/checker_set.h"
 #include "rrefsim/scenarios/catalog.h"
 #include "rrefsim/scenarios/runner.h"
@@ -16,12 +17,7 @@
 namespace rrefsim::sim {
 namespace {
 
-RunConfig ConfigOf(const scenarios::CatalogEntry& entry) {
-  RunConfig config;
-  config.faults = *MakeFaultConfig(entry.faults, entry.fault_overrides).config;
-  config.fingerprints = true;
-  return config;
-}
+using explore::test_support::FingerprintedConfigOf;
 
 // Everything a run reports that the schedule decides: the rolling hash covers every step, core output and choice.
 void ExpectSameRun(const RunResult& fibers, const RunResult& stepped, const std::string& what) {
@@ -36,7 +32,7 @@ void ExpectSameRun(const RunResult& fibers, const RunResult& stepped, const std:
 
 TEST(SteppedRun, EveryCatalogScenarioRunsAsOnFibers) {
   for (const scenarios::CatalogEntry& entry : scenarios::Catalog()) {
-    const RunConfig config = ConfigOf(entry);
+    const RunConfig config = FingerprintedConfigOf(entry);
     for (std::uint64_t seed = 0; seed < 20; ++seed) {
       RandomChooser a(seed);
       RandomChooser b(seed);
@@ -55,7 +51,7 @@ TEST(SteppedRun, EveryCatalogScenarioRunsAsOnFibers) {
 TEST(SteppedRun, ACopyGoesOnAsTheOriginal) {
   for (const char* name : {"s3_user_to_user", "fork_chain_5", "s11_remote_timeout"}) {
     const scenarios::CatalogEntry& entry = *scenarios::FindScenario(name);
-    const RunConfig config = ConfigOf(entry);
+    const RunConfig config = FingerprintedConfigOf(entry);
     RandomChooser random(7);
     const RunResult original = sim::Run(entry.scenario, config, random);
     for (std::size_t stop_at = 1; stop_at < 12; ++stop_at) {

@@ -7,8 +7,9 @@ set -euo pipefail
 # python3-torch (1.13.1+dfsg-4): the conformance tests run the catalog on real torch.distributed.rpc
 # (docs/conformance.md), always with Debian's /usr/bin/python3.
 # libjemalloc-dev: the rrefsim command's allocator (cli/CMakeLists.txt says why).
+# libabsl-dev: Abseil's flat hash map, the explorer's table of visited states (explore/src/state_table.h says why).
 packages=(g++ cmake make libboost-fiber-dev libboost-context-dev librapidcheck-dev nlohmann-json3-dev libgtest-dev
-          libcli11-dev libjemalloc-dev python3-jsonschema python3-torch)
+          libcli11-dev libjemalloc-dev libabsl-dev python3-jsonschema python3-torch)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -58,19 +58,31 @@ scenarios::CheckedRun Judge(sim::RunResult run, checkers::CheckerSet& checkers, 
 Branch Finished(Branch branch, const Probe& probe, const std::vector<Node>& path, std::uint64_t end_steps) {
   branch.new_steps = probe.new_steps(end_steps);
   branch.replayed_steps = probe.replayed_steps(end_steps);
-  branch.depth = ChoicesOf(path, probe.depth()).size();
+  branch.depth = ChoiceCount(path, probe.depth());
   return branch;
 }
+
+}  // namespace
+
+namespace {
+
+// DPOR's runs ask for step choices with one option (RunConfig::every_step_is_a_choice); a run on fibers does not.
+bool FibersAskFor(const Node& node) { return node.kind != sim::ChoiceKind::kStep || node.options != 1; }
 
 }  // namespace
 
 std::vector<sim::Choice> ChoicesOf(const std::vector<Node>& path, std::size_t depth) {
   std::vector<sim::Choice> choices;
   for (std::size_t i = 0; i < depth && i < path.size(); ++i) {
-    if (path[i].kind == sim::ChoiceKind::kStep && path[i].options == 1) continue;
-    choices.push_back(sim::Choice{path[i].kind, path[i].options, path[i].pick, 0});
+    if (FibersAskFor(path[i])) choices.push_back(sim::Choice{path[i].kind, path[i].options, path[i].pick, 0});
   }
   return choices;
+}
+
+std::uint64_t ChoiceCount(const std::vector<Node>& path, std::size_t depth) {
+  std::uint64_t count = 0;
+  for (std::size_t i = 0; i < depth && i < path.size(); ++i) count += FibersAskFor(path[i]) ? 1 : 0;
+  return count;
 }
 
 Branch RunBranch(const scenarios::CatalogEntry& entry, const sim::RunConfig& config, const ExploreOptions& options,

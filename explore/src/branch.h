@@ -38,6 +38,8 @@ Branch RunBranch(const scenarios::CatalogEntry& entry, const sim::RunConfig& con
 // The choices of path[0, depth) as a run on fibers makes them: without the single-option step choices that only
 // DPOR's runs ask for (RunConfig::every_step_is_a_choice).
 std::vector<sim::Choice> ChoicesOf(const std::vector<Node>& path, std::size_t depth);
+// Their number, ChoicesOf(path, depth).size(), without building them: every branch reports its depth.
+std::uint64_t ChoiceCount(const std::vector<Node>& path, std::size_t depth);
 
 // The failing run of a branch, run again from the start on fibers (sim::Run) with the branch's choices: the normal
 // run that the counterexample's trace records. Throws std::logic_error when it does not fail as the branch did.

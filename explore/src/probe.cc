@@ -171,23 +171,14 @@ bool Probe::CheckVisited(Node& node) {
     ids.push_back(sim::CanonicalStepIdentity(*view_, node.items[i], symmetry, canonical->element));
     if (node.sleep.contains(node.items[i])) asleep.push_back(ids.back());
   }
-  std::sort(asleep.begin(), asleep.end());
-  auto [it, inserted] = visited_.states.try_emplace(key, Seen{next_, asleep});
-  if (inserted) return false;
-  Seen& seen = it->second;
-  if (max_depth_ != 0 && seen.depth > next_) {  // explored before with less depth left: again, in full
-    seen = Seen{next_, asleep};
-    return false;
-  }
+  const StateTable::Asleep* before = visited_.states.Visit(key, next_, asleep, max_depth_ != 0);
+  if (before == nullptr) return false;
   // Whatever was awake at an earlier visit has been explored from here: it sleeps now (what it does is unknown,
   // so it wakes at the next step).
   for (std::uint64_t i = 0; i < node.items.size(); ++i) {
-    if (std::binary_search(seen.sleep.begin(), seen.sleep.end(), ids[i])) continue;
+    if (before->Contains(ids[i])) continue;
     node.sleep.emplace(node.items[i], node.footprints[i]);
   }
-  std::vector<std::uint64_t> both;
-  std::set_intersection(seen.sleep.begin(), seen.sleep.end(), asleep.begin(), asleep.end(), std::back_inserter(both));
-  seen.sleep = std::move(both);
   return true;
 }
 

@@ -8,7 +8,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <unordered_map>
 #include <vector>
 
 #include "rrefsim/checkers/checker_set.h"
@@ -17,6 +16,7 @@
 #include "rrefsim/sim/chooser.h"
 #include "rrefsim/sim/symmetry.h"
 #include "rrefsim/sim/world.h"
+#include "state_table.h"
 
 namespace rrefsim::explore::detail {
 
@@ -53,17 +53,11 @@ struct Node {
   bool analysed = false;
 };
 
-// What is known of a state already explored: the shallowest depth it was reached at, and the steps (by
-// sim::StepIdentity) asleep at every visit so far, the only ones not yet explored from it.
-struct Seen {
-  std::uint64_t depth = 0;
-  std::vector<std::uint64_t> sleep;  // sorted content hashes
-};
-// The states explored so far by their key (Probe::CheckVisited), and the scenario's symmetry group
+// The states explored so far (StateTable: each with its depth and sleep set), and the scenario's symmetry group
 // (sim::ScenarioSymmetry: the group the world's canonical fingerprint minimises over, in the same order), computed
 // once per search when symmetry is on, to rename the checkers' memory by the element that gave the canonical state.
 struct Visited {
-  std::unordered_map<std::uint64_t, Seen> states;  // lookups only, never iterated
+  StateTable states;
   std::optional<sim::WorkerGroup> symmetry;
   std::size_t size() const { return states.size(); }
 };

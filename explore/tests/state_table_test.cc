@@ -1,0 +1,70 @@
+// The visited-state table (src/state_table.h): what a revisit learns of the earlier visits' sleep sets, under a depth
+// bound and across the chunks the sets are stored in.
+#include "../src/state_table.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace rrefsim::explore::detail {
+namespace {
+
+TEST(StateTable, AFirstVisitIsExploredInFull) {
+  StateTable table;
+  EXPECT_EQ(table.Visit(7, 3, {11, 12}, false), nullptr);
+  EXPECT_EQ(table.size(), 1u);
+  EXPECT_EQ(table.Visit(8, 3, {11, 12}, false), nullptr);
+  EXPECT_EQ(table.size(), 2u);
+}
+
+TEST(StateTable, ARevisitLearnsWhatWasAsleepAtEveryEarlierVisit) {
+  StateTable table;
+  ASSERT_EQ(table.Visit(7, 3, {30, 10, 20}, false), nullptr);
+  const StateTable::Asleep* second = table.Visit(7, 5, {20, 30, 40}, false);
+  ASSERT_NE(second, nullptr);
+  EXPECT_TRUE(second->Contains(10));
+  EXPECT_TRUE(second->Contains(20));
+  EXPECT_TRUE(second->Contains(30));
+  EXPECT_FALSE(second->Contains(40));  // awake at the first visit: explored from there
+  const StateTable::Asleep* third = table.Visit(7, 4, {10, 20}, false);
+  ASSERT_NE(third, nullptr);
+  EXPECT_FALSE(third->Contains(10));  // awake at the second visit
+  EXPECT_TRUE(third->Contains(20));
+  EXPECT_TRUE(third->Contains(30));
+  const StateTable::Asleep* fourth = table.Visit(7, 4, {20, 30}, false);
+  ASSERT_NE(fourth, nullptr);
+  EXPECT_TRUE(fourth->Contains(20));
+  EXPECT_FALSE(fourth->Contains(30));  // not asleep at the third visit: explored from there
+  EXPECT_EQ(table.size(), 1u);
+}
+
+TEST(StateTable, UnderADepthBoundAVisitWithMoreDepthLeftStartsAgain) {
+  StateTable table;
+  ASSERT_EQ(table.Visit(7, 5, {10}, true), nullptr);
+  EXPECT_NE(table.Visit(7, 6, {}, true), nullptr);  // less depth left: a revisit
+  EXPECT_EQ(table.Visit(7, 2, {20}, true), nullptr);  // more depth left: explored again, in full
+  const StateTable::Asleep* again = table.Visit(7, 2, {20, 30}, true);
+  ASSERT_NE(again, nullptr);
+  EXPECT_TRUE(again->Contains(20));
+  EXPECT_FALSE(again->Contains(10));  // the set is the new visit's
+  // Without a bound, depth does not matter.
+  ASSERT_EQ(table.Visit(9, 5, {10}, false), nullptr);
+  EXPECT_NE(table.Visit(9, 1, {10}, false), nullptr);
+}
+
+// A million sets of three steps fill several chunks of the table (2^20 words each); each keeps its own steps.
+TEST(StateTable, SetsStayApartAcrossChunks) {
+  StateTable table;
+  constexpr std::uint64_t kStates = 1'000'000;
+  for (std::uint64_t s = 0; s < kStates; ++s) ASSERT_EQ(table.Visit(s, 1, {s, s + 1, s + 2}, false), nullptr);
+  for (std::uint64_t s = 0; s < kStates; s += 9973) {
+    const StateTable::Asleep* again = table.Visit(s, 1, {s + 1, s + 2}, false);
+    ASSERT_NE(again, nullptr);
+    EXPECT_TRUE(again->Contains(s) && again->Contains(s + 1) && again->Contains(s + 2)) << "state " << s;
+    EXPECT_FALSE(again->Contains(s + 3)) << "state " << s;
+  }
+}
+
+}  // namespace
+}  // namespace rrefsim::explore::detail

@@ -5,7 +5,9 @@
 
 namespace rrefsim::checkers {
 
-void Facts::Remember(const core::ForkData& fork) { forks_.try_emplace(fork.fork_id, fork); }
+void Facts::Remember(const core::ForkData& fork) {
+  if (forks_.try_emplace(fork.fork_id, fork).second) digest_.reset();
+}
 
 void Facts::OnRecord(const StepRecord& record) {
   using core::MessageType;
@@ -19,9 +21,12 @@ void Facts::OnRecord(const StepRecord& record) {
     }
   } else if (record.kind == RecordKind::kDeliver) {
     const core::Message& m = *record.message;
-    if (m.type == MessageType::RREF_FORK_REQUEST && !m.empty_payload) fork_requested_.insert(m.fork_id);
+    if (m.type == MessageType::RREF_FORK_REQUEST && !m.empty_payload && fork_requested_.insert(m.fork_id).second) {
+      digest_.reset();
+    }
   } else if (record.kind == RecordKind::kEvent) {
-    if (const auto* freed = std::get_if<core::OwnerRRefFreed>(record.event)) freed_.insert(freed->rref_id);
+    const auto* freed = std::get_if<core::OwnerRRefFreed>(record.event);
+    if (freed != nullptr && freed_.insert(freed->rref_id).second) digest_.reset();
   }
 }
 
@@ -33,10 +38,21 @@ const core::ForkData* Facts::Fork(const core::ForkId& fork) const {
 // The forks that travelled, the fork requests processed and the RRefs freed: what happened on the way, which the
 // checkers that ask (child_confirmed_before_accept, udf_runs_after_args_confirmed, no_orphan_waiter) read later.
 void Facts::Fingerprint(core::StateHasher& h) const {
+  if (h.renaming() != nullptr) {
+    h.Mix(Digest(h.renaming()));
+    return;
+  }
+  if (!digest_) digest_ = Digest(nullptr);
+  h.Mix(*digest_);
+}
+
+std::uint64_t Facts::Digest(const core::WorkerRenaming* renaming) const {
   using detail::MixEach;
+  core::StateHasher h(renaming);
   MixEach(h, forks_, [](core::StateHasher& e, const auto& entry) { detail::MixFork(e, entry.second); });
   MixEach(h, fork_requested_, [](core::StateHasher& e, const core::ForkId& fork) { e.Mix(fork); });
   MixEach(h, freed_, [](core::StateHasher& e, const core::RRefId& rref) { e.Mix(rref); });
+  return h.value();
 }
 
 }  // namespace rrefsim::checkers

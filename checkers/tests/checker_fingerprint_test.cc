@@ -55,6 +55,23 @@ TEST(FactsFingerprint, RRefsFreed) {
   EXPECT_NE(FactsFingerprint({Emit(0, core::OwnerRRefFreed{kR})}), FactsFingerprint({Emit(0, core::OwnerRRefFreed{kR2})}));
 }
 
+// Facts keep their digest between steps that add nothing (Facts::Fingerprint): one taken after every record must
+// match one taken only at the end, whichever of the three kinds of history grew last.
+TEST(FactsFingerprint, TheKeptDigestFollowsEveryKindOfGrowth) {
+  const std::vector<Input> history = {Send(CallCarrying(kF)), Deliver(Msg(MessageType::RREF_FORK_REQUEST, 2, 0, kF, kR)),
+                                      Emit(0, core::OwnerRRefFreed{kR}), Send(CallCarrying(kG)),
+                                      Deliver(Msg(MessageType::RREF_FORK_REQUEST, 2, 0, kG, kR)),
+                                      Emit(0, core::OwnerRRefFreed{kR2})};
+  Facts facts;
+  for (std::size_t i = 0; i < history.size(); ++i) {
+    facts.OnRecord(RecordOf(history[i], 1));
+    core::StateHasher h;
+    facts.Fingerprint(h);
+    EXPECT_EQ(h.value(), FactsFingerprint({history.begin(), history.begin() + static_cast<long>(i) + 1}))
+        << "after record " << i;
+  }
+}
+
 TEST(CheckerFingerprint, UniqueForkIdsRemembersTheLiveForks) {
   CheckerRun a("unique_fork_ids"), b("unique_fork_ids");
   a.view.views[2].users = {User(kR, kF)};

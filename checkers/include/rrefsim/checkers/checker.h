@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -52,14 +53,17 @@ class Facts {
   // The owner processed RREF_FORK_REQUEST(fork), so the child is confirmed (I4).
   bool ForkRequestProcessed(const core::ForkId& fork) const { return fork_requested_.contains(fork); }
   bool Freed(const core::RRefId& rref) const { return freed_.contains(rref); }
-  // Everything above, for the explorer's state key (CheckerSet::Fingerprint): all three are history.
+  // Everything above, for the explorer's state key (CheckerSet::Fingerprint): all three are history. They only
+  // grow, and at most steps not at all, so the digest without a renaming is kept until one of them does.
   void Fingerprint(core::StateHasher& h) const;
 
  private:
   void Remember(const core::ForkData& fork);
+  std::uint64_t Digest(const core::WorkerRenaming* renaming) const;
   std::map<core::ForkId, core::ForkData> forks_;
   std::set<core::ForkId> fork_requested_;
   std::set<core::RRefId> freed_;
+  mutable std::optional<std::uint64_t> digest_;  // Digest(nullptr), until forks_, fork_requested_ or freed_ grows
 };
 
 // Collects what a checker found during one call.

@@ -32,10 +32,12 @@ TEST(StateTable, ARevisitLearnsWhatWasAsleepAtEveryEarlierVisit) {
   EXPECT_FALSE(third->Contains(10));  // awake at the second visit
   EXPECT_TRUE(third->Contains(20));
   EXPECT_TRUE(third->Contains(30));
+  EXPECT_FALSE(third->Contains(40));  // the stored set is every earlier visit's, not the last one's
   const StateTable::Asleep* fourth = table.Visit(7, 4, {20, 30}, false);
   ASSERT_NE(fourth, nullptr);
   EXPECT_TRUE(fourth->Contains(20));
   EXPECT_FALSE(fourth->Contains(30));  // not asleep at the third visit: explored from there
+  EXPECT_FALSE(fourth->Contains(10));  // nor 10 at the second
   EXPECT_EQ(table.size(), 1u);
 }
 

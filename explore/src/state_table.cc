@@ -44,7 +44,13 @@ const StateTable::Asleep* StateTable::Visit(std::uint64_t key, std::uint64_t dep
   scratch_.erase(std::unique(scratch_.begin(), scratch_.end()), scratch_.end());
   auto [it, inserted] = entries_.try_emplace(key);
   if (inserted || (depth_bounded && it->second.depth > depth)) {  // new, or explored with less depth left: in full
-    it->second = Store(depth);
+    try {
+      it->second = Store(depth);
+    } catch (...) {
+      // Not left keyed to where 0, another state's sleep set, which a revisit would read and shrink.
+      if (inserted) entries_.erase(it);
+      throw;
+    }
     return nullptr;
   }
   std::uint32_t* set = SetAt(it->second.where);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <stdexcept>
 #include <vector>
 
 namespace rrefsim::explore::detail {
@@ -53,6 +54,20 @@ TEST(StateTable, UnderADepthBoundAVisitWithMoreDepthLeftStartsAgain) {
   // Without a bound, depth does not matter.
   ASSERT_EQ(table.Visit(9, 5, {10}, false), nullptr);
   EXPECT_NE(table.Visit(9, 1, {10}, false), nullptr);
+}
+
+// A visit the table cannot store (here a depth beyond its 32 bits) throws and leaves no trace: the state is still
+// unvisited, not keyed to another state's sleep set, whose steps a revisit would take for explored ones.
+TEST(StateTable, AVisitThatCannotBeStoredLeavesTheStateUnvisited) {
+  StateTable table;
+  ASSERT_EQ(table.Visit(7, 1, {10, 20}, false), nullptr);
+  EXPECT_THROW(table.Visit(8, std::uint64_t{1} << 33, {30}, false), std::length_error);
+  EXPECT_EQ(table.size(), 1u);
+  EXPECT_EQ(table.Visit(8, 1, {30}, false), nullptr);  // its first visit
+  const StateTable::Asleep* again = table.Visit(8, 1, {}, false);
+  ASSERT_NE(again, nullptr);
+  EXPECT_TRUE(again->Contains(30));
+  EXPECT_FALSE(again->Contains(10));
 }
 
 // A million sets of three steps fill several chunks of the table (2^20 words each); each keeps its own steps.

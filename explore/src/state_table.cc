@@ -22,7 +22,7 @@ StateTable::Entry StateTable::Store(std::uint64_t depth) {
   if (depth > std::numeric_limits<std::uint32_t>::max()) {
     throw std::length_error("explore: a state at depth " + std::to_string(depth));
   }
-  if (chunks_.empty() || chunks_.back().capacity() - chunks_.back().size() < words) {
+  if (chunks_.empty() || kPosMask + 1 - chunks_.back().size() < words) {  // positions fit in kPosBits
     if (chunks_.size() == (std::size_t{1} << (32 - kPosBits))) {
       throw std::length_error("explore: the visited-state table holds 16 GB of sleep sets");
     }

@@ -55,6 +55,9 @@ const StateTable::Asleep* StateTable::Visit(std::uint64_t key, std::uint64_t dep
   }
   std::uint32_t* set = SetAt(it->second.where);
   before_.ids_.assign(set + 1, set + 1 + set[0]);
+  // Under a depth bound a deeper visit explores its awake steps with less depth left than the stored depth has: for
+  // a later visit between the two they are still unexplored, so the set keeps them.
+  if (depth_bounded && depth > it->second.depth) return &before_;
   std::uint32_t* end = std::set_intersection(before_.ids_.begin(), before_.ids_.end(), scratch_.begin(),
                                              scratch_.end(), set + 1);
   set[0] = static_cast<std::uint32_t>(end - (set + 1));

@@ -29,7 +29,8 @@ class StateTable {
   // A visit of the state `key` at `depth` (a path index) with the steps `asleep` (sim::StepIdentity, any order).
   // Returns nullptr when the state is to be explored in full: its first visit, or, under a depth bound
   // (`depth_bounded`), a visit with more depth left than every earlier one. Otherwise it returns the steps asleep at
-  // every earlier visit (valid until the next call), and keeps only those also asleep now.
+  // every earlier visit (valid until the next call), and keeps only those also asleep now; under a depth bound only
+  // at a visit at the stored depth, as a deeper one explores its awake steps with less depth left.
   const Asleep* Visit(std::uint64_t key, std::uint64_t depth, const std::vector<std::uint64_t>& asleep,
                       bool depth_bounded);
   std::size_t size() const { return entries_.size(); }

@@ -56,6 +56,24 @@ TEST(StateTable, UnderADepthBoundAVisitWithMoreDepthLeftStartsAgain) {
   EXPECT_NE(table.Visit(9, 1, {10}, false), nullptr);
 }
 
+// A step first explored from a deeper visit had less depth left than a later visit between the two has: that visit
+// explores it again, as it is not explored within its bound.
+TEST(StateTable, UnderADepthBoundADeeperVisitLeavesItsStepsToShallowerOnes) {
+  StateTable table;
+  ASSERT_EQ(table.Visit(7, 2, {10}, true), nullptr);
+  const StateTable::Asleep* deeper = table.Visit(7, 5, {}, true);  // 10 awake: explored, with depth 5 to go
+  ASSERT_NE(deeper, nullptr);
+  EXPECT_TRUE(deeper->Contains(10));
+  const StateTable::Asleep* between = table.Visit(7, 3, {}, true);
+  ASSERT_NE(between, nullptr);
+  EXPECT_TRUE(between->Contains(10));
+  // A visit at the stored depth shrinks the set as without a bound.
+  ASSERT_NE(table.Visit(7, 2, {}, true), nullptr);
+  const StateTable::Asleep* after = table.Visit(7, 2, {}, true);
+  ASSERT_NE(after, nullptr);
+  EXPECT_FALSE(after->Contains(10));
+}
+
 // A visit the table cannot store (here a depth beyond its 32 bits) throws and leaves no trace: the state is still
 // unvisited, not keyed to another state's sleep set, whose steps a revisit would take for explored ones.
 TEST(StateTable, AVisitThatCannotBeStoredLeavesTheStateUnvisited) {

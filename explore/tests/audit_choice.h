@@ -16,6 +16,14 @@
 
 namespace rrefsim::explore::test_support {
 
+// Under AddressSanitizer every step costs about fifty times more (the walks and the exhaustive part took 4 minutes
+// there): they sample less there, and the release run audits in full.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
+
 struct Tally {
   std::uint64_t choices = 0;      // step choices audited
   std::uint64_t independent = 0;  // pairs the footprints call independent, each taken in both orders

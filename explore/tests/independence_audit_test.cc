@@ -36,8 +36,8 @@ using test_support::Report;
 using test_support::Tally;
 
 // Walks per scenario and mode, and step choices audited per walk: the whole test stays within a few seconds.
-constexpr std::uint64_t kWalks = 6;
-constexpr int kMaxChoices = 50;
+constexpr std::uint64_t kWalks = test_support::kSanitized ? 2 : 6;
+constexpr int kMaxChoices = test_support::kSanitized ? 25 : 50;
 
 // The explorer's bounds for these walks: one duplicate and one drop, as docs/explore.md's tables run them.
 Bounds AuditBounds() {

@@ -105,6 +105,7 @@ TEST(IndependenceAudit, IndependentStepsCommuteInEveryStateOfSmallScenarios) {
   for (core::ProtocolMode mode : {core::ProtocolMode::kPytorch, core::ProtocolMode::kHardened}) {
     for (const char* name : {"s1_remote_to_here", "s2_remote_to_self", "s6_owner_to_self", "s3_faulty_agent",
                              "s5_owner_to_user", "s8_fetch_before_owner", "s11_remote_timeout"}) {
+      if (test_support::kSanitized && std::string(name) != "s2_remote_to_self") continue;  // the smallest
       Tally tally;
       ExhaustiveAudit audit(*scenarios::FindScenario(name), mode, bounds);
       const bool complete = audit.Run(100000, tally);

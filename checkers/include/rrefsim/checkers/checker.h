@@ -54,7 +54,7 @@ class Facts {
   bool ForkRequestProcessed(const core::ForkId& fork) const { return fork_requested_.contains(fork); }
   bool Freed(const core::RRefId& rref) const { return freed_.contains(rref); }
   // Everything above, for the explorer's state key (CheckerSet::Fingerprint): all three are history. They only
-  // grow, and at most steps not at all, so the digest without a renaming is kept until one of them does.
+  // grow, and most steps add nothing to them, so the digest without a renaming is kept until one of them grows.
   void Fingerprint(core::StateHasher& h) const;
 
  private:

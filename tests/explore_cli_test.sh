@@ -6,10 +6,16 @@ source "$(dirname "${BASH_SOURCE[0]}")/test_lib.sh"
 says() {  # says TEXT DESCRIPTION: the last command's stdout contains TEXT
   if grep -qF -- "$1" "$tmp/out"; then echo "ok: $2"; else echo "FAIL: $2: no '$1'"; failures=$((failures + 1)); fi
 }
+says_not() {  # says_not TEXT DESCRIPTION: the last command's stdout does not contain TEXT
+  if grep -qF -- "$1" "$tmp/out"; then echo "FAIL: $2: '$1'"; failures=$((failures + 1)); else echo "ok: $2"; fi
+}
 
 expect 0 "a complete search without counterexample" -- "$rrefsim" explore s2_remote_to_self
 says "all schedules within the bound satisfy every invariant" "the verdict says so"
 says "distinct" "the statistics are printed"
+says_not "races" "a search without DPOR prints no DPOR races"
+expect 0 "a DPOR search" -- "$rrefsim" explore s2_remote_to_self --dpor
+says "races (" "a DPOR search prints its races"
 expect 0 "run --strategy exhaustive is the same search" -- \
   "$rrefsim" run --scenario s2_remote_to_self --strategy exhaustive
 says "all schedules within the bound satisfy every invariant" "run --strategy exhaustive prints the verdict"
@@ -23,6 +29,7 @@ expect 1 "run --strategy exhaustive --duplicates 1 finds P4 on remote to self" -
   "$rrefsim" run --scenario s2_remote_to_self --strategy exhaustive --duplicates 1 --shortest --out "$tmp/runcex"
 says "duplicates <= 1, drops <= 0" "the duplicate bound reached the search"
 says "COUNTEREXAMPLE" "and the search found the duplicate's defect"
+says "choice points unbounded (searched depth by depth" "the bound says --shortest searched depth by depth"
 expect 2 "a bound flag without --strategy exhaustive" -- "$rrefsim" run --scenario s1_remote_to_here --duplicates 1
 expect 2 "a negative bound for run --strategy exhaustive" -- \
   "$rrefsim" run --scenario s1_remote_to_here --strategy exhaustive --drops -1

@@ -35,7 +35,9 @@ std::string BoundText(const scenarios::CatalogEntry& entry, const explore::Explo
   return entry.faults +
          " profile on the asynchronous network (no delays: reordering is the step choice), duplicates <= " +
          std::to_string(o.bounds.max_duplicates) + ", drops <= " + std::to_string(o.bounds.max_drops) +
-         ", choice points " + Bound(o.bounds.max_depth) + ", protocol " + protocol;
+         ", choice points " + Bound(o.bounds.max_depth) +
+         (o.shortest ? " (searched depth by depth from 1, shortest counterexample first)" : "") + ", protocol " +
+         protocol;
 }
 
 std::string Verdict(const explore::ExploreResult& r) {
@@ -53,19 +55,23 @@ std::string ReductionLabel(const explore::ExploreOptions& o) {
   return o.sleep_sets ? "with sleep sets" : "without sleep sets";
 }
 
-std::string StatsText(const std::string& label, const explore::ExploreStats& s) {
+// DPOR's races are printed only for a DPOR search: the other searches find none (the JSON keeps the zeros).
+std::string StatsText(const std::string& label, const explore::ExploreStats& s, bool dpor) {
+  char races[96] = "";
+  if (dpor) {
+    std::snprintf(races, sizeof races, "%llu races (%llu branches), ", static_cast<unsigned long long>(s.races),
+                  static_cast<unsigned long long>(s.race_branches));
+  }
   char line[640];
   std::snprintf(line, sizeof line,
                 "  %s: %llu states explored (transitions), %llu distinct, %llu runs, %llu replayed steps, %llu "
-                "revisits cut, %llu sleep-set cuts, %llu depth cuts, %llu races (%llu branches), max depth %llu, "
-                "%.3f s, %.0f states/s\n",
+                "revisits cut, %llu sleep-set cuts, %llu depth cuts, %smax depth %llu, %.3f s, %.0f states/s\n",
                 label.c_str(), static_cast<unsigned long long>(s.transitions),
                 static_cast<unsigned long long>(s.distinct_states),
                 static_cast<unsigned long long>(s.runs), static_cast<unsigned long long>(s.replayed_steps),
                 static_cast<unsigned long long>(s.revisits), static_cast<unsigned long long>(s.sleep_pruned),
-                static_cast<unsigned long long>(s.depth_cut), static_cast<unsigned long long>(s.races),
-                static_cast<unsigned long long>(s.race_branches), static_cast<unsigned long long>(s.max_depth), s.seconds,
-                s.states_per_second());
+                static_cast<unsigned long long>(s.depth_cut), races, static_cast<unsigned long long>(s.max_depth),
+                s.seconds, s.states_per_second());
   return line;
 }
 
@@ -123,8 +129,8 @@ void Print(const ExploreCliOptions& o, const scenarios::CatalogEntry& entry, con
     return;
   }
   std::printf("%s: %s\n  bound: %s\n", entry.name.c_str(), Verdict(r).c_str(), BoundText(entry, o.search, o.protocol).c_str());
-  std::printf("%s", StatsText(ReductionLabel(o.search), r.stats).c_str());
-  if (out.unreduced) std::printf("%s", StatsText("without reduction", out.unreduced->stats).c_str());
+  std::printf("%s", StatsText(ReductionLabel(o.search), r.stats, o.search.dpor).c_str());
+  if (out.unreduced) std::printf("%s", StatsText("without reduction", out.unreduced->stats, false).c_str());
   for (const checkers::Violation& v : r.expected_seen) {
     std::printf("  known PyTorch defect the scenario declares, shown by some schedule: %s: %s\n", v.checker.c_str(),
                 v.text.c_str());

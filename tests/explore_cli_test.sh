@@ -40,6 +40,7 @@ expect 1 "one duplicate breaks PyTorch's remote to self (P4)" -- \
 says "COUNTEREXAMPLE" "the verdict names the counterexample"
 trace=$(ls "$tmp"/cex/s2_remote_to_self-exhaustive-*.json | head -1)
 expect 0 "the counterexample replays" -- "$rrefsim" replay "$trace"
+says "reproduces s2_remote_to_self the exhaustive search's counterexample" "replay names the run, not a seed"
 expect 0 "the counterexample renders" -- "$rrefsim" render "$trace"
 expect 1 "--json: one object per scenario" -- \
   "$rrefsim" explore s2_remote_to_self --duplicates 1 --json --out "$tmp/cex"

@@ -1,6 +1,7 @@
 // `rrefsim replay TRACE.json [--dump OUT.json]`: rebuilds the run from the trace, replays its choices strictly and
 // compares the new trace with the recorded one, event by event.
 #include <cstdio>
+#include <string>
 
 #include "exit_codes.h"
 #include "rrefsim/scenarios/trace_run.h"
@@ -58,9 +59,13 @@ int RunReplay(const std::string& path, const std::string& dump_path) {
                 Indent(d.got).c_str());
     return kExitDivergence;
   }
-  std::printf("replay ok: %s reproduces %s seed %llu (%zu events, %zu choices): %s\n", path.c_str(),
-              trace->scenario_name.c_str(), static_cast<unsigned long long>(trace->seed), trace->events.size(),
-              trace->choices.size(), VerdictLine(trace->verdict).c_str());
+  // An exhaustive search's counterexample has no seed: its choices are the run (docs/explore.md).
+  const std::string run = trace->config.strategy == "exhaustive"
+                              ? "the exhaustive search's counterexample"
+                              : "seed " + std::to_string(trace->seed);
+  std::printf("replay ok: %s reproduces %s %s (%zu events, %zu choices): %s\n", path.c_str(),
+              trace->scenario_name.c_str(), run.c_str(), trace->events.size(), trace->choices.size(),
+              VerdictLine(trace->verdict).c_str());
   return kExitOk;
 }
 

@@ -62,10 +62,6 @@ Branch Finished(Branch branch, const Probe& probe, const std::vector<Node>& path
   return branch;
 }
 
-}  // namespace
-
-namespace {
-
 // DPOR's runs ask for step choices with one option (RunConfig::every_step_is_a_choice); a run on fibers does not.
 bool FibersAskFor(const Node& node) { return node.kind != sim::ChoiceKind::kStep || node.options != 1; }
 

@@ -15,10 +15,17 @@ class OwnerNotifiedChecker : public CloneableChecker<OwnerNotifiedChecker> {
  public:
   const char* id() const override { return "owner_notified_of_every_delete"; }
   void OnRecord(const StepRecord& r, const Facts&, const GlobalView&, Report& report) override {
-    if (Emits(r, core::MessageType::RREF_USER_DELETE)) {
+    if (r.worker >= 0 && r.worker < 64) stepped_ |= std::uint64_t{1} << r.worker;
+    if (IsEmptyRetryOfDelete(r)) {  // carries no fork id: the same delete, found by its chain
+      for (auto& [key, d] : deletes_) {
+        if (key.first == r.message->from && d.chain == r.retry_chain) d.attempt = r.message->id;
+      }
+    } else if (Emits(r, core::MessageType::RREF_USER_DELETE)) {
       const core::Message& m = *r.message;
-      auto [it, first] = deletes_.try_emplace({m.from, m.fork_id}, Delete{r.retry_chain, m.to, m.rref_id});
-      if (!first && it->second.chain != r.retry_chain && reported_.insert(m.fork_id).second) {
+      auto [it, first] = deletes_.try_emplace({m.from, m.fork_id}, Delete{r.retry_chain, -1, m.to, m.rref_id});
+      if (first || it->second.chain == r.retry_chain) {
+        if (r.retry_chain >= 0) it->second.attempt = m.id;  // this delete, maybe sent again by its retry chain
+      } else if (reported_.insert(m.fork_id).second) {
         report.Fail(W(m.from) + " sent a second RREF_USER_DELETE for UserRRef " + Id(m.fork_id) + " of RRef " +
                     Id(m.rref_id));
       }
@@ -35,6 +42,8 @@ class OwnerNotifiedChecker : public CloneableChecker<OwnerNotifiedChecker> {
                   " without sending RREF_USER_DELETE to its owner");
     }
     destroyed_now_.clear();
+    CloseFinishedChains(view);
+    stepped_ = 0;
   }
   void AtEnd(const RunEnd& end, const CheckerConfig& config, const Facts&, Report& report) override {
     if (end.outcome != "ok" || config.expected_outcome != "ok") return;
@@ -54,7 +63,8 @@ class OwnerNotifiedChecker : public CloneableChecker<OwnerNotifiedChecker> {
     MixEach(h, deletes_, [](core::StateHasher& e, const auto& entry) {
       MixWorker(e, entry.first.first);
       e.Mix(entry.first.second);
-      e.Mix(static_cast<std::uint64_t>(entry.second.chain));  // the core's retry id (in the world's state too)
+      e.Mix(static_cast<std::uint64_t>(entry.second.chain));  // the core's retry id while open (in the world too)
+      e.Mix(static_cast<std::uint64_t>(entry.second.attempt));
       MixWorker(e, entry.second.owner);
       e.Mix(entry.second.rref);
     });
@@ -65,18 +75,60 @@ class OwnerNotifiedChecker : public CloneableChecker<OwnerNotifiedChecker> {
       e.Mix(entry.second.rref_id);
       e.Mix(entry.second.fork_id);
     });
+    std::uint64_t stepped = 0;
+    for (int w = 0; w < 64; ++w) {
+      if ((stepped_ >> w & 1) != 0) stepped |= std::uint64_t{1} << (h.Rename(w) & 63);
+    }
+    h.Mix(stepped);
   }
 
  private:
+  // A retry chain that is over: no attempt of it will be sent again, so any later delete of the same UserRRef is a
+  // second one whatever its chain. The chain's id and its last attempt's message id are then forgotten (the world
+  // has forgotten them too), so that two paths which numbered their retries differently reach one state.
+  static constexpr std::int64_t kChainOver = -2;
   struct Delete {
-    std::int64_t chain = -1;
+    std::int64_t chain = -1;    // the core's retry id; -1 when sent once (no chain), kChainOver when over
+    std::int64_t attempt = -1;  // the message id of the chain's last attempt while the chain is open
     int owner = -1;
     core::RRefId rref;
   };
+
+  // A chain is open while its sender waits for its last attempt's response or has it scheduled for resending (the
+  // retry map's other states, between an attempt's end and its rescheduling, do not outlast a step). Looked at only
+  // for senders that had a record in the step, so this reads no worker the step did not act on (no new dependence
+  // between steps for the explorer's sleep sets); a chain that ends in a step without a record at its sender just
+  // stays open here, which costs the explorer some merging, never a verdict.
+  void CloseFinishedChains(const GlobalView& view) {
+    for (auto& [key, d] : deletes_) {
+      const int sender = key.first;
+      if (d.chain < 0 || sender < 0 || sender >= 64 || (stepped_ & (std::uint64_t{1} << sender)) == 0) continue;
+      if (ChainOpen(view.worker(sender), key.second, d.attempt)) continue;
+      d.chain = kChainOver;
+      d.attempt = -1;
+    }
+  }
+  static bool IsEmptyRetryOfDelete(const StepRecord& r) {
+    const bool outgoing =
+        r.kind == RecordKind::kSend || r.kind == RecordKind::kDrop || r.kind == RecordKind::kSendFailed;
+    return outgoing && r.retry_chain >= 0 && r.message->type == core::MessageType::RREF_USER_DELETE &&
+           r.message->empty_payload;
+  }
+  static bool ChainOpen(const core::ContextView& sender, const core::ForkId& fork, std::int64_t attempt) {
+    for (const core::RequestView& q : sender.requests) {
+      if (q.id == attempt && q.type == core::MessageType::RREF_USER_DELETE) return true;
+    }
+    for (const core::RetryView& q : sender.retries) {
+      if (q.message.type == core::MessageType::RREF_USER_DELETE && q.message.fork_id == fork) return true;
+    }
+    return false;
+  }
+
   std::map<std::pair<int, core::ForkId>, Delete> deletes_;
   std::set<core::ForkId> processed_;
   std::set<core::ForkId> reported_;
   std::vector<std::pair<int, core::UserRRefDestroyed>> destroyed_now_;
+  std::uint64_t stepped_ = 0;  // bit w: a record at worker w in the step going on (scratch)
 };
 
 // What a worker still holds that a clean quiescent system would not (I9), as text; "" when clean.

@@ -186,11 +186,71 @@ TEST(CheckerFingerprint, UdfRunsRemembersTheFunctionsOfAStepGoingOn) {  // scrat
   EXPECT_NE(a.Fingerprint(), b.Fingerprint());
 }
 
+// A delete of UserRRef kF from worker 1 as attempt `id` of retry chain `chain`, its attempt still waiting for the
+// owner's reply in worker 1's view (so the chain is open) unless `open` is false.
+void SendDelete(CheckerRun& run, std::int64_t chain, std::int64_t id, bool open = true) {
+  core::Message del = Msg(MessageType::RREF_USER_DELETE, 1, 0, kF, kR);
+  del.id = id;
+  run.view.views[1].requests.clear();
+  if (open) run.view.views[1].requests.push_back(core::RequestView{id, 0, MessageType::RREF_USER_DELETE, {}});
+  run.Step({Send(del, chain)});
+}
+
 TEST(CheckerFingerprint, OwnerNotifiedRemembersTheDeletesSent) {
   CheckerRun a("owner_notified_of_every_delete"), b("owner_notified_of_every_delete");
-  a.Step({Send(Msg(MessageType::RREF_USER_DELETE, 1, 0, kF, kR), 3)});
-  b.Step({Send(Msg(MessageType::RREF_USER_DELETE, 1, 0, kF, kR), 4)});  // another retry chain
+  SendDelete(a, 3, 7);
+  SendDelete(b, 4, 7);  // another retry chain, still open
   EXPECT_NE(a.Fingerprint(), b.Fingerprint());
+}
+
+TEST(CheckerFingerprint, OwnerNotifiedForgetsTheNumbersOfARetryChainThatIsOver) {
+  CheckerRun a("owner_notified_of_every_delete"), b("owner_notified_of_every_delete");
+  SendDelete(a, 3, 7, /*open=*/false);  // answered within the step: the sender waits for nothing more
+  SendDelete(b, 4, 9, /*open=*/false);
+  EXPECT_EQ(a.Fingerprint(), b.Fingerprint());
+}
+
+TEST(CheckerFingerprint, OwnerNotifiedKeepsAChainOpenWhileItsResendIsScheduled) {
+  CheckerRun a("owner_notified_of_every_delete"), b("owner_notified_of_every_delete");
+  for (CheckerRun* run : {&a, &b}) {
+    run->view.views[1].retries.push_back(core::RetryView{Msg(MessageType::RREF_USER_DELETE, 1, 0, kF, kR), 0, 0});
+  }
+  SendDelete(a, 3, 7, /*open=*/false);  // the attempt failed and waits in the retry map
+  SendDelete(b, 4, 7, /*open=*/false);
+  EXPECT_NE(a.Fingerprint(), b.Fingerprint());
+}
+
+TEST(CheckerFingerprint, OwnerNotifiedTakesAResendOfAnOpenChainForTheSameDelete) {
+  CheckerRun run("owner_notified_of_every_delete");
+  SendDelete(run, 3, 7);
+  run.view.views[1].retries.push_back(core::RetryView{Msg(MessageType::RREF_USER_DELETE, 1, 0, kF, kR), 1, 0});
+  run.view.views[1].requests.clear();
+  run.Step({Deliver(Msg(MessageType::EXCEPTION, 0, 1))});  // attempt 7 failed; the chain waits to resend
+  SendDelete(run, 3, 8);                                   // its resend
+  EXPECT_TRUE(run.found.empty());
+  SendDelete(run, 5, 9);  // another chain: a second delete
+  EXPECT_EQ(run.found.size(), 1u);
+}
+
+TEST(CheckerFingerprint, OwnerNotifiedFollowsAChainThroughAResendWithoutPayload) {
+  CheckerRun a("owner_notified_of_every_delete"), b("owner_notified_of_every_delete");
+  for (auto [run, chain] : {std::pair{&a, 3}, std::pair{&b, 4}}) {
+    SendDelete(*run, chain, 7);
+    core::Message empty = Msg(MessageType::RREF_USER_DELETE, 1, 0);  // TensorPipe's resend: no ids (§9.1)
+    empty.id = 8;
+    empty.empty_payload = true;
+    run->view.views[1].requests = {core::RequestView{8, 0, MessageType::RREF_USER_DELETE, {}}};
+    run->Step({Send(empty, chain)});
+    run->Step({Deliver(Msg(MessageType::PYTHON_CALL, 2, 1))});  // the resend still waits for its reply
+  }
+  EXPECT_NE(a.Fingerprint(), b.Fingerprint());  // both chains still open, with their own numbers
+}
+
+TEST(CheckerFingerprint, OwnerNotifiedReportsADeleteAfterItsChainIsOver) {
+  CheckerRun run("owner_notified_of_every_delete");
+  SendDelete(run, 3, 7, /*open=*/false);
+  SendDelete(run, 4, 8);
+  EXPECT_EQ(run.found.size(), 1u);
 }
 
 TEST(CheckerFingerprint, OwnerNotifiedRemembersTheDeletesProcessed) {

@@ -246,6 +246,21 @@ TEST(CheckerFingerprint, OwnerNotifiedFollowsAChainThroughAResendWithoutPayload)
   EXPECT_NE(a.Fingerprint(), b.Fingerprint());  // both chains still open, with their own numbers
 }
 
+// The explorer's sleep sets and DPOR take a step's reads from World::worker: looking at a sender that did nothing in
+// the step would make every step depend on that sender's steps. A step at worker 2 alone reads no other worker, and
+// the chain it could not look at stays open with its numbers (merging lost, never a verdict).
+TEST(CheckerFingerprint, OwnerNotifiedReadsOnlyTheWorkersOfTheStep) {
+  CheckerRun a("owner_notified_of_every_delete"), b("owner_notified_of_every_delete");
+  for (auto [run, chain] : {std::pair{&a, 3}, std::pair{&b, 4}}) {
+    SendDelete(*run, chain, 7);
+    run->view.views[1].requests.clear();  // as if the chain had ended unseen
+    run->view.read.clear();
+    run->Step({Deliver(Msg(MessageType::PYTHON_CALL, 3, 2))});
+    EXPECT_TRUE(run->view.read.empty() || run->view.read == std::set<int>{2});
+  }
+  EXPECT_NE(a.Fingerprint(), b.Fingerprint());
+}
+
 TEST(CheckerFingerprint, OwnerNotifiedReportsADeleteAfterItsChainIsOver) {
   CheckerRun run("owner_notified_of_every_delete");
   SendDelete(run, 3, 7, /*open=*/false);

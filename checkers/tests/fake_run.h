@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,10 @@ class FakeView : public GlobalView {
     for (int w = 0; w < workers; ++w) views[static_cast<std::size_t>(w)].worker = w;
   }
   int workers() const override { return static_cast<int>(views.size()); }
-  const core::ContextView& worker(int w) const override { return views.at(static_cast<std::size_t>(w)); }
+  const core::ContextView& worker(int w) const override {
+    read.insert(w);
+    return views.at(static_cast<std::size_t>(w));
+  }
   bool changed(int) const override { return true; }
   void ForEachInFlight(const std::function<void(const InFlightMessage&)>&) const override {}
   std::uint64_t step() const override { return step_count; }
@@ -32,6 +36,7 @@ class FakeView : public GlobalView {
 
   std::vector<core::ContextView> views;
   std::uint64_t step_count = 0;
+  mutable std::set<int> read;  // the workers a checker asked for, as World::worker counts them in a step's reads
 };
 
 // A message or an event for a record; the record points at it, so it lives in the FakeRun.

@@ -88,7 +88,7 @@ class OwnerNotifiedChecker : public CloneableChecker<OwnerNotifiedChecker> {
   // has forgotten them too), so that two paths which numbered their retries differently reach one state.
   static constexpr std::int64_t kChainOver = -2;
   struct Delete {
-    std::int64_t chain = -1;    // the record's retry_chain (a retry id; hardened: the request's id), kChainOver when over
+    std::int64_t chain = -1;    // the records' retry_chain (hardened: the request's id); kChainOver when over
     std::int64_t attempt = -1;  // the message id of the chain's last attempt while the chain is open
     int owner = -1;
     core::RRefId rref;

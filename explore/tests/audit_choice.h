@@ -30,19 +30,47 @@ struct Tally {
   std::uint64_t dependent = 0;
   std::uint64_t judged = 0;       // independent pairs where a checker fired in some order: verdicts compared
   std::uint64_t holes = 0;        // independent pairs that do not commute
+  // Dependent pairs that would be independent without one condition of StepFootprint::Independent: the checkers'
+  // reads, the main loop's turn, or `global` (each counted alone, the other conditions kept).
+  std::uint64_t only_reads = 0;
+  std::uint64_t only_main_turn = 0;  // where neither step ended the run
+  std::uint64_t only_global = 0;
+  std::uint64_t with_main_turn = 0;  // pairs where a step's footprint has the main loop's turn
   void Add(const Tally& t) {
     choices += t.choices;
     independent += t.independent;
     dependent += t.dependent;
     judged += t.judged;
     holes += t.holes;
+    only_reads += t.only_reads;
+    only_main_turn += t.only_main_turn;
+    only_global += t.only_global;
+    with_main_turn += t.with_main_turn;
   }
   std::string Text() const {
     return std::to_string(choices) + " step choices, " + std::to_string(independent) +
            " independent pairs in both orders (" + std::to_string(judged) + " with a checker firing), " +
-           std::to_string(dependent) + " dependent, " + std::to_string(holes) + " not commuting";
+           std::to_string(dependent) + " dependent (" + std::to_string(only_reads) + " by reads alone, " +
+           std::to_string(only_main_turn) + " by main turn alone, " + std::to_string(only_global) +
+           " by global alone), " + std::to_string(holes) + " not commuting";
   }
 };
+
+// Counts a dependent pair in `tally` by the condition that alone made it dependent, if one did. `ended`: one of the
+// two steps ended the run (then its footprint has the main loop's turn even though the other step was on offer:
+// World::MainTurn marks it before it sees the run stopped), which is not counted as the main turn deciding.
+inline void CountDecisive(const sim::StepFootprint& a, const sim::StepFootprint& b, bool ended, Tally& tally) {
+  if (a.main_turn || b.main_turn) ++tally.with_main_turn;
+  const auto without = [&](auto&& drop) {
+    sim::StepFootprint x = a, y = b;
+    drop(x);
+    drop(y);
+    return x.Independent(y);
+  };
+  if (without([](sim::StepFootprint& f) { f.reads = 0; })) ++tally.only_reads;
+  if (!ended && without([](sim::StepFootprint& f) { f.main_turn = false; })) ++tally.only_main_turn;
+  if (without([](sim::StepFootprint& f) { f.global = false; })) ++tally.only_global;
+}
 
 // What differs between the two orders' ends, or "" when they agree. Two orders that both stopped at a checker agree
 // on the verdict alone: the step that fired ended each run, whatever the other had done by then.
@@ -67,13 +95,14 @@ inline std::string Difference(const End& ab, const End& ba) {
 inline constexpr std::uint64_t kNamedHoles = 3;
 
 // Every two options of the step choice where `world` stands: each taken alone on a copy (with a copy of `memory`)
-// for its footprint, and the pairs whose footprints are independent taken in both orders.
+// for its footprint, and the pairs whose footprints are independent taken in both orders. With `extra` (a test's own
+// invariant, where it stands), it watches every order beside the checkers.
 inline void AuditChoice(const sim::SteppedRun& world, const checkers::CheckerSet& memory, const std::string& where,
-                        Tally& tally) {
+                        Tally& tally, const ExtraInvariant* extra = nullptr) {
   const std::vector<std::uint64_t>& items = world.pending_items();
   std::vector<std::unique_ptr<AuditBranch>> alone;
   for (std::uint64_t item : items) {
-    alone.push_back(std::make_unique<AuditBranch>(world, memory));
+    alone.push_back(std::make_unique<AuditBranch>(world, memory, extra));
     alone.back()->Take(item);
   }
   ++tally.choices;
@@ -81,6 +110,7 @@ inline void AuditChoice(const sim::SteppedRun& world, const checkers::CheckerSet
     for (std::size_t j = i + 1; j < items.size(); ++j) {
       if (!alone[i]->footprint().Independent(alone[j]->footprint())) {
         ++tally.dependent;
+        CountDecisive(alone[i]->footprint(), alone[j]->footprint(), alone[i]->ended() || alone[j]->ended(), tally);
         continue;
       }
       ++tally.independent;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -13,6 +14,7 @@
 
 #include "rrefsim/checkers/checker_set.h"
 #include "rrefsim/core/message.h"
+#include "rrefsim/explore/explore.h"
 #include "rrefsim/sim/chooser.h"
 #include "rrefsim/sim/stepped_run.h"
 #include "rrefsim/sim/world.h"
@@ -70,17 +72,52 @@ struct End {
   }
 };
 
+// The checkers and, for a test's own check, a caller's invariant (explore::ExtraInvariant) watching one branch, as
+// the explorer's branches are watched (explore/src/branch.cc): either one stops the run.
+class AuditWatch : public checkers::RunObserver {
+ public:
+  AuditWatch(checkers::CheckerSet& checkers, ExtraInvariant* extra) : checkers_(checkers), extra_(extra) {}
+  void OnStart(const checkers::GlobalView& view) override {
+    checkers_.OnStart(view);
+    if (extra_ != nullptr) extra_->OnStart(view);
+  }
+  void OnRecord(const checkers::StepRecord& record) override {
+    checkers_.OnRecord(record);
+    if (extra_ != nullptr) extra_->OnRecord(record);
+  }
+  bool OnStepEnd(const checkers::GlobalView& view) override {
+    bool go_on = checkers_.OnStepEnd(view);
+    if (extra_ != nullptr && !extra_->OnStepEnd(view)) {
+      extra_fired_ = true;
+      go_on = false;
+    }
+    return go_on;
+  }
+  bool extra_fired() const { return extra_fired_; }
+
+ private:
+  checkers::CheckerSet& checkers_;
+  ExtraInvariant* extra_;
+  bool extra_fired_ = false;
+};
+
 // A copy of a world at a step choice, with a copy of its checkers, that takes one step: the option and every step
 // forced after it, up to the next step choice, as the explorer's footprints count a step (Probe::RecordFootprint).
+// With `extra` (a test's own invariant), a copy of it watches too, as ExploreOptions::extra_invariant does.
 class AuditBranch {
  public:
-  AuditBranch(const sim::SteppedRun& from, const checkers::CheckerSet& memory)
-      : checkers_(memory), run_(from, chooser_, &checkers_) {
-    checkers_.OnStart(run_.view());  // the copied checkers' history, on the copied world
+  AuditBranch(const sim::SteppedRun& from, const checkers::CheckerSet& memory, const ExtraInvariant* extra = nullptr)
+      : checkers_(memory), extra_(extra ? extra->Clone() : nullptr), watch_(checkers_, extra_.get()),
+        run_(from, chooser_, &watch_) {
+    // The copied memories on the copied world. ExtraInvariant::OnStart would reset the invariant's history, so it
+    // is not called: an invariant that keeps the view handed to OnStart does not fit here.
+    checkers_.OnStart(run_.view());
   }
   // The scenario's run from its start, before its first step choice (Advance).
-  AuditBranch(const sim::Scenario& scenario, const sim::RunConfig& config, checkers::CheckerConfig checks)
-      : checkers_(std::move(checks)), run_(scenario, config, chooser_, &checkers_) {}  // OnStart at its first step
+  AuditBranch(const sim::Scenario& scenario, const sim::RunConfig& config, checkers::CheckerConfig checks,
+              const ExtraInvariant* extra = nullptr)
+      : checkers_(std::move(checks)), extra_(extra ? extra->Clone() : nullptr), watch_(checkers_, extra_.get()),
+        run_(scenario, config, chooser_, &watch_) {}  // OnStart at its first step
   AuditBranch(const AuditBranch&) = delete;
   AuditBranch& operator=(const AuditBranch&) = delete;
 
@@ -100,6 +137,12 @@ class AuditBranch {
   const std::vector<sim::ChoiceKind>& faults_offered() const { return chooser_.offered(); }
   const sim::SteppedRun& run() const { return run_; }
   const checkers::CheckerSet& checkers() const { return checkers_; }
+  const ExtraInvariant* extra() const { return extra_.get(); }
+  // The checkers' memory and the invariant's, as the explorer keys a state with both (Probe::CheckVisited).
+  std::uint64_t memory() const {
+    const std::uint64_t checkers = checkers_.Fingerprint(nullptr);
+    return extra_ ? (checkers ^ extra_->Fingerprint()) * 0x9e3779b97f4a7c15ULL : checkers;
+  }
 
   // This branch's step followed by the step `item`, on a copy: where that ends. A branch whose run ended has no
   // second step: its own end.
@@ -111,7 +154,7 @@ class AuditBranch {
       end.second_enabled = false;
       return end;
     }
-    AuditBranch next(run_, checkers_);
+    AuditBranch next(run_, checkers_, extra_.get());
     next.Take(item);
     return next.Judge();
   }
@@ -128,8 +171,9 @@ class AuditBranch {
       end.outcome = sim::OutcomeName(result.outcome);
       checkers_.Finish(checkers::RunEnd{end.outcome, result.detail, result.final_views});
     }
-    end.memory = checkers_.Fingerprint(nullptr);
+    end.memory = memory();
     for (const checkers::Violation& v : checkers_.violations()) end.fired.push_back(v.checker);
+    if (watch_.extra_fired()) end.fired.push_back("extra_invariant");
     for (const checkers::Violation& v : checkers_.expected_violations()) end.fired.push_back("expected " + v.checker);
     std::sort(end.fired.begin(), end.fired.end());
     judged_ = end;
@@ -138,6 +182,8 @@ class AuditBranch {
 
   ItemChooser chooser_;
   checkers::CheckerSet checkers_;
+  std::unique_ptr<ExtraInvariant> extra_;
+  AuditWatch watch_;
   sim::SteppedRun run_;
   bool ended_ = false;
   sim::StepFootprint footprint_;

@@ -23,6 +23,35 @@ struct Snapshot {
   int drops = 0;
 };
 
+// Hands every record and view to the checkers first, then to the caller's invariant; either stops the run. (The
+// independence audit, explore/tests/audit_steps.h, watches its branches with it too.)
+class Watch : public checkers::RunObserver {
+ public:
+  Watch(checkers::CheckerSet& checkers, ExtraInvariant* extra) : checkers_(checkers), extra_(extra) {}
+  void OnStart(const checkers::GlobalView& view) override {
+    checkers_.OnStart(view);
+    if (extra_ != nullptr) extra_->OnStart(view);
+  }
+  void OnRecord(const checkers::StepRecord& record) override {
+    checkers_.OnRecord(record);
+    if (extra_ != nullptr) extra_->OnRecord(record);
+  }
+  bool OnStepEnd(const checkers::GlobalView& view) override {
+    bool go_on = checkers_.OnStepEnd(view);
+    if (extra_ != nullptr && !extra_->OnStepEnd(view)) {
+      if (!extra_step_) extra_step_ = view.step();
+      go_on = false;
+    }
+    return go_on;
+  }
+  std::optional<std::uint64_t> extra_step() const { return extra_step_; }
+
+ private:
+  checkers::CheckerSet& checkers_;
+  ExtraInvariant* extra_;
+  std::optional<std::uint64_t> extra_step_;
+};
+
 struct Branch {
   std::optional<scenarios::CheckedRun> run;  // the run reached its end (its choices are the path's)
   std::optional<Cut::Why> cut;               // or the probe cut it short

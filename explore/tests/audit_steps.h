@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "../src/branch.h"
 #include "rrefsim/checkers/checker_set.h"
 #include "rrefsim/core/message.h"
 #include "rrefsim/explore/explore.h"
@@ -70,35 +71,6 @@ struct End {
     for (const std::string& id : fired) text += (text.size() > 1 ? ", " : "") + id;
     return text + "]";
   }
-};
-
-// The checkers and, for a test's own check, a caller's invariant (explore::ExtraInvariant) watching one branch, as
-// the explorer's branches are watched (explore/src/branch.cc): either one stops the run.
-class AuditWatch : public checkers::RunObserver {
- public:
-  AuditWatch(checkers::CheckerSet& checkers, ExtraInvariant* extra) : checkers_(checkers), extra_(extra) {}
-  void OnStart(const checkers::GlobalView& view) override {
-    checkers_.OnStart(view);
-    if (extra_ != nullptr) extra_->OnStart(view);
-  }
-  void OnRecord(const checkers::StepRecord& record) override {
-    checkers_.OnRecord(record);
-    if (extra_ != nullptr) extra_->OnRecord(record);
-  }
-  bool OnStepEnd(const checkers::GlobalView& view) override {
-    bool go_on = checkers_.OnStepEnd(view);
-    if (extra_ != nullptr && !extra_->OnStepEnd(view)) {
-      extra_fired_ = true;
-      go_on = false;
-    }
-    return go_on;
-  }
-  bool extra_fired() const { return extra_fired_; }
-
- private:
-  checkers::CheckerSet& checkers_;
-  ExtraInvariant* extra_;
-  bool extra_fired_ = false;
 };
 
 // A copy of a world at a step choice, with a copy of its checkers, that takes one step: the option and every step
@@ -173,7 +145,7 @@ class AuditBranch {
     }
     end.memory = memory();
     for (const checkers::Violation& v : checkers_.violations()) end.fired.push_back(v.checker);
-    if (watch_.extra_fired()) end.fired.push_back("extra_invariant");
+    if (watch_.extra_step()) end.fired.push_back("extra_invariant");
     for (const checkers::Violation& v : checkers_.expected_violations()) end.fired.push_back("expected " + v.checker);
     std::sort(end.fired.begin(), end.fired.end());
     judged_ = end;
@@ -183,7 +155,7 @@ class AuditBranch {
   ItemChooser chooser_;
   checkers::CheckerSet checkers_;
   std::unique_ptr<ExtraInvariant> extra_;
-  AuditWatch watch_;
+  detail::Watch watch_;  // as the explorer watches a branch
   sim::SteppedRun run_;
   bool ended_ = false;
   sim::StepFootprint footprint_;

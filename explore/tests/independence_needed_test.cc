@@ -93,6 +93,19 @@ class FirstAtWorkerOne : public ExtraInvariant {
   bool refuted_ = false;
 };
 
+// The audit at every state of two_callers (3 workers, owner 0), the claim watching beside the checkers. Under
+// AddressSanitizer its first states only: the first steps of workers 1 and 2 are on offer from the start.
+void AuditTwoCallersWithTheClaim(Tally& tally) {
+  const scenarios::CatalogEntry entry = TwoCallers(3, 0);
+  FirstAtWorkerOne claim;
+  ExhaustiveAudit audit(entry, core::ProtocolMode::kPytorch, Bounds{}, &claim);
+  const bool complete = audit.Run(test_support::kSanitized ? 200 : 100000, tally);
+  if (!test_support::kSanitized) {
+    EXPECT_TRUE(complete) << "more states than the audit's budget";
+  }
+  test_support::Report("two_callers with the claim", tally);
+}
+
 TEST(IndependenceNeeded, ReadsOrderStepsAtOtherWorkersForTheExplorer) {
   const scenarios::CatalogEntry entry = TwoCallers(3, 0);
   FirstAtWorkerOne claim;
@@ -116,16 +129,8 @@ TEST(IndependenceNeeded, ReadsOrderStepsAtOtherWorkersForTheExplorer) {
 }
 
 TEST(IndependenceNeeded, ReadsOrderStepsAtOtherWorkersForTheAudit) {
-  const scenarios::CatalogEntry entry = TwoCallers(3, 0);
-  FirstAtWorkerOne claim;
   Tally tally;
-  ExhaustiveAudit audit(entry, core::ProtocolMode::kPytorch, Bounds{}, &claim);
-  // Under AddressSanitizer its first states only: the two first steps are on offer at the very first.
-  const bool complete = audit.Run(test_support::kSanitized ? 200 : 100000, tally);
-  if (!test_support::kSanitized) {
-    EXPECT_TRUE(complete) << "more states than the audit's budget";
-  }
-  test_support::Report("two_callers with the claim", tally);
+  AuditTwoCallersWithTheClaim(tally);
   // Some pairs are dependent by the claim's reads alone (the first steps of workers 1 and 2): without them the
   // audit takes those pairs in both orders, and one order refutes the claim where the other does not.
   EXPECT_GT(tally.only_reads, 0U);
@@ -180,15 +185,8 @@ TEST(IndependenceNeeded, MainTurnNeverDecidesAlone) {
       total.Add(tally);
     }
   }
-  const scenarios::CatalogEntry two_callers = TwoCallers(3, 0);
-  FirstAtWorkerOne claim;
   Tally tally;
-  ExhaustiveAudit audit(two_callers, core::ProtocolMode::kPytorch, Bounds{}, &claim);
-  const bool complete = audit.Run(test_support::kSanitized ? 200 : 100000, tally);
-  if (!test_support::kSanitized) {
-    EXPECT_TRUE(complete) << "more states than the audit's budget";
-  }
-  test_support::Report("two_callers with the claim", tally);
+  AuditTwoCallersWithTheClaim(tally);
   total.Add(tally);
   std::printf("total: %s; %llu pairs with a main turn\n", total.Text().c_str(),
               static_cast<unsigned long long>(total.with_main_turn));

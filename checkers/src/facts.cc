@@ -6,7 +6,7 @@
 namespace rrefsim::checkers {
 
 void Facts::Remember(const core::ForkData& fork) {
-  if (forks_.try_emplace(fork.fork_id, fork).second) digest_.reset();
+  if (!memory_->forks.contains(fork.fork_id)) memory_.Mutable().forks.emplace(fork.fork_id, fork);
 }
 
 void Facts::OnRecord(const StepRecord& record) {
@@ -21,38 +21,29 @@ void Facts::OnRecord(const StepRecord& record) {
     }
   } else if (record.kind == RecordKind::kDeliver) {
     const core::Message& m = *record.message;
-    if (m.type == MessageType::RREF_FORK_REQUEST && !m.empty_payload && fork_requested_.insert(m.fork_id).second) {
-      digest_.reset();
+    if (m.type == MessageType::RREF_FORK_REQUEST && !m.empty_payload && !ForkRequestProcessed(m.fork_id)) {
+      memory_.Mutable().fork_requested.insert(m.fork_id);
     }
   } else if (record.kind == RecordKind::kEvent) {
     const auto* freed = std::get_if<core::OwnerRRefFreed>(record.event);
-    if (freed != nullptr && freed_.insert(freed->rref_id).second) digest_.reset();
+    if (freed != nullptr && !Freed(freed->rref_id)) memory_.Mutable().freed.insert(freed->rref_id);
   }
 }
 
 const core::ForkData* Facts::Fork(const core::ForkId& fork) const {
-  auto it = forks_.find(fork);
-  return it == forks_.end() ? nullptr : &it->second;
+  auto it = memory_->forks.find(fork);
+  return it == memory_->forks.end() ? nullptr : &it->second;
 }
 
 // The forks that travelled, the fork requests processed and the RRefs freed: what happened on the way, which the
 // checkers that ask (child_confirmed_before_accept, udf_runs_after_args_confirmed, no_orphan_waiter) read later.
 void Facts::Fingerprint(core::StateHasher& h) const {
-  if (h.renaming() != nullptr) {
-    h.Mix(Digest(h.renaming()));
-    return;
-  }
-  if (!digest_) digest_ = Digest(nullptr);
-  h.Mix(*digest_);
-}
-
-std::uint64_t Facts::Digest(const core::WorkerRenaming* renaming) const {
   using detail::MixEach;
-  core::StateHasher h(renaming);
-  MixEach(h, forks_, [](core::StateHasher& e, const auto& entry) { detail::MixFork(e, entry.second); });
-  MixEach(h, fork_requested_, [](core::StateHasher& e, const core::ForkId& fork) { e.Mix(fork); });
-  MixEach(h, freed_, [](core::StateHasher& e, const core::RRefId& rref) { e.Mix(rref); });
-  return h.value();
+  memory_.Fingerprint(h, [](core::StateHasher& e, const Memory& m) {
+    MixEach(e, m.forks, [](core::StateHasher& f, const auto& entry) { detail::MixFork(f, entry.second); });
+    MixEach(e, m.fork_requested, [](core::StateHasher& f, const core::ForkId& fork) { f.Mix(fork); });
+    MixEach(e, m.freed, [](core::StateHasher& f, const core::RRefId& rref) { f.Mix(rref); });
+  });
 }
 
 }  // namespace rrefsim::checkers

@@ -18,43 +18,55 @@ class UniqueForkIdsChecker : public CloneableChecker<UniqueForkIdsChecker> {
   }
   void AfterStep(const Facts&, const GlobalView& view, Report& report) override {
     if (!touched_.any()) return;
-    if (live_.empty()) {
-      live_.resize(static_cast<std::size_t>(view.workers()));
-      last_.resize(live_.size());
-    }
     for (int w = 0; w < view.workers(); ++w) {
       if (touched_(w)) Refresh(view, w, report);
     }
     touched_.Clear();
   }
   // Each worker's fork ids as last read, and the counts they add up to: whether a fork already lives elsewhere
-  // decides a later report. `last_` is kept in the users' order (by handle, which a renaming of workers keeps).
+  // decides a later report. `last` is kept in the users' order (by handle, which a renaming of workers keeps).
   void Fingerprint(core::StateHasher& h) const override {
-    MixPerWorker(h, live_, [](core::StateHasher& e, const std::multiset<core::ForkId>& forks) {
-      MixEach(e, forks, [](core::StateHasher& f, const core::ForkId& fork) { f.Mix(fork); });
+    memory_.Fingerprint(h, [](core::StateHasher& e, const Memory& m) {
+      MixPerWorker(e, m.live, [](core::StateHasher& f, const std::multiset<core::ForkId>& forks) {
+        MixEach(f, forks, [](core::StateHasher& g, const core::ForkId& fork) { g.Mix(fork); });
+      });
+      MixPerWorker(e, m.last, MixIds);
+      MixEach(e, m.count, [](core::StateHasher& f, const std::pair<const core::ForkId, int>& entry) {
+        f.Mix(entry.first);
+        f.Mix(static_cast<std::uint64_t>(entry.second));
+      });
     });
-    MixPerWorker(h, last_, MixIds);
     touched_.Fingerprint(h);
-    MixEach(h, count_, [](core::StateHasher& e, const std::pair<const core::ForkId, int>& entry) {
-      e.Mix(entry.first);
-      e.Mix(static_cast<std::uint64_t>(entry.second));
-    });
   }
 
  private:
+  struct Memory {
+    std::vector<std::multiset<core::ForkId>> live;  // per worker: the fork ids of its instances, as last read
+    std::vector<std::vector<core::ForkId>> last;
+    std::map<core::ForkId, int> count;
+  };
+  // The instances `v` shows are those last read (a worker never read counts as holding none).
+  static bool AsLastRead(const Memory& m, int w, const core::ContextView& v) {
+    static const std::vector<core::ForkId> kNone;
+    const std::vector<core::ForkId>& seen =
+        static_cast<std::size_t>(w) < m.last.size() ? m.last[static_cast<std::size_t>(w)] : kNone;
+    return seen.size() == v.users.size() &&
+           std::equal(seen.begin(), seen.end(), v.users.begin(),
+                      [](const core::ForkId& f, const core::UserRRefView& u) { return f == u.fork_id; });
+  }
   void Refresh(const GlobalView& view, int w, Report& report) {
     const core::ContextView& v = view.worker(w);
-    std::vector<core::ForkId>& seen = last_[static_cast<std::size_t>(w)];
-    if (seen.size() == v.users.size() &&
-        std::equal(seen.begin(), seen.end(), v.users.begin(), [](const core::ForkId& f, const core::UserRRefView& u) {
-          return f == u.fork_id;
-        }) && !v.aborted) {
-      return;  // the same instances as last time
+    if (AsLastRead(*memory_, w, v) && !v.aborted) return;  // the same instances as last time
+    Memory& m = memory_.Mutable();
+    if (m.live.size() < static_cast<std::size_t>(view.workers())) {
+      m.live.resize(static_cast<std::size_t>(view.workers()));
+      m.last.resize(m.live.size());
     }
+    std::vector<core::ForkId>& seen = m.last[static_cast<std::size_t>(w)];
     seen.clear();
     for (const core::UserRRefView& u : v.users) seen.push_back(u.fork_id);
-    std::multiset<core::ForkId>& mine = live_[static_cast<std::size_t>(w)];
-    for (const core::ForkId& f : mine) --count_[f];
+    std::multiset<core::ForkId>& mine = m.live[static_cast<std::size_t>(w)];
+    for (const core::ForkId& f : mine) --m.count[f];
     mine.clear();
     if (v.aborted) return;  // a dead process holds nothing
     for (const core::UserRRefView& u : v.users) {
@@ -62,17 +74,15 @@ class UniqueForkIdsChecker : public CloneableChecker<UniqueForkIdsChecker> {
         report.Fail(W(w) + " holds a UserRRef " + Id(u.fork_id) + " of its own RRef " + Id(u.rref_id));
       }
       mine.insert(u.fork_id);
-      if (++count_[u.fork_id] == 2) {
+      if (++m.count[u.fork_id] == 2) {
         report.Fail("two live UserRRef instances share fork " + Id(u.fork_id) + " of RRef " + Id(u.rref_id) +
                     " (one on " + W(w) + ")");
       }
     }
   }
 
-  std::vector<std::multiset<core::ForkId>> live_;
-  std::vector<std::vector<core::ForkId>> last_;
-  Touched touched_;  // per worker: the fork ids of its instances, as last read
-  std::map<core::ForkId, int> count_;
+  SharedMemory<Memory> memory_;
+  Touched touched_;
 };
 
 // Every fork is pickled by its parent, which is the owner or a live user of the RRef, and a fork id names one edge
@@ -90,19 +100,23 @@ class ForkTreeRootedChecker : public CloneableChecker<ForkTreeRootedChecker> {
   }
   // Every fork id that travelled, with the edge it first named: a later message naming another edge is reported.
   void Fingerprint(core::StateHasher& h) const override {
-    MixEach(h, edges_, [](core::StateHasher& e, const auto& entry) { MixFork(e, entry.second); });
+    edges_.Fingerprint(h, [](core::StateHasher& e, const std::map<core::ForkId, core::ForkData>& edges) {
+      MixEach(e, edges, [](core::StateHasher& f, const auto& entry) { MixFork(f, entry.second); });
+    });
   }
 
  private:
   void Check(const core::ForkData& f, int sender, bool creator, const GlobalView& view, Report& report) {
-    auto [it, inserted] = edges_.try_emplace(f.fork_id, f);
-    const core::ForkData& first = it->second;
-    if (!inserted && (first.rref_id != f.rref_id || first.owner != f.owner || first.parent != f.parent)) {
-      report.Fail("fork " + Id(f.fork_id) + " travels as a child of " + W(f.parent) + " for RRef " + Id(f.rref_id) +
-                  ", but first travelled as a child of " + W(first.parent) + " for RRef " + Id(first.rref_id));
+    if (auto it = edges_->find(f.fork_id); it != edges_->end()) {
+      const core::ForkData& first = it->second;
+      if (first.rref_id != f.rref_id || first.owner != f.owner || first.parent != f.parent) {
+        report.Fail("fork " + Id(f.fork_id) + " travels as a child of " + W(f.parent) + " for RRef " +
+                    Id(f.rref_id) + ", but first travelled as a child of " + W(first.parent) + " for RRef " +
+                    Id(first.rref_id));
+      }
       return;
     }
-    if (!inserted) return;
+    edges_.Mutable().emplace(f.fork_id, f);
     if (f.parent != sender || f.fork_id.created_on != sender) {
       report.Fail("fork " + Id(f.fork_id) + " of RRef " + Id(f.rref_id) + " was pickled by " + W(sender) +
                   " but names " + W(f.parent) + " as its parent");
@@ -118,7 +132,7 @@ class ForkTreeRootedChecker : public CloneableChecker<ForkTreeRootedChecker> {
     }
   }
 
-  std::map<core::ForkId, core::ForkData> edges_;
+  SharedMemory<std::map<core::ForkId, core::ForkData>> edges_;
 };
 
 }  // namespace

@@ -17,27 +17,22 @@ class OwnerNotifiedChecker : public CloneableChecker<OwnerNotifiedChecker> {
   void OnRecord(const StepRecord& r, const Facts&, const GlobalView&, Report& report) override {
     if (r.worker >= 0 && r.worker < 64) stepped_ |= std::uint64_t{1} << r.worker;
     if (IsEmptyRetryOfDelete(r)) {  // carries no fork id: the same delete, found by its chain
-      for (auto& [key, d] : deletes_) {
-        if (key.first == r.message->from && d.chain == r.retry_chain) d.attempt = r.message->id;
+      for (const auto& [key, d] : memory_->deletes) {
+        if (key.first == r.message->from && d.chain == r.retry_chain && d.attempt != r.message->id) {
+          memory_.Mutable().deletes.at(key).attempt = r.message->id;
+        }
       }
     } else if (Emits(r, core::MessageType::RREF_USER_DELETE)) {
-      const core::Message& m = *r.message;
-      auto [it, first] = deletes_.try_emplace({m.from, m.fork_id}, Delete{r.retry_chain, -1, m.to, m.rref_id});
-      if (first || it->second.chain == r.retry_chain) {
-        if (r.retry_chain >= 0) it->second.attempt = m.id;  // this delete, maybe sent again by its retry chain
-      } else if (reported_.insert(m.fork_id).second) {
-        report.Fail(W(m.from) + " sent a second RREF_USER_DELETE for UserRRef " + Id(m.fork_id) + " of RRef " +
-                    Id(m.rref_id));
-      }
+      OnDeleteSent(r, report);
     } else if (Delivers(r, core::MessageType::RREF_USER_DELETE)) {
-      processed_.insert(r.message->fork_id);
+      if (!memory_->processed.contains(r.message->fork_id)) memory_.Mutable().processed.insert(r.message->fork_id);
     } else if (r.kind == RecordKind::kEvent) {
       if (const auto* gone = std::get_if<core::UserRRefDestroyed>(r.event)) destroyed_now_.push_back({r.worker, *gone});
     }
   }
   void AfterStep(const Facts&, const GlobalView& view, Report& report) override {
     for (const auto& [w, gone] : destroyed_now_) {
-      if (deletes_.contains({w, gone.fork_id}) || view.worker(w).destroyed || view.worker(w).aborted) continue;
+      if (memory_->deletes.contains({w, gone.fork_id}) || view.worker(w).destroyed || view.worker(w).aborted) continue;
       report.Fail(W(w) + " destroyed UserRRef " + Id(gone.fork_id) + " of RRef " + Id(gone.rref_id) +
                   " without sending RREF_USER_DELETE to its owner");
     }
@@ -47,8 +42,8 @@ class OwnerNotifiedChecker : public CloneableChecker<OwnerNotifiedChecker> {
   }
   void AtEnd(const RunEnd& end, const CheckerConfig& config, const Facts&, Report& report) override {
     if (end.outcome != "ok" || config.expected_outcome != "ok") return;
-    for (const auto& [key, d] : deletes_) {
-      if (processed_.contains(key.second)) continue;
+    for (const auto& [key, d] : memory_->deletes) {
+      if (memory_->processed.contains(key.second)) continue;
       if (d.owner >= 0 && d.owner < static_cast<int>(end.final_views.size()) &&
           end.final_views[static_cast<std::size_t>(d.owner)].aborted) {
         continue;
@@ -58,18 +53,20 @@ class OwnerNotifiedChecker : public CloneableChecker<OwnerNotifiedChecker> {
     }
   }
   // The deletes sent (a second one, or one the owner never processes, is reported), those processed, those
-  // reported, and the step's destructions (scratch, empty between steps).
+  // reported, and the step's destructions and workers (scratch, empty between steps).
   void Fingerprint(core::StateHasher& h) const override {
-    MixEach(h, deletes_, [](core::StateHasher& e, const auto& entry) {
-      MixWorker(e, entry.first.first);
-      e.Mix(entry.first.second);
-      e.Mix(static_cast<std::uint64_t>(entry.second.chain));  // the core's retry id while open (in the world too)
-      e.Mix(static_cast<std::uint64_t>(entry.second.attempt));
-      MixWorker(e, entry.second.owner);
-      e.Mix(entry.second.rref);
+    memory_.Fingerprint(h, [](core::StateHasher& e, const Memory& m) {
+      MixEach(e, m.deletes, [](core::StateHasher& f, const auto& entry) {
+        MixWorker(f, entry.first.first);
+        f.Mix(entry.first.second);
+        f.Mix(static_cast<std::uint64_t>(entry.second.chain));  // the core's retry id while open (in the world too)
+        f.Mix(static_cast<std::uint64_t>(entry.second.attempt));
+        MixWorker(f, entry.second.owner);
+        f.Mix(entry.second.rref);
+      });
+      MixEach(e, m.processed, [](core::StateHasher& f, const core::ForkId& fork) { f.Mix(fork); });
+      MixEach(e, m.reported, [](core::StateHasher& f, const core::ForkId& fork) { f.Mix(fork); });
     });
-    MixEach(h, processed_, [](core::StateHasher& e, const core::ForkId& fork) { e.Mix(fork); });
-    MixEach(h, reported_, [](core::StateHasher& e, const core::ForkId& fork) { e.Mix(fork); });
     MixEach(h, destroyed_now_, [](core::StateHasher& e, const auto& entry) {
       MixWorker(e, entry.first);
       e.Mix(entry.second.rref_id);
@@ -93,6 +90,27 @@ class OwnerNotifiedChecker : public CloneableChecker<OwnerNotifiedChecker> {
     int owner = -1;
     core::RRefId rref;
   };
+  struct Memory {
+    std::map<std::pair<int, core::ForkId>, Delete> deletes;
+    std::set<core::ForkId> processed;
+    std::set<core::ForkId> reported;
+  };
+
+  void OnDeleteSent(const StepRecord& r, Report& report) {
+    const core::Message& m = *r.message;
+    const std::pair<int, core::ForkId> key{m.from, m.fork_id};
+    const std::int64_t attempt = r.retry_chain >= 0 ? m.id : -1;
+    auto it = memory_->deletes.find(key);
+    if (it == memory_->deletes.end()) {
+      memory_.Mutable().deletes.emplace(key, Delete{r.retry_chain, attempt, m.to, m.rref_id});
+    } else if (it->second.chain == r.retry_chain) {  // this delete, sent again by its retry chain
+      if (it->second.attempt != attempt) memory_.Mutable().deletes.at(key).attempt = attempt;
+    } else if (!memory_->reported.contains(m.fork_id)) {
+      memory_.Mutable().reported.insert(m.fork_id);
+      report.Fail(W(m.from) + " sent a second RREF_USER_DELETE for UserRRef " + Id(m.fork_id) + " of RRef " +
+                  Id(m.rref_id));
+    }
+  }
 
   // A chain is open while its sender waits for its last attempt's response or has it scheduled for resending (the
   // retry map's other states, between an attempt's end and its rescheduling, do not outlast a step). Looked at only
@@ -100,12 +118,13 @@ class OwnerNotifiedChecker : public CloneableChecker<OwnerNotifiedChecker> {
   // between steps for the explorer's sleep sets); a chain that ends in a step without a record at its sender just
   // stays open here, which costs the explorer some merging, never a verdict.
   void CloseFinishedChains(const GlobalView& view) {
-    for (auto& [key, d] : deletes_) {
+    for (const auto& [key, d] : memory_->deletes) {
       const int sender = key.first;
       if (d.chain < 0 || sender < 0 || sender >= 64 || (stepped_ & (std::uint64_t{1} << sender)) == 0) continue;
       if (ChainOpen(view.worker(sender), key.second, d.attempt)) continue;
-      d.chain = kChainOver;
-      d.attempt = -1;
+      Delete& over = memory_.Mutable().deletes.at(key);
+      over.chain = kChainOver;
+      over.attempt = -1;
     }
   }
   static bool IsEmptyRetryOfDelete(const StepRecord& r) {
@@ -124,9 +143,7 @@ class OwnerNotifiedChecker : public CloneableChecker<OwnerNotifiedChecker> {
     return false;
   }
 
-  std::map<std::pair<int, core::ForkId>, Delete> deletes_;
-  std::set<core::ForkId> processed_;
-  std::set<core::ForkId> reported_;
+  SharedMemory<Memory> memory_;
   std::vector<std::pair<int, core::UserRRefDestroyed>> destroyed_now_;
   std::uint64_t stepped_ = 0;  // bit w: a record at worker w in the step going on (scratch)
 };

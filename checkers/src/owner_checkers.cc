@@ -17,22 +17,24 @@ class NoPrematureDeleteChecker : public CloneableChecker<NoPrematureDeleteChecke
   const char* id() const override { return "no_premature_delete"; }
   void OnRecord(const StepRecord& r, const Facts&, const GlobalView&, Report&) override {
     if (MayChangeUsers(r)) touched_.Mark(r.worker);
-    if (r.kind == RecordKind::kDeliver && r.message->seq > 0) delivered_.insert(StreamKey(*r.message));
+    if (r.kind == RecordKind::kDeliver && r.message->seq > 0 && !memory_->delivered.contains(StreamKey(*r.message))) {
+      memory_.Mutable().delivered.insert(StreamKey(*r.message));
+    }
     if (r.kind != RecordKind::kEvent) return;
     if (const auto* freed = std::get_if<core::OwnerRRefFreed>(r.event)) freed_now_.push_back({r.worker, freed->rref_id});
   }
   void AfterStep(const Facts&, const GlobalView& view, Report& report) override {
     for (const auto& [owner, rref] : freed_now_) {
       if (!Running(view, owner)) continue;
-      freed_.insert(rref);
+      if (!memory_->freed.contains(rref)) memory_.Mutable().freed.insert(rref);
       CheckAtFree(view, owner, rref, report);
     }
     freed_now_.clear();
-    if (freed_.empty() || !touched_.any()) return touched_.Clear();
+    if (memory_->freed.empty() || !touched_.any()) return touched_.Clear();
     for (int w = 0; w < view.workers(); ++w) {
       if (!touched_(w) || !Running(view, w)) continue;
       for (const core::UserRRefView& u : view.worker(w).users) {
-        if (freed_.contains(u.rref_id) && !u.deleted_on_owner && reported_.insert(u.fork_id).second) {
+        if (memory_->freed.contains(u.rref_id) && !u.deleted_on_owner && FirstReport(u.fork_id)) {
           report.Fail(W(w) + " holds UserRRef " + Id(u.fork_id) + " of RRef " + Id(u.rref_id) + ", whose owner " +
                       W(u.owner) + " already freed it");
         }
@@ -48,23 +50,31 @@ class NoPrematureDeleteChecker : public CloneableChecker<NoPrematureDeleteChecke
       e.Mix(entry.second);
     });
     touched_.Fingerprint(h);
-    MixEach(h, freed_, [](core::StateHasher& e, const core::RRefId& rref) { e.Mix(rref); });
-    MixEach(h, reported_, [](core::StateHasher& e, const core::ForkId& fork) { e.Mix(fork); });
-    MixEach(h, delivered_, [](core::StateHasher& e, const Stream& stream) {
-      MixWorker(e, std::get<0>(stream));
-      MixWorker(e, std::get<1>(stream));
-      e.Mix(static_cast<std::uint64_t>(std::get<2>(stream)));
-      e.Mix(std::get<3>(stream) ? 1 : 0);
+    memory_.Fingerprint(h, [](core::StateHasher& e, const Memory& m) {
+      MixEach(e, m.freed, [](core::StateHasher& f, const core::RRefId& rref) { f.Mix(rref); });
+      MixEach(e, m.reported, [](core::StateHasher& f, const core::ForkId& fork) { f.Mix(fork); });
+      MixEach(e, m.delivered, [](core::StateHasher& f, const Stream& stream) {
+        MixWorker(f, std::get<0>(stream));
+        MixWorker(f, std::get<1>(stream));
+        f.Mix(static_cast<std::uint64_t>(std::get<2>(stream)));
+        f.Mix(std::get<3>(stream) ? 1 : 0);
+      });
     });
   }
 
  private:
+  // Whether `fork` is reported now for the first time (and from now on remembered as reported).
+  bool FirstReport(const core::ForkId& fork) {
+    if (memory_->reported.contains(fork)) return false;
+    memory_.Mutable().reported.insert(fork);
+    return true;
+  }
   void CheckAtFree(const GlobalView& view, int owner, const core::RRefId& rref, Report& report) {
     std::string prefix = W(owner) + " freed OwnerRRef " + Id(rref) + " while ";
     for (int w = 0; w < view.workers(); ++w) {
       if (!Running(view, w)) continue;
       for (const core::UserRRefView& u : view.worker(w).users) {
-        if (u.rref_id == rref && !u.deleted_on_owner && reported_.insert(u.fork_id).second) {
+        if (u.rref_id == rref && !u.deleted_on_owner && FirstReport(u.fork_id)) {
           report.Fail(prefix + W(w) + " still holds UserRRef " + Id(u.fork_id));
         }
       }
@@ -72,7 +82,7 @@ class NoPrematureDeleteChecker : public CloneableChecker<NoPrematureDeleteChecke
     view.ForEachInFlight([&](const InFlightMessage& in) {
       const core::Message& m = *in.message;
       if (m.to < 0 || m.to >= view.workers() || !Running(view, m.to)) return;
-      if (m.seq > 0 && delivered_.contains(StreamKey(m))) return;  // a copy of a message its receiver already got
+      if (m.seq > 0 && memory_->delivered.contains(StreamKey(m))) return;  // a copy of a message its receiver already got
       for (const core::ForkData& f : m.value.rrefs) {
         if (f.rref_id == rref) report.Fail(prefix + core::Describe(m) + " carries its fork " + Id(f.fork_id));
       }
@@ -97,11 +107,15 @@ class NoPrematureDeleteChecker : public CloneableChecker<NoPrematureDeleteChecke
   using Stream = std::tuple<int, int, std::int64_t, bool>;  // from, to, seq, request
   static Stream StreamKey(const core::Message& m) { return {m.from, m.to, m.seq, core::IsRequest(m.type)}; }
 
+  struct Memory {
+    std::set<core::RRefId> freed;
+    std::set<core::ForkId> reported;
+    std::set<Stream> delivered;
+  };
+
   std::vector<std::pair<int, core::RRefId>> freed_now_;
   Touched touched_;
-  std::set<core::RRefId> freed_;
-  std::set<core::ForkId> reported_;
-  std::set<Stream> delivered_;
+  SharedMemory<Memory> memory_;
 };
 
 // I10: the owner's view of each fork goes unknown -> known -> deleted, once. A fork the owner deleted (or whose
@@ -117,13 +131,11 @@ class OwnerViewMonotonicChecker : public CloneableChecker<OwnerViewMonotonicChec
     const auto& forks = view.worker(r.worker).forks;
     auto it = forks.find(m.rref_id);
     bool known = it != forks.end() && std::find(it->second.begin(), it->second.end(), m.fork_id) != it->second.end();
-    if (!known) deleted_.insert(m.fork_id);  // deleted before it was added (rref-cases.md P9)
+    if (!known && !memory_->deleted.contains(m.fork_id)) {
+      memory_.Mutable().deleted.insert(m.fork_id);  // deleted before it was added (rref-cases.md P9)
+    }
   }
   void AfterStep(const Facts&, const GlobalView& view, Report& report) override {
-    if (known_.empty()) {
-      known_.resize(static_cast<std::size_t>(view.workers()));
-      last_forks_.resize(known_.size());
-    }
     for (int w = 0; w < view.workers(); ++w) {
       if (touched_(w)) Diff(w, view.worker(w), report);
     }
@@ -132,21 +144,23 @@ class OwnerViewMonotonicChecker : public CloneableChecker<OwnerViewMonotonicChec
   // Each owner's forks_ as last diffed (what a fork's disappearance is measured against) and every fork deleted
   // (one that comes back is reported); the touched workers are scratch.
   void Fingerprint(core::StateHasher& h) const override {
-    const auto mix_fork = [](core::StateHasher& e, const core::ForkId& fork) { e.Mix(fork); };
-    MixPerWorker(h, known_, [](core::StateHasher& e, const Forks& forks) {
-      MixEach(e, forks, [](core::StateHasher& f, const std::pair<core::RRefId, core::ForkId>& entry) {
-        f.Mix(entry.first);
-        f.Mix(entry.second);
-      });
-    });
     touched_.Fingerprint(h);
-    MixPerWorker(h, last_forks_, [&mix_fork](core::StateHasher& e, const auto& forks) {
-      MixEach(e, forks, [&mix_fork](core::StateHasher& f, const auto& entry) {
-        f.Mix(entry.first);
-        MixEach(f, entry.second, mix_fork);  // the owner's fork set, in its sorted order
+    memory_.Fingerprint(h, [](core::StateHasher& e, const Memory& m) {
+      const auto mix_fork = [](core::StateHasher& f, const core::ForkId& fork) { f.Mix(fork); };
+      MixPerWorker(e, m.known, [](core::StateHasher& f, const Forks& forks) {
+        MixEach(f, forks, [](core::StateHasher& g, const std::pair<core::RRefId, core::ForkId>& entry) {
+          g.Mix(entry.first);
+          g.Mix(entry.second);
+        });
       });
+      MixPerWorker(e, m.last_forks, [&mix_fork](core::StateHasher& f, const auto& forks) {
+        MixEach(f, forks, [&mix_fork](core::StateHasher& g, const auto& entry) {
+          g.Mix(entry.first);
+          MixEach(g, entry.second, mix_fork);  // the owner's fork set, in its sorted order
+        });
+      });
+      MixEach(e, m.deleted, mix_fork);
     });
-    MixEach(h, deleted_, mix_fork);
   }
 
  private:
@@ -176,29 +190,39 @@ class OwnerViewMonotonicChecker : public CloneableChecker<OwnerViewMonotonicChec
     }
   }
   void Diff(int w, const core::ContextView& v, Report& report) {
-    auto& last = last_forks_[static_cast<std::size_t>(w)];
-    if (last == v.forks) return;  // most steps leave forks_ alone
-    last = v.forks;
+    static const std::map<core::RRefId, std::vector<core::ForkId>> kNone;  // a worker never diffed had none
+    const std::size_t index = static_cast<std::size_t>(w);
+    const Memory& kept = *memory_;
+    if ((index < kept.last_forks.size() ? kept.last_forks[index] : kNone) == v.forks) return;  // most steps
+    Memory& m = memory_.Mutable();
+    if (m.known.size() <= index) {
+      m.known.resize(index + 1);
+      m.last_forks.resize(index + 1);
+    }
+    m.last_forks[index] = v.forks;
     Forks now;
     for (const auto& [rref, forks] : v.forks) {
       for (const core::ForkId& f : forks) now.emplace(rref, f);
     }
-    Forks& before = known_[static_cast<std::size_t>(w)];
+    Forks& before = m.known[index];
     for (const auto& entry : before) {
-      if (!now.contains(entry)) deleted_.insert(entry.second);
+      if (!now.contains(entry)) m.deleted.insert(entry.second);
     }
     for (const auto& [rref, fork] : now) {
-      if (before.contains({rref, fork}) || !deleted_.contains(fork)) continue;
+      if (before.contains({rref, fork}) || !m.deleted.contains(fork)) continue;
       report.Fail("owner " + W(w) + " added fork " + Id(fork) + " of RRef " + Id(rref) +
                   " to forks_ after it had deleted it: a resurrected fork that nothing will ever delete");
     }
     before = std::move(now);
   }
 
-  std::vector<Forks> known_;
+  struct Memory {
+    std::vector<Forks> known;
+    std::vector<std::map<core::RRefId, std::vector<core::ForkId>>> last_forks;  // forks_ as last diffed
+    std::set<core::ForkId> deleted;
+  };
   Touched touched_;
-  std::vector<std::map<core::RRefId, std::vector<core::ForkId>>> last_forks_;  // forks_ as last diffed
-  std::set<core::ForkId> deleted_;
+  SharedMemory<Memory> memory_;
 };
 
 // I11: every fetch waiting in pendingOwners_ can still be answered: its OwnerRRef was not freed already. Waiters
@@ -219,7 +243,8 @@ class NoOrphanWaiterChecker : public CloneableChecker<NoOrphanWaiterChecker> {
     for (int w = 0; w < view.workers(); ++w) {
       if (!touched_(w) || !Running(view, w)) continue;
       for (const auto& [rref, waiting] : view.worker(w).pending_owners) {
-        if (facts.Freed(rref) && reported_.insert(rref).second) {
+        if (facts.Freed(rref) && !reported_->contains(rref)) {
+          reported_.Mutable().insert(rref);
           report.Fail(W(w) + " has " + std::to_string(waiting) + " fetch(es) of RRef " + Id(rref) +
                       " waiting in pendingOwners_ for an OwnerRRef it already freed: they are never answered");
         }
@@ -239,12 +264,14 @@ class NoOrphanWaiterChecker : public CloneableChecker<NoOrphanWaiterChecker> {
   }
   // The RRefs whose orphaned fetches were reported (once each); the touched workers are scratch.
   void Fingerprint(core::StateHasher& h) const override {
-    MixEach(h, reported_, [](core::StateHasher& e, const core::RRefId& rref) { e.Mix(rref); });
+    reported_.Fingerprint(h, [](core::StateHasher& e, const std::set<core::RRefId>& reported) {
+      MixEach(e, reported, [](core::StateHasher& f, const core::RRefId& rref) { f.Mix(rref); });
+    });
     touched_.Fingerprint(h);
   }
 
  private:
-  std::set<core::RRefId> reported_;
+  SharedMemory<std::set<core::RRefId>> reported_;
   Touched touched_;
 };
 

@@ -22,25 +22,31 @@ class ParentPinnedChecker : public CloneableChecker<ParentPinnedChecker> {
       const core::Message& m = *r.message;
       for (const core::ForkData& f : m.value.rrefs) {
         if (f.parent != m.from || f.owner == m.from) continue;
-        if (awaiting_.try_emplace(f.fork_id, Child{m.from, f.rref_id, {}}).second) unresolved_.push_back(f.fork_id);
+        if (memory_->awaiting.contains(f.fork_id)) continue;
+        memory_.Mutable().awaiting.emplace(f.fork_id, Child{m.from, f.rref_id, {}});
+        unresolved_.push_back(f.fork_id);
       }
       if (m.type == core::MessageType::RREF_USER_DELETE) CheckDelete(m, report);
     } else if (Delivers(r, core::MessageType::RREF_CHILD_ACCEPT)) {
-      auto it = awaiting_.find(r.message->fork_id);
-      if (it != awaiting_.end() && it->second.parent_worker == r.worker) awaiting_.erase(it);
+      auto it = memory_->awaiting.find(r.message->fork_id);
+      if (it != memory_->awaiting.end() && it->second.parent_worker == r.worker) {
+        memory_.Mutable().awaiting.erase(r.message->fork_id);
+      }
     }
   }
   void AfterStep(const Facts&, const GlobalView& view, Report& report) override {
     for (const core::ForkId& child : unresolved_) {
-      auto it = awaiting_.find(child);
-      if (it == awaiting_.end() || !Running(view, it->second.parent_worker)) continue;
+      auto kept = memory_->awaiting.find(child);
+      if (kept == memory_->awaiting.end() || !Running(view, kept->second.parent_worker)) continue;
+      std::map<core::ForkId, Child>& awaiting = memory_.Mutable().awaiting;  // a new child: this step added it
+      auto it = awaiting.find(child);
       Child& c = it->second;
       const auto& pins = view.worker(c.parent_worker).pending_children;
       auto pin = pins.find(child);
       if (pin == pins.end()) {
         report.Fail(W(c.parent_worker) + " forked child " + Id(child) + " of RRef " + Id(c.rref) +
                     " but does not hold its parent in pendingChildren_ until the child's RREF_CHILD_ACCEPT");
-        awaiting_.erase(it);  // reported once
+        awaiting.erase(it);  // reported once
       } else {
         c.parent_fork = pin->second;
       }
@@ -50,15 +56,17 @@ class ParentPinnedChecker : public CloneableChecker<ParentPinnedChecker> {
   // The children awaiting their RREF_CHILD_ACCEPT with their parents' pins (a delete of a pinned parent is
   // reported), the children reported, and the step's new children (scratch).
   void Fingerprint(core::StateHasher& h) const override {
-    MixEach(h, awaiting_, [](core::StateHasher& e, const std::pair<const core::ForkId, Child>& entry) {
-      e.Mix(entry.first);
-      MixWorker(e, entry.second.parent_worker);
-      e.Mix(entry.second.rref);
-      e.Mix(entry.second.parent_fork.has_value() ? 1 : 0);
-      if (entry.second.parent_fork) e.Mix(*entry.second.parent_fork);
+    memory_.Fingerprint(h, [](core::StateHasher& e, const Memory& m) {
+      MixEach(e, m.awaiting, [](core::StateHasher& f, const std::pair<const core::ForkId, Child>& entry) {
+        f.Mix(entry.first);
+        MixWorker(f, entry.second.parent_worker);
+        f.Mix(entry.second.rref);
+        f.Mix(entry.second.parent_fork.has_value() ? 1 : 0);
+        if (entry.second.parent_fork) f.Mix(*entry.second.parent_fork);
+      });
+      MixEach(e, m.reported, [](core::StateHasher& f, const core::ForkId& fork) { f.Mix(fork); });
     });
     MixEach(h, unresolved_, [](core::StateHasher& e, const core::ForkId& fork) { e.Mix(fork); });
-    MixEach(h, reported_, [](core::StateHasher& e, const core::ForkId& fork) { e.Mix(fork); });
   }
 
  private:
@@ -68,17 +76,22 @@ class ParentPinnedChecker : public CloneableChecker<ParentPinnedChecker> {
     std::optional<core::ForkId> parent_fork;  // known from the view at the end of the pickling step
   };
   void CheckDelete(const core::Message& m, Report& report) {
-    for (const auto& [child, c] : awaiting_) {
-      if (c.parent_worker == m.from && c.parent_fork == m.fork_id && reported_.insert(child).second) {
+    for (const auto& [child, c] : memory_->awaiting) {
+      if (c.parent_worker == m.from && c.parent_fork == m.fork_id && !memory_->reported.contains(child)) {
+        // This may copy the memory: the map iterated is then the one the other copies keep alive, equal to ours.
+        memory_.Mutable().reported.insert(child);
         report.Fail(W(m.from) + " sent RREF_USER_DELETE for parent " + Id(m.fork_id) + " of RRef " + Id(c.rref) +
                     " before its child " + Id(child) + " was accepted (G2)");
       }
     }
   }
 
-  std::map<core::ForkId, Child> awaiting_;
+  struct Memory {
+    std::map<core::ForkId, Child> awaiting;
+    std::set<core::ForkId> reported;  // children whose parent's early delete was reported (once, not per retry)
+  };
+  SharedMemory<Memory> memory_;
   std::vector<core::ForkId> unresolved_;  // pickled during this step: their pins are read at its end
-  std::set<core::ForkId> reported_;       // children whose parent's early delete was reported (once, not per retry)
 };
 
 // I4: a user child sends RREF_CHILD_ACCEPT(c) only after the owner processed RREF_FORK_REQUEST(c). (An owner child
@@ -91,17 +104,20 @@ class ChildConfirmedBeforeAcceptChecker : public CloneableChecker<ChildConfirmed
     const core::Message& m = *r.message;
     const core::ForkData* fork = facts.Fork(m.fork_id);
     if (fork == nullptr || fork->owner == m.from || facts.ForkRequestProcessed(m.fork_id)) return;
-    if (!reported_.insert(m.fork_id).second) return;
+    if (reported_->contains(m.fork_id)) return;
+    reported_.Mutable().insert(m.fork_id);
     report.Fail(W(m.from) + " sent RREF_CHILD_ACCEPT for child " + Id(m.fork_id) + " of RRef " + Id(fork->rref_id) +
                 " before owner " + W(fork->owner) + " processed its RREF_FORK_REQUEST");
   }
   // The children reported (once each); the rest it reads from the Facts, which the set mixes.
   void Fingerprint(core::StateHasher& h) const override {
-    MixEach(h, reported_, [](core::StateHasher& e, const core::ForkId& fork) { e.Mix(fork); });
+    reported_.Fingerprint(h, [](core::StateHasher& e, const std::set<core::ForkId>& reported) {
+      MixEach(e, reported, [](core::StateHasher& f, const core::ForkId& fork) { f.Mix(fork); });
+    });
   }
 
  private:
-  std::set<core::ForkId> reported_;
+  SharedMemory<std::set<core::ForkId>> reported_;
 };
 
 // I5: remote()'s own UserRRef (fork a) stays in the creator's pendingUsers_ until the REMOTE_RET or an error for
@@ -117,48 +133,61 @@ class CreatorPinnedChecker : public CloneableChecker<CreatorPinnedChecker> {
     // hardened mode's cancel of a withdrawn remote() (whose creator already let its UserRRef go).
     bool outgoing = r.kind == RecordKind::kSend || r.kind == RecordKind::kDrop;
     if (outgoing && IsRemoteCall(m->type) && m->to != m->from && !m->empty_payload) {
-      awaiting_.try_emplace(m->fork_id, Creation{m->from, m->to, m->rref_id, m->id, false, false});
+      if (!awaiting_->contains(m->fork_id)) {
+        awaiting_.Mutable().emplace(m->fork_id, Creation{m->from, m->to, m->rref_id, m->id, false, false});
+      }
     } else if (r.kind == RecordKind::kDeliver && !m->empty_payload) {
-      for (auto it = awaiting_.begin(); it != awaiting_.end(); ++it) {
-        bool answered = (m->type == core::MessageType::REMOTE_RET && it->first == m->fork_id) ||
-                        (m->type == core::MessageType::EXCEPTION && it->second.request == m->id);
-        if (answered && it->second.creator == r.worker) {
-          awaiting_.erase(it);
+      for (const auto& [fork, c] : *awaiting_) {
+        bool answered = (m->type == core::MessageType::REMOTE_RET && fork == m->fork_id) ||
+                        (m->type == core::MessageType::EXCEPTION && c.request == m->id);
+        if (answered && c.creator == r.worker) {
+          const core::ForkId key = fork;  // the copy below may leave `fork` in the other copies' map
+          awaiting_.Mutable().erase(key);
           break;
         }
       }
     } else if (r.kind == RecordKind::kTimers && r.text == "timeouts") {  // the agent's timeouts (not its retries)
-      for (auto& [fork, c] : awaiting_) c.timers_fired |= c.creator == r.worker;
+      const auto fires = [&r](const auto& entry) { return entry.second.creator == r.worker && !entry.second.timers_fired; };
+      if (std::any_of(awaiting_->begin(), awaiting_->end(), fires)) {
+        for (auto& [fork, c] : awaiting_.Mutable()) c.timers_fired |= c.creator == r.worker;
+      }
     } else if (Emits(r, core::MessageType::RREF_USER_DELETE)) {
-      auto it = awaiting_.find(m->fork_id);
-      if (it != awaiting_.end() && it->second.creator == m->from && !it->second.timers_fired) {
+      auto it = awaiting_->find(m->fork_id);
+      if (it != awaiting_->end() && it->second.creator == m->from && !it->second.timers_fired) {
         report.Fail(W(m->from) + " sent RREF_USER_DELETE for its remote() UserRRef " + Id(m->fork_id) + " of RRef " +
                     Id(it->second.rref) + " before the REMOTE_RET or an error arrived");
-        awaiting_.erase(it);
+        awaiting_.Mutable().erase(m->fork_id);
       }
     }
   }
+  // Each remote() whose pin is read at this step's end: new (not yet verified) or its creator's timers fired. The
+  // others are left alone, so a step that reads none leaves the memory shared.
   void AfterStep(const Facts&, const GlobalView& view, Report& report) override {
-    for (auto it = awaiting_.begin(); it != awaiting_.end();) {
+    const auto to_read = [](const auto& entry) { return !entry.second.verified || entry.second.timers_fired; };
+    if (std::none_of(awaiting_->begin(), awaiting_->end(), to_read)) return;
+    std::map<core::ForkId, Creation>& awaiting = awaiting_.Mutable();
+    for (auto it = awaiting.begin(); it != awaiting.end();) {
       Creation& c = it->second;
       bool erase = false;
       if ((!c.verified || c.timers_fired) && Running(view, c.creator)) erase = CheckPinned(view, it->first, c, report);
       c.verified = true;
       c.timers_fired = false;
-      it = erase ? awaiting_.erase(it) : std::next(it);
+      it = erase ? awaiting.erase(it) : std::next(it);
     }
   }
   // The remote() calls not yet answered, with what was checked of their pins (timers_fired and verified are reset
   // and set at every step's end, but mixed all the same).
   void Fingerprint(core::StateHasher& h) const override {
-    MixEach(h, awaiting_, [](core::StateHasher& e, const std::pair<const core::ForkId, Creation>& entry) {
-      const Creation& c = entry.second;
-      e.Mix(entry.first);
-      MixWorker(e, c.creator);
-      MixWorker(e, c.owner);
-      e.Mix(c.rref);
-      e.Mix(static_cast<std::uint64_t>(c.request));  // the creator's message id (in the world's state too)
-      e.Mix((c.timers_fired ? 1 : 0) | (c.verified ? 2 : 0));
+    awaiting_.Fingerprint(h, [](core::StateHasher& e, const std::map<core::ForkId, Creation>& awaiting) {
+      MixEach(e, awaiting, [](core::StateHasher& f, const std::pair<const core::ForkId, Creation>& entry) {
+        const Creation& c = entry.second;
+        f.Mix(entry.first);
+        MixWorker(f, c.creator);
+        MixWorker(f, c.owner);
+        f.Mix(c.rref);
+        f.Mix(static_cast<std::uint64_t>(c.request));  // the creator's message id (in the world's state too)
+        f.Mix((c.timers_fired ? 1 : 0) | (c.verified ? 2 : 0));
+      });
     });
   }
 
@@ -185,7 +214,7 @@ class CreatorPinnedChecker : public CloneableChecker<CreatorPinnedChecker> {
     return false;
   }
 
-  std::map<core::ForkId, Creation> awaiting_;
+  SharedMemory<std::map<core::ForkId, Creation>> awaiting_;
 };
 
 // I6: a user function runs only after every user->user child unpickled from its request is confirmed by the owner.

@@ -26,14 +26,15 @@ const char* SiteName(core::ErrorSite site) {
 class ProtocolErrorChecker : public CloneableChecker<ProtocolErrorChecker> {
  public:
   ProtocolErrorChecker(std::vector<std::string> expected, bool faults_raise_errors)
-      : expected_(std::move(expected)), faults_raise_errors_(faults_raise_errors) {}
+      : expected_(std::make_shared<const std::vector<std::string>>(std::move(expected))),
+        faults_raise_errors_(faults_raise_errors) {}
   const char* id() const override { return "protocol_error"; }
   void OnRecord(const StepRecord& r, const Facts&, const GlobalView&, Report& report) override {
     if (r.kind != RecordKind::kEvent) return;
     const auto* error = std::get_if<core::ProtocolError>(r.event);
     if (error == nullptr || error->code.empty()) return;  // not an assertion of §6
     if (error->site == core::ErrorSite::kCaller && faults_raise_errors_) return;
-    if (std::find(expected_.begin(), expected_.end(), error->code) != expected_.end()) return;
+    if (std::find(expected_->begin(), expected_->end(), error->code) != expected_->end()) return;
     report.Fail(W(r.worker) + ": assertion " + error->code + " fired (" + SiteName(error->site) + "): " +
                 error->text);
   }
@@ -41,7 +42,7 @@ class ProtocolErrorChecker : public CloneableChecker<ProtocolErrorChecker> {
   void Fingerprint(core::StateHasher&) const override {}
 
  private:
-  std::vector<std::string> expected_;
+  std::shared_ptr<const std::vector<std::string>> expected_;  // the scenario's: shared by every copy, never changed
   bool faults_raise_errors_;
 };
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "rrefsim/checkers/global_view.h"
+#include "rrefsim/checkers/shared_memory.h"
 #include "rrefsim/core/fingerprint.h"
 
 namespace rrefsim::checkers {
@@ -51,19 +52,21 @@ class Facts {
   // The fork data the first message carrying `fork` had (its RRef, owner and parent), or nullptr.
   const core::ForkData* Fork(const core::ForkId& fork) const;
   // The owner processed RREF_FORK_REQUEST(fork), so the child is confirmed (I4).
-  bool ForkRequestProcessed(const core::ForkId& fork) const { return fork_requested_.contains(fork); }
-  bool Freed(const core::RRefId& rref) const { return freed_.contains(rref); }
+  bool ForkRequestProcessed(const core::ForkId& fork) const { return memory_->fork_requested.contains(fork); }
+  bool Freed(const core::RRefId& rref) const { return memory_->freed.contains(rref); }
   // Everything above, for the explorer's state key (CheckerSet::Fingerprint): all three are history. They only
-  // grow, and most steps add nothing to them, so the digest without a renaming is kept until one of them grows.
+  // grow, and most steps add nothing to them, so the digest without a renaming is kept until one of them grows
+  // (SharedMemory, which also shares them between copies until one grows).
   void Fingerprint(core::StateHasher& h) const;
 
  private:
+  struct Memory {
+    std::map<core::ForkId, core::ForkData> forks;
+    std::set<core::ForkId> fork_requested;
+    std::set<core::RRefId> freed;
+  };
   void Remember(const core::ForkData& fork);
-  std::uint64_t Digest(const core::WorkerRenaming* renaming) const;
-  std::map<core::ForkId, core::ForkData> forks_;
-  std::set<core::ForkId> fork_requested_;
-  std::set<core::RRefId> freed_;
-  mutable std::optional<std::uint64_t> digest_;  // Digest(nullptr), until forks_, fork_requested_ or freed_ grows
+  SharedMemory<Memory> memory_;
 };
 
 // Collects what a checker found during one call.

@@ -119,8 +119,8 @@ void MixSorted(Hasher& h, std::vector<std::uint64_t>& words) {
 
 std::uint64_t World::IdentityOfItem(std::uint64_t item, const core::WorkerRenaming* renaming) const {
   if ((item & kMessageItem) == 0) {
-    const auto found = fibers_.find(item);
-    return found == fibers_.end() ? 0 : FiberNameHash(found->second, renaming);
+    const FiberRecord* found = fibers_.find(item);
+    return found == nullptr ? 0 : FiberNameHash(*found, renaming);
   }
   for (const auto& [key, message] : inflight_) {
     if (key.second != (item & ~kMessageItem)) continue;
@@ -185,7 +185,7 @@ std::uint64_t World::Fingerprint(const core::WorkerRenaming* renaming) const {
   for (const auto& [key, message] : inflight_) words.push_back(InFlightWord(key.first - now_, message, r));
   MixSorted(h, words);
   words.clear();
-  for (const auto& [id, f] : fibers_) {
+  for (const auto& [id, f] : fibers_.all()) {
     Hasher m;
     m.Mix(static_cast<std::uint64_t>(r ? (*r)(static_cast<core::WorkerId>(f.worker)) : f.worker));
     if (r != nullptr) {

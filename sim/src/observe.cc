@@ -62,11 +62,13 @@ const core::ContextView& World::worker(int w) const {
   } else {
     footprint_.reads |= std::uint64_t{1} << w;
   }
-  if (stale_[i] != 0) {
-    hosts_[i].core.View(views_[i]);
+  std::shared_ptr<core::ContextView>& view = views_[i];
+  if (stale_[i] != 0 || view == nullptr) {
+    if (view == nullptr || view.use_count() > 1) view = std::make_shared<core::ContextView>();  // copy on write
+    hosts_[i].core.View(*view);
     stale_[i] = 0;
   }
-  return views_[i];
+  return *view;
 }
 
 void World::EndStep() {

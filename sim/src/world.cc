@@ -83,7 +83,7 @@ std::uint64_t World::Spawn(int worker, std::string name, Continuation continuati
   record.name = std::move(name);
   record.continuation = std::move(continuation);
   record.continuation.fiber = id;
-  Continuation& body = fibers_.emplace(id, std::move(record)).first->second.continuation;  // map nodes stay put
+  Continuation& body = fibers_.Add(id, std::move(record)).continuation;  // records stay put
   if (stepwise_) {
     ready_.push_back(id);  // as a new fiber is awakened at once
     return id;
@@ -98,7 +98,7 @@ std::uint64_t World::Spawn(int worker, std::string name, Continuation continuati
                                } catch (...) {  // escaping a fiber would terminate the process
                                  if (!failure_) failure_ = std::current_exception();
                                }  // a fiber first scheduled while cancelling never starts
-                               FiberRecord& r = fibers_.at(id);
+                               FiberRecord& r = fibers_.Mutable(id);
                                r.state = FiberState::kDone;
                                fiber_of_.erase(r.ctx);
                              });
@@ -118,7 +118,7 @@ void World::DriveOnFiber(Continuation& continuation) {
 
 void World::OnAwakened(context* ctx) {
   if (!spawning_) return;
-  fibers_.at(*spawning_).ctx = ctx;
+  fibers_.Mutable(*spawning_).ctx = ctx;
   fiber_of_[ctx] = *spawning_;
   spawning_.reset();
 }
@@ -127,7 +127,7 @@ std::uint64_t World::CurrentFiber() const { return fiber_of_.at(context::active(
 
 bool World::Block(const std::string& why) {
   if (cancelling_) return false;  // nothing may start waiting once the run is being cancelled: Cancel woke them all
-  FiberRecord& r = fibers_.at(CurrentFiber());
+  FiberRecord& r = fibers_.Mutable(CurrentFiber());
   r.state = FiberState::kBlocked;
   r.waiting_for = why;
   context::active()->suspend();
@@ -137,8 +137,8 @@ bool World::Block(const std::string& why) {
 }
 
 void World::Wake(std::uint64_t fiber) {
-  FiberRecord& r = fibers_.at(fiber);
-  if (r.state != FiberState::kBlocked) return;
+  if (fibers_.at(fiber).state != FiberState::kBlocked) return;
+  FiberRecord& r = fibers_.Mutable(fiber);
   r.state = FiberState::kReady;
   if (stepwise_) {
     ready_.push_back(fiber);
@@ -164,8 +164,8 @@ void World::Touch(int worker) {
 
 int World::WorkerOfItem(std::uint64_t item) const {
   if ((item & kMessageItem) == 0) {
-    const auto found = fibers_.find(item);
-    return found == fibers_.end() ? -1 : found->second.worker;
+    const FiberRecord* found = fibers_.find(item);
+    return found == nullptr ? -1 : found->worker;
   }
   for (const auto& [key, message] : inflight_) {
     if (key.second == (item & ~kMessageItem)) return message.to;
@@ -183,7 +183,7 @@ int World::LiveWorkers() const {
 // it count only the live workers now.
 void World::OnWorkerAborted(int worker) {
   TouchAll();
-  for (auto& [id, f] : fibers_) {
+  for (const auto& [id, f] : fibers_.all()) {
     if (f.worker == worker && f.state == FiberState::kBlocked) Wake(id);
   }
   for (auto& [name, waiting] : barrier_waiters_) {
@@ -360,7 +360,7 @@ void World::WakeJoinIfReady() {
 }
 
 bool World::Quiescent() const {
-  for (const auto& [id, f] : fibers_) {
+  for (const auto& [id, f] : fibers_.all()) {
     if (f.state != FiberState::kDone) return false;
   }
   for (const Host& h : hosts_.all()) {
@@ -373,7 +373,7 @@ bool World::Quiescent() const {
 // join waiting (a leaked active client call, §9.3) and the work that waits for a handler.
 std::string World::DescribeBlocked() const {
   std::map<std::string, std::vector<std::string>> by_reason;  // ordered: deterministic text
-  for (const auto& [id, f] : fibers_) {
+  for (const auto& [id, f] : fibers_.all()) {
     if (f.state == FiberState::kBlocked) by_reason[f.waiting_for].push_back(f.name);
   }
   std::string text;
@@ -408,12 +408,12 @@ std::string World::DescribeBlocked() const {
 
 void World::Cancel() {
   cancelling_ = true;
-  for (auto& [id, f] : fibers_) {
+  for (const auto& [id, f] : fibers_.all()) {
     if (f.state == FiberState::kBlocked) Wake(id);
   }
   for (;;) {
     bool running = false;
-    for (const auto& [id, f] : fibers_) running = running || f.state != FiberState::kDone;
+    for (const auto& [id, f] : fibers_.all()) running = running || f.state != FiberState::kDone;
     if (!running) break;
     boost::this_fiber::yield();
   }

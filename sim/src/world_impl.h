@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <ranges>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -120,6 +121,41 @@ struct FiberRecord {
   Continuation continuation;  // its program or function body, driven by Step
 };
 
+// The run's fibers by id (ids count up from 1 and none is ever removed), each record shared by the copies of a World
+// until one of them changes it (copy on write, as Hosts): a step changes the record of the one fiber it runs, so the
+// explorer's copy of the world at a choice point copies a pointer per fiber. Reads go through the const accessors,
+// every change through Mutable(id), which copies the record first if another world shares it. Records never move:
+// a fiber's body may hold its continuation while others are added (in fiber mode, which never copies a World).
+class Fibers {
+ public:
+  FiberRecord& Add(std::uint64_t id, FiberRecord record) {
+    if (id != records_.size() + 1) throw std::logic_error("fibers: ids are handed out in order from 1");
+    records_.push_back(std::make_shared<FiberRecord>(std::move(record)));
+    return *records_.back();
+  }
+  const FiberRecord* find(std::uint64_t id) const { return Has(id) ? records_[id - 1].get() : nullptr; }
+  const FiberRecord& at(std::uint64_t id) const {
+    if (!Has(id)) throw std::out_of_range("fibers: no fiber " + std::to_string(id));
+    return *records_[id - 1];
+  }
+  FiberRecord& Mutable(std::uint64_t id) {
+    if (!Has(id)) throw std::out_of_range("fibers: no fiber " + std::to_string(id));
+    std::shared_ptr<FiberRecord>& record = records_[id - 1];
+    if (record.use_count() > 1) record = std::make_shared<FiberRecord>(*record);
+    return *record;
+  }
+  // Every fiber as (id, record), in id order.
+  auto all() const {
+    return std::views::iota(std::uint64_t{1}, records_.size() + 1) | std::views::transform([this](std::uint64_t id) {
+             return std::pair<std::uint64_t, const FiberRecord&>(id, *records_[id - 1]);
+           });
+  }
+
+ private:
+  bool Has(std::uint64_t id) const { return id >= 1 && id <= records_.size(); }
+  std::vector<std::shared_ptr<FiberRecord>> records_;
+};
+
 // The World is also the GlobalView its observer sees after each step: views are refreshed only for the workers whose
 // core was called during the step.
 class World : public checkers::GlobalView {
@@ -178,7 +214,7 @@ class World : public checkers::GlobalView {
   void CountCallIssued() { ++result_.calls_issued; }
   void CountCallEnded(bool raised) { ++(raised ? result_.calls_raised : result_.calls_returned); }
   bool keeps_fingerprints() const { return config_.fingerprints; }
-  void SetPosition(std::uint64_t fiber, std::uint64_t position) { fibers_.at(fiber).position = position; }
+  void SetPosition(std::uint64_t fiber, std::uint64_t position) { fibers_.Mutable(fiber).position = position; }
   // The canonical state between two steps (fingerprint.cc): what StateFingerprint returns; under `renaming`, that
   // of the world with its workers renamed (symmetry reduction).
   std::uint64_t Fingerprint(const core::WorkerRenaming* renaming = nullptr) const;
@@ -254,7 +290,8 @@ class World : public checkers::GlobalView {
   bool resume_choice_ = false;  // the next ChooseItem asks the chooser instead of stopping
   // Each worker's view, rebuilt on first use after its core changed (kept only when observed): most steps change
   // one worker, and most checkers look at a worker only when a record says something relevant happened there.
-  mutable std::vector<core::ContextView> views_;
+  // Shared by the copies of a World until one rebuilds it (then it builds a new one), so a copy copies pointers.
+  mutable std::vector<std::shared_ptr<core::ContextView>> views_;
   mutable std::vector<char> stale_;
   std::vector<char> changed_;             // per worker: its core was called during this step
   bool step_has_records_ = false;
@@ -265,7 +302,7 @@ class World : public checkers::GlobalView {
   std::map<InFlightKey, core::Message> inflight_;  // by arrival: the due ones are a prefix
   std::uint64_t next_inflight_seq_ = 0;
   std::optional<InFlightKey> pending_delivery_;  // the chosen message
-  std::map<std::uint64_t, FiberRecord> fibers_;
+  Fibers fibers_;
   std::map<context*, std::uint64_t> fiber_of_;     // lookup only; never iterated
   std::uint64_t next_fiber_ = 1;
   std::optional<std::uint64_t> spawning_;          // the id of the fiber being constructed

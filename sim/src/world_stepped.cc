@@ -48,7 +48,7 @@ bool World::RunUntilChoice() {
 // As a fiber resumes: a new one starts; one that yielded or blocked goes on unless its worker aborted (or the run
 // failed), in which case its continuation ends where it stands.
 void World::RunFiber(std::uint64_t id) {
-  FiberRecord& r = fibers_.at(id);  // map nodes stay put while fibers are added
+  FiberRecord& r = fibers_.Mutable(id);  // records stay put while fibers are added
   const bool resumed = r.continuation.at == Continuation::At::kStart || (!failure_ && !host(r.worker).core.aborted());
   r.waiting_for.clear();
   const Suspension next = Step(*this, r.continuation, resumed);
@@ -71,7 +71,7 @@ void World::RunFiber(std::uint64_t id) {
 // else of it shows, so the stepwise world mixes the same picks.
 void World::MixWindDown() {
   std::vector<std::uint64_t> order = ready_;
-  for (const auto& [id, f] : fibers_) {
+  for (const auto& [id, f] : fibers_.all()) {
     if (f.state == FiberState::kBlocked) order.push_back(id);
   }
   for (std::uint64_t id : order) hash_.Mix(id);

@@ -81,7 +81,9 @@ std::string RenamedFiberName(const FiberRecord& f, const core::WorkerRenaming& r
 }
 
 std::uint64_t FiberNameHash(const FiberRecord& f, const core::WorkerRenaming* r) {
-  return NameHash(r == nullptr ? f.name : RenamedFiberName(f, *r));
+  if (r != nullptr) return NameHash(RenamedFiberName(f, *r));
+  if (!f.name_hash) f.name_hash = NameHash(f.name);  // kept: a fiber's name never changes
+  return *f.name_hash;
 }
 
 // What a fiber waits for (host.cc's and interpreter.cc's texts): only "future F on worker W" names a worker, its
@@ -99,6 +101,22 @@ void MixWaitingFor(Hasher& h, const FiberRecord& f, const core::WorkerRenaming* 
     if (why.empty() || why.starts_with(free)) return;
   }
   h.Mix(r->tag);
+}
+
+// A fiber's part of the world's fingerprint: its (renamed) worker and name, its state, what it waits for and where
+// its program stands.
+std::uint64_t FiberWord(const FiberRecord& f, const core::WorkerRenaming* r) {
+  Hasher m;
+  m.Mix(static_cast<std::uint64_t>(r ? (*r)(static_cast<core::WorkerId>(f.worker)) : f.worker));
+  if (r != nullptr) {
+    MixText(m, RenamedFiberName(f, *r));
+  } else {
+    MixText(m, f.name);
+  }
+  m.Mix(static_cast<std::uint64_t>(f.state));
+  MixWaitingFor(m, f, r);
+  m.Mix(f.position);
+  return m.value();
 }
 
 std::uint64_t InFlightWord(TimeUs delay, const core::Message& message, const core::WorkerRenaming* r) {
@@ -186,17 +204,12 @@ std::uint64_t World::Fingerprint(const core::WorkerRenaming* renaming) const {
   MixSorted(h, words);
   words.clear();
   for (const auto& [id, f] : fibers_.all()) {
-    Hasher m;
-    m.Mix(static_cast<std::uint64_t>(r ? (*r)(static_cast<core::WorkerId>(f.worker)) : f.worker));
     if (r != nullptr) {
-      MixText(m, RenamedFiberName(f, *r));
-    } else {
-      MixText(m, f.name);
+      words.push_back(FiberWord(f, r));
+    } else {  // a fiber's plain word is kept until its record changes (Fibers::Mutable)
+      if (!f.fingerprint) f.fingerprint = FiberWord(f, nullptr);
+      words.push_back(*f.fingerprint);
     }
-    m.Mix(static_cast<std::uint64_t>(f.state));
-    MixWaitingFor(m, f, r);
-    m.Mix(f.position);
-    words.push_back(m.value());
   }
   MixSorted(h, words);
   words.clear();

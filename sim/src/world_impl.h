@@ -119,12 +119,17 @@ struct FiberRecord {
   // the run keeps fingerprints (RunConfig::fingerprints): the part of a fiber's stack that StateFingerprint hashes.
   std::uint64_t position = 0;
   Continuation continuation;  // its program or function body, driven by Step
+  // Its part of the world's plain fingerprint, kept until the record changes (Fibers::Mutable forgets it), and the
+  // hash of its name, which never changes (fingerprint.cc).
+  mutable std::optional<std::uint64_t> fingerprint;
+  mutable std::optional<std::uint64_t> name_hash;
 };
 
 // The run's fibers by id (ids count up from 1 and none is ever removed), each record shared by the copies of a World
 // until one of them changes it (copy on write, as Hosts): a step changes the record of the one fiber it runs, so the
 // explorer's copy of the world at a choice point copies a pointer per fiber. Reads go through the const accessors,
-// every change through Mutable(id), which copies the record first if another world shares it. Records never move:
+// every change through Mutable(id), which copies the record first if another world shares it and forgets its kept
+// fingerprint. Records never move:
 // a fiber's body may hold its continuation while others are added (in fiber mode, which never copies a World).
 class Fibers {
  public:
@@ -142,6 +147,7 @@ class Fibers {
     if (!Has(id)) throw std::out_of_range("fibers: no fiber " + std::to_string(id));
     std::shared_ptr<FiberRecord>& record = records_[id - 1];
     if (record.use_count() > 1) record = std::make_shared<FiberRecord>(*record);
+    record->fingerprint.reset();
     return *record;
   }
   // Every fiber as (id, record), in id order.

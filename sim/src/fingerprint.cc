@@ -119,10 +119,16 @@ std::uint64_t FiberWord(const FiberRecord& f, const core::WorkerRenaming* r) {
   return m.value();
 }
 
-std::uint64_t InFlightWord(TimeUs delay, const core::Message& message, const core::WorkerRenaming* r) {
+std::uint64_t InFlightWord(TimeUs delay, const InFlight& in, const core::WorkerRenaming* r) {
   Hasher m;
   m.Mix(static_cast<std::uint64_t>(delay));
-  m.Mix(core::MessageFingerprint(message, r));  // with the hardened mode's seq and replies_below
+  // With the hardened mode's seq and replies_below; without a renaming, kept (a message in flight never changes).
+  if (r != nullptr) {
+    m.Mix(core::MessageFingerprint(in.message, r));
+  } else {
+    if (!in.fingerprint) in.fingerprint = core::MessageFingerprint(in.message);
+    m.Mix(*in.fingerprint);
+  }
   return m.value();
 }
 
@@ -140,9 +146,9 @@ std::uint64_t World::IdentityOfItem(std::uint64_t item, const core::WorkerRenami
     const FiberRecord* found = fibers_.find(item);
     return found == nullptr ? 0 : FiberNameHash(*found, renaming);
   }
-  for (const auto& [key, message] : inflight_) {
+  for (const auto& [key, in] : inflight_) {
     if (key.second != (item & ~kMessageItem)) continue;
-    return InFlightWord(key.first - now_, message, renaming) | kMessageItem;
+    return InFlightWord(key.first - now_, *in, renaming) | kMessageItem;
   }
   return 0;
 }
@@ -200,7 +206,7 @@ std::uint64_t World::Fingerprint(const core::WorkerRenaming* renaming) const {
     }
   }
   std::vector<std::uint64_t> words;
-  for (const auto& [key, message] : inflight_) words.push_back(InFlightWord(key.first - now_, message, r));
+  for (const auto& [key, in] : inflight_) words.push_back(InFlightWord(key.first - now_, *in, r));
   MixSorted(h, words);
   words.clear();
   for (const auto& [id, f] : fibers_.all()) {

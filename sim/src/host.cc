@@ -127,9 +127,9 @@ void World::Absorb(int worker, core::Output& out) {
         Emit(record);
       }
       if (i + 1 == fate.delays.size()) {
-        inflight_.emplace(key, std::move(o.message));  // the last copy takes the message
+        inflight_.emplace(key, std::make_shared<InFlight>(std::move(o.message)));  // the last copy takes it
       } else {
-        inflight_.emplace(key, o.message);
+        inflight_.emplace(key, std::make_shared<InFlight>(o.message));
       }
     }
   }

@@ -47,7 +47,7 @@ void World::Record(Observation observation) {
 
 void World::ForEachInFlight(const std::function<void(const checkers::InFlightMessage&)>& visit) const {
   footprint_.reads = ~std::uint64_t{0};  // every worker's sends and deliveries change what this shows
-  for (const auto& [key, message] : inflight_) visit(checkers::InFlightMessage{key.second, key.first, &message, false});
+  for (const auto& [key, in] : inflight_) visit(checkers::InFlightMessage{key.second, key.first, &in->message, false});
   for (const Host& h : hosts_.all()) {
     for (const PoolTask& task : h.backlog) {
       if (!task.timers) visit(checkers::InFlightMessage{task.seq, now_, &task.message, true});

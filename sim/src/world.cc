@@ -167,8 +167,8 @@ int World::WorkerOfItem(std::uint64_t item) const {
     const FiberRecord* found = fibers_.find(item);
     return found == nullptr ? -1 : found->worker;
   }
-  for (const auto& [key, message] : inflight_) {
-    if (key.second == (item & ~kMessageItem)) return message.to;
+  for (const auto& [key, in] : inflight_) {
+    if (key.second == (item & ~kMessageItem)) return in->message.to;
   }
   return -1;
 }
@@ -208,7 +208,8 @@ void World::DeliverChosen() {
   auto it = inflight_.find(*pending_delivery_);
   std::uint64_t it_seq = pending_delivery_->second;
   pending_delivery_.reset();
-  core::Message message = std::move(it->second);
+  // Moved out unless a copy of this world shares it (then the copy keeps it as it was).
+  core::Message message = it->second.use_count() == 1 ? std::move(it->second->message) : it->second->message;
   inflight_.erase(it);
   int to = message.to;
   Host& h = MutableHost(to);

@@ -47,6 +47,14 @@ inline constexpr std::uint64_t kMessageItem = std::uint64_t{1} << 63;
 // An in-flight message's place in delivery order: its arrival time, then its send sequence.
 using InFlightKey = std::pair<TimeUs, std::uint64_t>;
 
+// A message in flight: it does not change until it is delivered, so the copies of a World share it (a copy of the
+// world copies a pointer per message), with its fingerprint (core::MessageFingerprint without a renaming) kept.
+struct InFlight {
+  explicit InFlight(core::Message m) : message(std::move(m)) {}
+  core::Message message;
+  mutable std::optional<std::uint64_t> fingerprint;
+};
+
 // Work for a worker's handler pool: a delivery, or the agent's timers (timeouts complete on the pool).
 struct PoolTask {
   bool timers = false;
@@ -305,7 +313,7 @@ class World : public checkers::GlobalView {
   Network network_;
   Hosts hosts_;
   TimeUs now_ = 0;
-  std::map<InFlightKey, core::Message> inflight_;  // by arrival: the due ones are a prefix
+  std::map<InFlightKey, std::shared_ptr<InFlight>> inflight_;  // by arrival: the due ones are a prefix
   std::uint64_t next_inflight_seq_ = 0;
   std::optional<InFlightKey> pending_delivery_;  // the chosen message
   Fibers fibers_;

@@ -82,7 +82,8 @@ class NoPrematureDeleteChecker : public CloneableChecker<NoPrematureDeleteChecke
     view.ForEachInFlight([&](const InFlightMessage& in) {
       const core::Message& m = *in.message;
       if (m.to < 0 || m.to >= view.workers() || !Running(view, m.to)) return;
-      if (m.seq > 0 && memory_->delivered.contains(StreamKey(m))) return;  // a copy of a message its receiver already got
+      // A copy of a message its receiver already got.
+      if (m.seq > 0 && memory_->delivered.contains(StreamKey(m))) return;
       for (const core::ForkData& f : m.value.rrefs) {
         if (f.rref_id == rref) report.Fail(prefix + core::Describe(m) + " carries its fork " + Id(f.fork_id));
       }

@@ -147,7 +147,9 @@ class CreatorPinnedChecker : public CloneableChecker<CreatorPinnedChecker> {
         }
       }
     } else if (r.kind == RecordKind::kTimers && r.text == "timeouts") {  // the agent's timeouts (not its retries)
-      const auto fires = [&r](const auto& entry) { return entry.second.creator == r.worker && !entry.second.timers_fired; };
+      const auto fires = [&r](const auto& entry) {
+        return entry.second.creator == r.worker && !entry.second.timers_fired;
+      };
       if (std::any_of(awaiting_->begin(), awaiting_->end(), fires)) {
         for (auto& [fork, c] : awaiting_.Mutable()) c.timers_fired |= c.creator == r.worker;
       }

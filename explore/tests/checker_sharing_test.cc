@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "one_step.h"
 #include "stepwise_config.h"
 #include "rrefsim/checkers/checker_set.h"
 #include "rrefsim/core/fingerprint.h"
@@ -22,32 +23,8 @@ namespace rrefsim::sim {
 namespace {
 
 using explore::test_support::FingerprintedConfigOf;
-
-// Takes option `step` at the first step choice it is asked for, and option 0 (no fault) at every other choice.
-class OneStepChooser : public Chooser {
- public:
-  explicit OneStepChooser(std::uint64_t step) : step_(step) {}
-
- protected:
-  std::uint64_t Pick(const ChoiceRequest& request) override {
-    if (request.kind != ChoiceKind::kStep || taken_) return 0;
-    taken_ = true;
-    return step_;
-  }
-
- private:
-  std::uint64_t step_;
-  bool taken_ = false;
-};
-
-// The identity renaming: a fingerprint under it computes every checker's digest afresh, never a kept one, so it
-// shows a change to a memory that a kept digest would hide.
-core::WorkerRenaming Identity(int workers) {
-  core::WorkerRenaming identity;
-  for (int w = 0; w < workers; ++w) identity.to.push_back(static_cast<core::WorkerId>(w));
-  identity.tag = 1;
-  return identity;
-}
+using explore::test_support::Identity;
+using explore::test_support::OneStepChooser;
 
 // The plain fingerprint of checkers that were never copied: they watch `choices` replayed from the start,
 // `advances` times.

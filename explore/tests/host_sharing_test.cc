@@ -1,7 +1,9 @@
-// Copies of a stepped world share their hosts until one changes a host (copy on write, sim/src/world_impl.h), and
-// each host keeps its part of the plain fingerprint until it changes. Both are invisible by design: a copy that
-// steps must not change the world it was copied from, and a fingerprint made of kept parts must equal one computed
-// from scratch. The explorer's state hashing rests on both.
+// Copies of a stepped world share their hosts, fiber records and messages in flight until one changes them (copy on
+// write, sim/src/world_impl.h), and each host, fiber and message keeps its part of the plain fingerprint until it
+// changes. Both are invisible by design: a copy that steps must not change the world it was copied from, and a
+// fingerprint made of kept parts must equal one computed from scratch. The explorer's state hashing rests on both.
+// (The renamed fingerprint below hashes all three afresh; each check failed when the sharing or the kept part was
+// broken on purpose: a shared record changed in place, a message moved out of a shared one, a kept word not forgotten.)
 #include <gtest/gtest.h>
 
 #include <cstddef>
@@ -9,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "one_step.h"
 #include "stepwise_config.h"
 #include "rrefsim/core/fingerprint.h"
 #include "rrefsim/scenarios/catalog.h"
@@ -21,32 +24,8 @@ namespace rrefsim::sim {
 namespace {
 
 using explore::test_support::FingerprintedConfigOf;
-
-// Takes option `step` at the first step choice it is asked for, and option 0 (no fault) at every other choice.
-class OneStepChooser : public Chooser {
- public:
-  explicit OneStepChooser(std::uint64_t step) : step_(step) {}
-
- protected:
-  std::uint64_t Pick(const ChoiceRequest& request) override {
-    if (request.kind != ChoiceKind::kStep || taken_) return 0;
-    taken_ = true;
-    return step_;
-  }
-
- private:
-  std::uint64_t step_;
-  bool taken_ = false;
-};
-
-// The identity renaming: RenamedFingerprint under it hashes every host again, never a kept part, so it shows a
-// change to a host that a kept fingerprint would hide.
-core::WorkerRenaming Identity(int workers) {
-  core::WorkerRenaming identity;
-  for (int w = 0; w < workers; ++w) identity.to.push_back(static_cast<core::WorkerId>(w));
-  identity.tag = 1;
-  return identity;
-}
+using explore::test_support::Identity;
+using explore::test_support::OneStepChooser;
 
 // The plain fingerprint of a world that never kept one: `choices` replayed from the start, `advances` times.
 std::uint64_t FingerprintFromScratch(const scenarios::CatalogEntry& entry, const RunConfig& config,

@@ -25,9 +25,9 @@ class SteppedRun {
              checkers::RunObserver* observer = nullptr);
   // A copy of `other` where it stands, asking `chooser` and reporting to `observer` from now on. The observer's
   // OnStart is not called: hand it view() yourself (a copied checker set has its history, not the view).
-  // The copy shares the hosts that neither run has changed since (copy on write): a host is copied when use_count()
-  // says it is shared, and a const fingerprint call fills the shared host's cache, neither synchronised, so a run
-  // and its copies must stay on one thread.
+  // The copy shares the hosts, fiber records, messages in flight and workers' views that neither run has changed
+  // since (copy on write): each is copied when use_count() says it is shared, and a const fingerprint call fills a
+  // shared one's cache, neither synchronised, so a run and its copies must stay on one thread.
   SteppedRun(const SteppedRun& other, Chooser& chooser, checkers::RunObserver* observer);
   // A run (moved from, or copied) asks `chooser` and reports to `observer` from now on.
   void Rebind(Chooser& chooser, checkers::RunObserver* observer);

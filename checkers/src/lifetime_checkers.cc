@@ -17,6 +17,8 @@ class OwnerNotifiedChecker : public CloneableChecker<OwnerNotifiedChecker> {
   void OnRecord(const StepRecord& r, const Facts&, const GlobalView&, Report& report) override {
     if (r.worker >= 0 && r.worker < 64) stepped_ |= std::uint64_t{1} << r.worker;
     if (IsEmptyRetryOfDelete(r)) {  // carries no fork id: the same delete, found by its chain
+      // Mutable() may give this checker its own copy of the map; the loop then goes on over the shared one (kept
+      // alive by the other checker set sharing it), and changes go to the copy by key.
       for (const auto& [key, d] : memory_->deletes) {
         if (key.first == r.message->from && d.chain == r.retry_chain && d.attempt != r.message->id) {
           memory_.Mutable().deletes.at(key).attempt = r.message->id;
@@ -118,7 +120,7 @@ class OwnerNotifiedChecker : public CloneableChecker<OwnerNotifiedChecker> {
   // between steps for the explorer's sleep sets); a chain that ends in a step without a record at its sender just
   // stays open here, which costs the explorer some merging, never a verdict.
   void CloseFinishedChains(const GlobalView& view) {
-    for (const auto& [key, d] : memory_->deletes) {
+    for (const auto& [key, d] : memory_->deletes) {  // as in OnRecord: changes go to this checker's copy by key
       const int sender = key.first;
       if (d.chain < 0 || sender < 0 || sender >= 64 || (stepped_ & (std::uint64_t{1} << sender)) == 0) continue;
       if (ChainOpen(view.worker(sender), key.second, d.attempt)) continue;

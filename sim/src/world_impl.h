@@ -137,8 +137,8 @@ struct FiberRecord {
 // until one of them changes it (copy on write, as Hosts): a step changes the record of the one fiber it runs, so the
 // explorer's copy of the world at a choice point copies a pointer per fiber. Reads go through the const accessors,
 // every change through Mutable(id), which copies the record first if another world shares it and forgets its kept
-// fingerprint. Records never move:
-// a fiber's body may hold its continuation while others are added (in fiber mode, which never copies a World).
+// fingerprint. Records never move: a fiber's body may hold its continuation while others are added (in fiber mode,
+// which never copies a World).
 class Fibers {
  public:
   FiberRecord& Add(std::uint64_t id, FiberRecord record) {

@@ -30,6 +30,18 @@ expect 1 "run --strategy exhaustive --duplicates 1 finds P4 on remote to self" -
 says "duplicates <= 1, drops <= 0" "the duplicate bound reached the search"
 says "COUNTEREXAMPLE" "and the search found the duplicate's defect"
 says "choice points unbounded (searched depth by depth" "the bound says --shortest searched depth by depth"
+expect 1 "a deviation bound finds P4 with the fewest deviations from the default schedule" -- \
+  "$rrefsim" explore s2_remote_to_self --duplicates 1 --max-deviations 4 --out "$tmp/devcex"
+says "deviations from the default schedule <= 4 (searched with 0, 1, ... deviations" "the bound names the deviations"
+says "held to the default at 1 deviation," "the search stopped at the first bound that failed"
+says "without sleep sets (off under a deviation bound)" "the reduction line says sleep sets are off"
+says "symmetry group: 1 permutation" "and symmetry is off too"
+expect 0 "run --strategy exhaustive takes a deviation bound" -- \
+  "$rrefsim" run --scenario s3_user_to_user --strategy exhaustive --max-deviations 2 --json
+says '"deviations":2' "the JSON line holds the last search's bound"
+expect 2 "a deviation bound does not combine with DPOR" -- "$rrefsim" explore s1_remote_to_here --max-deviations 1 --dpor
+expect 2 "nor with --shortest" -- "$rrefsim" explore s1_remote_to_here --max-deviations 1 --shortest
+expect 2 "a deviation bound beyond 200" -- "$rrefsim" explore s1_remote_to_here --max-deviations 201
 expect 2 "a bound flag without --strategy exhaustive" -- "$rrefsim" run --scenario s1_remote_to_here --duplicates 1
 expect 2 "a negative bound for run --strategy exhaustive" -- \
   "$rrefsim" run --scenario s1_remote_to_here --strategy exhaustive --drops -1

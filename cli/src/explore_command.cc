@@ -30,14 +30,20 @@ core::ProtocolMode Mode(const ExploreCliOptions& o) {
   return o.protocol == "hardened" ? core::ProtocolMode::kHardened : core::ProtocolMode::kPytorch;
 }
 
+std::string DeviationText(const explore::Bounds& b) {
+  if (!b.max_deviations) return "";
+  return ", deviations from the default schedule <= " + std::to_string(*b.max_deviations) +
+         " (searched with 0, 1, ... deviations, fewest first)";
+}
+
 std::string BoundText(const scenarios::CatalogEntry& entry, const explore::ExploreOptions& o,
                       const std::string& protocol) {
   return entry.faults +
          " profile on the asynchronous network (no delays: reordering is the step choice), duplicates <= " +
          std::to_string(o.bounds.max_duplicates) + ", drops <= " + std::to_string(o.bounds.max_drops) +
          ", choice points " + Bound(o.bounds.max_depth) +
-         (o.shortest ? " (searched depth by depth from 1, shortest counterexample first)" : "") + ", protocol " +
-         protocol;
+         (o.shortest ? " (searched depth by depth from 1, shortest counterexample first)" : "") +
+         DeviationText(o.bounds) + ", protocol " + protocol;
 }
 
 std::string Verdict(const explore::ExploreResult& r) {
@@ -47,16 +53,26 @@ std::string Verdict(const explore::ExploreResult& r) {
   }
   if (r.interrupted) return "INCOMPLETE: interrupted before every schedule was explored";
   if (!r.complete) return "INCOMPLETE: the run budget ran out before every schedule was explored";
+  if (r.stats.deviation_held == 0 && r.stats.depth_cut == 0 && r.stats.deviations > 0) {
+    return "all schedules within the bound satisfy every invariant (the search with " +
+           std::to_string(r.stats.deviations) + " deviations held no choice to the default: that is every schedule)";
+  }
   return "all schedules within the bound satisfy every invariant";
 }
 
 std::string ReductionLabel(const explore::ExploreOptions& o) {
   if (o.dpor) return o.sleep_sets ? "with DPOR and sleep sets, stateless" : "with DPOR, stateless";
+  if (o.bounds.max_deviations) return "without sleep sets (off under a deviation bound)";
   return o.sleep_sets ? "with sleep sets" : "without sleep sets";
 }
 
 // DPOR's races are printed only for a DPOR search: the other searches find none (the JSON keeps the zeros).
-std::string StatsText(const std::string& label, const explore::ExploreStats& s, bool dpor) {
+std::string StatsText(const std::string& label, const explore::ExploreStats& s, bool dpor, bool deviation_bound) {
+  char held[128] = "";
+  if (deviation_bound) {
+    std::snprintf(held, sizeof held, "%llu choices held to the default at %u deviation%s, ",
+                  static_cast<unsigned long long>(s.deviation_held), s.deviations, s.deviations == 1 ? "" : "s");
+  }
   char races[96] = "";
   if (dpor) {
     std::snprintf(races, sizeof races, "%llu races (%llu branches), ", static_cast<unsigned long long>(s.races),
@@ -65,12 +81,13 @@ std::string StatsText(const std::string& label, const explore::ExploreStats& s, 
   char line[640];
   std::snprintf(line, sizeof line,
                 "  %s: %llu states explored (transitions), %llu distinct, %llu runs, %llu replayed steps, %llu "
-                "revisits cut, %llu sleep-set cuts, %llu depth cuts, %smax depth %llu, %.3f s, %.0f states/s\n",
+                "revisits cut, %llu sleep-set cuts, %llu depth cuts, %s%smax depth %llu, %.3f s, %.0f states/s\n",
                 label.c_str(), static_cast<unsigned long long>(s.transitions),
                 static_cast<unsigned long long>(s.distinct_states),
                 static_cast<unsigned long long>(s.runs), static_cast<unsigned long long>(s.replayed_steps),
                 static_cast<unsigned long long>(s.revisits), static_cast<unsigned long long>(s.sleep_pruned),
-                static_cast<unsigned long long>(s.depth_cut), races, static_cast<unsigned long long>(s.max_depth),
+                static_cast<unsigned long long>(s.depth_cut), held, races,
+                static_cast<unsigned long long>(s.max_depth),
                 s.seconds, s.states_per_second());
   return line;
 }
@@ -79,6 +96,7 @@ nlohmann::json StatsJson(const explore::ExploreStats& s) {
   return {{"transitions", s.transitions},     {"distinct_states", s.distinct_states}, {"runs", s.runs},
           {"replayed_steps", s.replayed_steps}, {"revisits", s.revisits},             {"sleep_pruned", s.sleep_pruned},
           {"depth_cut", s.depth_cut},         {"races", s.races},                     {"race_branches", s.race_branches},
+          {"deviation_held", s.deviation_held}, {"deviations", s.deviations},
           {"max_depth", s.max_depth},         {"seconds", s.seconds},
           {"states_per_second", s.states_per_second()}};
 }
@@ -109,7 +127,8 @@ std::string WriteCounterexample(const ExploreCliOptions& o, const scenarios::Cat
 
 // The group the search reduced by (1: none), as the explorer's worlds compute it (sim::ScenarioSymmetry).
 std::size_t SymmetryGroup(const ExploreCliOptions& o, const scenarios::CatalogEntry& entry) {
-  const bool on = o.search.symmetry && o.search.state_hashing && !o.search.dpor && o.search.extra_invariant == nullptr;
+  const bool on = o.search.symmetry && o.search.state_hashing && !o.search.dpor && o.search.extra_invariant == nullptr &&
+                  !o.search.bounds.max_deviations;  // off under a deviation bound (explore.cc, Checked)
   return on ? sim::ScenarioSymmetry(entry.scenario).size() : 1;
 }
 
@@ -129,8 +148,11 @@ void Print(const ExploreCliOptions& o, const scenarios::CatalogEntry& entry, con
     return;
   }
   std::printf("%s: %s\n  bound: %s\n", entry.name.c_str(), Verdict(r).c_str(), BoundText(entry, o.search, o.protocol).c_str());
-  std::printf("%s", StatsText(ReductionLabel(o.search), r.stats, o.search.dpor).c_str());
-  if (out.unreduced) std::printf("%s", StatsText("without reduction", out.unreduced->stats, false).c_str());
+  const bool deviation_bound = o.search.bounds.max_deviations.has_value();
+  std::printf("%s", StatsText(ReductionLabel(o.search), r.stats, o.search.dpor, deviation_bound).c_str());
+  if (out.unreduced) {
+    std::printf("%s", StatsText("without reduction", out.unreduced->stats, false, deviation_bound).c_str());
+  }
   for (const checkers::Violation& v : r.expected_seen) {
     std::printf("  known PyTorch defect the scenario declares, shown by some schedule: %s: %s\n", v.checker.c_str(),
                 v.text.c_str());
@@ -181,6 +203,10 @@ std::vector<CLI::Option*> AddBoundFlags(CLI::App* command, explore::ExploreOptio
           ->capture_default_str(),
       command->add_option("--max-depth", search.bounds.max_depth, "choice points per run (0: no bound)")
           ->capture_default_str(),
+      command->add_option("--max-deviations", search.bounds.max_deviations,
+                          "K: step choices per run that leave the default schedule (ready fibers first, oldest "
+                          "message first); searched with 0, 1, ... K, fewest first (default: no bound)")
+          ->check(CLI::Range(0, 200)),
       command->add_option("--max-runs", search.max_runs, "stop after N runs, incomplete (0: no budget)")
           ->capture_default_str(),
       command->add_flag("--shortest", search.shortest,

@@ -36,8 +36,8 @@ class ExploreCommand {
   ExploreCliOptions options_;
 };
 
-// The search's bound flags (--duplicates, --drops, --max-depth, --max-runs, --shortest), defined once for `explore`
-// and `run --strategy exhaustive`; returns them so a caller can tell whether any was given.
+// The search's bound flags (--duplicates, --drops, --max-depth, --max-deviations, --max-runs, --shortest, --dpor),
+// defined once for `explore` and `run --strategy exhaustive`; returns them so a caller can tell whether any was given.
 std::vector<CLI::Option*> AddBoundFlags(CLI::App* command, explore::ExploreOptions& search);
 
 // `run --strategy exhaustive`: the campaign's scenario, faults, protocol, --json and --out, with `search`'s bounds.

@@ -28,6 +28,7 @@ scenarios::CheckedRun Judge(sim::RunResult run, checkers::CheckerSet& checkers, 
 }
 
 Branch Finished(Branch branch, const Probe& probe, const std::vector<Node>& path, std::uint64_t end_steps) {
+  branch.held = probe.held();
   branch.new_steps = probe.new_steps(end_steps);
   branch.replayed_steps = probe.replayed_steps(end_steps);
   branch.depth = ChoiceCount(path, probe.depth());
@@ -54,7 +55,7 @@ std::uint64_t ChoiceCount(const std::vector<Node>& path, std::size_t depth) {
 }
 
 Branch RunBranch(const scenarios::CatalogEntry& entry, const sim::RunConfig& config, const ExploreOptions& options,
-                 std::vector<Node>& path, Visited& visited, std::uint64_t max_depth, ReductionStats& races) {
+                 std::vector<Node>& path, Visited& visited, const SearchBounds& bounds, ReductionStats& races) {
   // The deepest snapshot at or before the choice that Backtrack changed (the path's last node).
   std::size_t start = path.size();
   while (start > 0 && !path[start - 1].snapshot) --start;
@@ -82,7 +83,8 @@ Branch RunBranch(const scenarios::CatalogEntry& entry, const sim::RunConfig& con
   Watch watch(*checkers, extra.get());
   std::optional<sim::SteppedRun> world;
   std::optional<Probe> probe;
-  probe.emplace(path, visited, options, max_depth, start, from ? from->duplicates : 0, from ? from->drops : 0, races);
+  probe.emplace(path, visited, options, bounds.max_depth, bounds.max_deviations, start,
+                from ? from->spent : Spent{}, races);
   Branch branch;
   std::uint64_t end_steps = 0;
   try {
@@ -108,7 +110,7 @@ Branch RunBranch(const scenarios::CatalogEntry& entry, const sim::RunConfig& con
       if (at.snapshot) {
         path.back().snapshot = std::make_shared<Snapshot>(
             Snapshot{sim::SteppedRun(*world, *probe, &watch), checkers::CheckerSet(*checkers),
-                     extra ? extra->Clone() : nullptr, probe->duplicates(), probe->drops()});
+                     extra ? extra->Clone() : nullptr, probe->spent()});
       }
     }
     probe->AfterLastStep();

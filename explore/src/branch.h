@@ -14,13 +14,12 @@
 
 namespace rrefsim::explore::detail {
 
-// The world before a step choice, with the checkers' and the caller's invariant's history and the faults taken.
+// The world before a step choice, with the checkers' and the caller's invariant's history and what the run spent.
 struct Snapshot {
   sim::SteppedRun world;
   checkers::CheckerSet checkers;
   std::unique_ptr<ExtraInvariant> extra;
-  int duplicates = 0;
-  int drops = 0;
+  Spent spent;
 };
 
 // Hands every record and view to the checkers first, then to the caller's invariant; either stops the run. (The
@@ -58,11 +57,18 @@ struct Branch {
   std::uint64_t new_steps = 0;               // steps past the replayed part: transitions of the search
   std::uint64_t replayed_steps = 0;          // steps from the snapshot to the changed choice (0 or 1)
   std::uint64_t depth = 0;                   // choice points on the run
+  std::uint64_t held = 0;                    // new step choices held to the default by the deviation bound
   bool failed = false;                       // a checker or the caller's invariant fired
 };
 
+// The bounds of one search of several (iterative deepening, fewest deviations first).
+struct SearchBounds {
+  std::uint64_t max_depth = 0;
+  std::optional<std::uint32_t> max_deviations;
+};
+
 Branch RunBranch(const scenarios::CatalogEntry& entry, const sim::RunConfig& config, const ExploreOptions& options,
-                 std::vector<Node>& path, Visited& visited, std::uint64_t max_depth, ReductionStats& races);
+                 std::vector<Node>& path, Visited& visited, const SearchBounds& bounds, ReductionStats& races);
 
 // The choices of path[0, depth) as a run on fibers makes them: without the single-option step choices that only
 // DPOR's runs ask for (RunConfig::every_step_is_a_choice).

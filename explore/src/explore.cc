@@ -33,9 +33,9 @@ void NoteExpected(const scenarios::CheckedRun& run, std::vector<checkers::Violat
   }
 }
 
-// One depth-first search with depth bound `max_depth` (0: none).
+// One depth-first search within `bounds` (this search's depth and deviations).
 Search RunSearch(const scenarios::CatalogEntry& entry, const sim::RunConfig& config, const ExploreOptions& options,
-                 std::uint64_t max_depth) {
+                 const detail::SearchBounds& bounds) {
   Search search;
   sim::RunConfig stepped = config;  // the branches' runs; a counterexample runs again under `config`
   stepped.every_step_is_a_choice = options.dpor;
@@ -45,7 +45,8 @@ Search RunSearch(const scenarios::CatalogEntry& entry, const sim::RunConfig& con
   const auto start = std::chrono::steady_clock::now();  // the explorer's own speed, outside the simulated world
   for (;;) {
     ++search.stats.runs;
-    detail::Branch branch = detail::RunBranch(entry, stepped, options, path, visited, max_depth, races);
+    detail::Branch branch = detail::RunBranch(entry, stepped, options, path, visited, bounds, races);
+    search.stats.deviation_held += branch.held;
     if (branch.run) {
       NoteExpected(*branch.run, search.expected_seen);
       if (options.on_complete_run) options.on_complete_run(*branch.run);
@@ -84,6 +85,7 @@ Search RunSearch(const scenarios::CatalogEntry& entry, const sim::RunConfig& con
     }
   }
   search.stats.distinct_states = visited.size();
+  search.stats.deviations = bounds.max_deviations.value_or(0);
   search.stats.races = races.races;
   search.stats.race_branches = races.branches;
   search.stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -100,8 +102,43 @@ void Add(ExploreStats& total, const ExploreStats& more) {
   total.races += more.races;
   total.race_branches += more.race_branches;
   total.depth_cut = more.depth_cut;  // the last search's: whether the final bound cut anything
+  total.deviation_held = more.deviation_held;
+  total.deviations = more.deviations;
   total.max_depth = std::max(total.max_depth, more.max_depth);
   total.seconds += more.seconds;
+}
+
+// A deviation bound's search keeps sleep sets off: a schedule and its reordering by commuting steps can cost
+// different deviations, so the one a sleep set leaves may lie outside the bound (Coons, Musuvathi and McKinley,
+// "Bounded partial-order reduction", OOPSLA 2013). Symmetry is off too: a renaming of workers keeps the state but
+// not the order of the options, which the bound counts by.
+ExploreOptions Checked(const scenarios::CatalogEntry& entry, const ExploreOptions& given) {
+  if (given.dpor && (given.shortest || given.bounds.max_depth != 0)) {
+    throw std::invalid_argument("explore " + entry.name +
+                                ": DPOR does not combine with a depth bound or --shortest (a run cut short hides the "
+                                "races past its end)");
+  }
+  if (!given.bounds.max_deviations) return given;
+  if (given.dpor || given.shortest) {
+    throw std::invalid_argument("explore " + entry.name + ": a deviation bound does not combine with " +
+                                (given.dpor ? std::string("DPOR") : std::string("--shortest")) +
+                                " (it searches with 0, 1, ... deviations itself, fewest first)");
+  }
+  ExploreOptions options = given;
+  options.sleep_sets = false;
+  options.symmetry = false;
+  return options;
+}
+
+// Whether the search just done is the last: iterative deepening goes on while the depth bound cut runs, and the
+// deviation bound's searches while they held choices to the default, until the given bound.
+bool LastSearch(const ExploreOptions& options, const ExploreResult& result, const ExploreStats& search,
+                const detail::SearchBounds& bounds) {
+  if (result.counterexample || !result.complete || result.interrupted) return true;
+  if (options.bounds.max_deviations) {
+    return search.deviation_held == 0 || *bounds.max_deviations == *options.bounds.max_deviations;
+  }
+  return !options.shortest || search.depth_cut == 0 || bounds.max_depth == options.bounds.max_depth;
 }
 
 }  // namespace
@@ -114,12 +151,8 @@ std::vector<std::string> ExploreFaultOverrides(const Bounds& bounds) {
   return overrides;
 }
 
-ExploreResult Explore(const scenarios::CatalogEntry& entry, const ExploreOptions& options, core::ProtocolMode mode) {
-  if (options.dpor && (options.shortest || options.bounds.max_depth != 0)) {
-    throw std::invalid_argument("explore " + entry.name +
-                                ": DPOR does not combine with a depth bound or --shortest (a run cut short hides the "
-                                "races past its end)");
-  }
+ExploreResult Explore(const scenarios::CatalogEntry& entry, const ExploreOptions& given, core::ProtocolMode mode) {
+  const ExploreOptions options = Checked(entry, given);
   ExploreResult result;
   result.fault_overrides = entry.fault_overrides;
   for (std::string& o : ExploreFaultOverrides(options.bounds)) result.fault_overrides.push_back(std::move(o));
@@ -127,14 +160,19 @@ ExploreResult Explore(const scenarios::CatalogEntry& entry, const ExploreOptions
   if (!faults.config) throw std::invalid_argument("explore " + entry.name + ": " + faults.error);
   result.config.faults = *faults.config;
   result.config.mode = mode;
-  result.config.fingerprints = options.state_hashing && !options.dpor;
+  // Fiber positions are kept (a counter per op) for state hashing, which keys on them, and for a caller's invariant,
+  // which may too (the deviation bound's tests compare the states that two searches step through).
+  result.config.fingerprints = (options.state_hashing && !options.dpor) || options.extra_invariant != nullptr;
   // As scenarios::RunChecked decides it: the branches run the stepwise world directly, the counterexample on fibers.
   result.config.own_faults = scenarios::RunsUnderOwnFaults(entry, result.config.faults);
 
-  // Iterative deepening: the first bound that shows a failure shows one of the fewest choice points.
-  std::uint64_t depth = options.shortest ? 1 : options.bounds.max_depth;
+  // Iterative deepening: the first bound that shows a failure shows one of the fewest choice points; so for
+  // deviations.
+  detail::SearchBounds bounds;
+  bounds.max_depth = options.shortest ? 1 : options.bounds.max_depth;
+  if (options.bounds.max_deviations) bounds.max_deviations = 0;
   for (;;) {
-    Search search = RunSearch(entry, result.config, options, depth);
+    Search search = RunSearch(entry, result.config, options, bounds);
     Add(result.stats, search.stats);
     for (checkers::Violation& v : search.expected_seen) {
       bool known = false;
@@ -144,10 +182,12 @@ ExploreResult Explore(const scenarios::CatalogEntry& entry, const ExploreOptions
     result.complete = search.complete;
     result.interrupted = search.interrupted;
     result.counterexample = std::move(search.counterexample);
-    const bool last = !options.shortest || result.counterexample || !search.complete || search.interrupted ||
-                      search.stats.depth_cut == 0 || depth == options.bounds.max_depth;
-    if (last) break;
-    ++depth;
+    if (LastSearch(options, result, search.stats, bounds)) break;
+    if (bounds.max_deviations) {
+      ++*bounds.max_deviations;
+    } else {
+      ++bounds.max_depth;
+    }
   }
   return result;
 }

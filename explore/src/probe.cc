@@ -54,8 +54,9 @@ void Probe::RecordFootprint() {
 std::uint64_t Probe::Pick(const sim::ChoiceRequest& request) {
   if (request.kind == sim::ChoiceKind::kStep && !request.items.empty()) RecordFootprint();
   const std::uint64_t pick = next_ < path_.size() ? Replay(request) : Extend(request);
-  if (request.kind == sim::ChoiceKind::kDuplicate && pick == 1) ++duplicates_;
-  if (request.kind == sim::ChoiceKind::kDrop && pick == 1) ++drops_;
+  if (request.kind == sim::ChoiceKind::kDuplicate && pick == 1) ++spent_.duplicates;
+  if (request.kind == sim::ChoiceKind::kDrop && pick == 1) ++spent_.drops;
+  if (request.kind == sim::ChoiceKind::kStep && pick != 0) ++spent_.deviations;
   if (!fresh_ && next_ == path_.size()) {  // the last replayed choice: what follows is new
     fresh_ = true;
     fresh_steps_ = steps_now();
@@ -82,7 +83,7 @@ std::uint64_t Probe::Extend(const sim::ChoiceRequest& request) {
   Node node;
   node.kind = request.kind;
   node.options = request.options;
-  node.limit = LimitOf(request, options_.bounds, duplicates_, drops_);
+  node.limit = LimitOf(request, options_.bounds, spent_.duplicates, spent_.drops);
   path_.push_back(std::move(node));
   ++next_;
   return path_.back().pick;
@@ -102,6 +103,10 @@ Probe::AtChoice Probe::BeforeStepChoice(const std::vector<std::uint64_t>& items)
   node.kind = sim::ChoiceKind::kStep;
   node.options = items.size();
   node.limit = items.size();
+  if (max_deviations_ && spent_.deviations >= *max_deviations_ && items.size() > 1) {
+    node.limit = 1;  // the deviations are spent: the default schedule's step only
+    ++held_;
+  }
   node.items = items;
   for (std::uint64_t item : node.items) {
     sim::StepFootprint unknown;  // what it does is known once it ran: until then, global
@@ -160,8 +165,8 @@ bool Probe::CheckVisited(Node& node) {
   const bool symmetry = options_.symmetry && options_.extra_invariant == nullptr;
   const std::optional<sim::CanonicalState> canonical = sim::CanonicalFingerprint(*view_, symmetry);
   if (!canonical) return false;
-  std::uint64_t key =
-      Mix(Mix(canonical->fingerprint, static_cast<std::uint64_t>(duplicates_)), static_cast<std::uint64_t>(drops_));
+  std::uint64_t key = Mix(Mix(canonical->fingerprint, static_cast<std::uint64_t>(spent_.duplicates)),
+                          static_cast<std::uint64_t>(spent_.drops));
   if (checkers_ == nullptr) throw std::logic_error("explore: a state keyed without the checkers (Probe::Monitor)");
   key = Mix(key, checkers_->Fingerprint(CheckerRenaming(symmetry, canonical->element)));
   if (extra_ != nullptr) key = Mix(key, extra_->Fingerprint());
@@ -171,7 +176,13 @@ bool Probe::CheckVisited(Node& node) {
     ids.push_back(sim::CanonicalStepIdentity(*view_, node.items[i], symmetry, canonical->element));
     if (node.sleep.contains(node.items[i])) asleep.push_back(ids.back());
   }
-  const StateTable::Asleep* before = visited_.states.Visit(key, next_, asleep, max_depth_ != 0);
+  // Under a deviation bound what a schedule costs depends on the order of the options, which the fingerprint leaves
+  // out (sequence numbers, fiber ids, the order of waiting fibers): that order is part of the key, so that two
+  // visits of one key have the same options in the same order at every later choice under the same picks.
+  if (max_deviations_) key = Mix(key, sim::OfferOrderFingerprint(*view_).value_or(0));
+  const std::optional<std::uint32_t> deviations =
+      max_deviations_ ? std::optional<std::uint32_t>(spent_.deviations) : std::nullopt;
+  const StateTable::Asleep* before = visited_.states.Visit(key, next_, asleep, max_depth_ != 0, deviations);
   if (before == nullptr) return false;
   // Whatever was awake at an earlier visit has been explored from here: it sleeps now (what it does is unknown,
   // so it wakes at the next step).

@@ -62,6 +62,13 @@ struct Visited {
   std::size_t size() const { return states.size(); }
 };
 
+// What a run spent of its budgets so far: faults, and deviations from the default schedule (Bounds).
+struct Spent {
+  int duplicates = 0;
+  int drops = 0;
+  std::uint32_t deviations = 0;
+};
+
 // Why a run was cut short; thrown from the chooser, out of sim::Run.
 struct Cut {
   enum class Why { kRevisit, kAsleep, kDepth } why;
@@ -69,18 +76,21 @@ struct Cut {
 
 class Probe : public sim::Chooser {
  public:
-  // Replays `path` from choice `start` (0, or a node whose snapshot the branch starts from) with the faults taken
+  // Replays `path` from choice `start` (0, or a node whose snapshot the branch starts from) with what the run spent
   // before it.
+  // The search's bounds are `options`' with `max_depth` (iterative deepening) and `max_deviations` (fewest
+  // deviations first) for this search's.
   Probe(std::vector<Node>& path, Visited& visited, const ExploreOptions& options, std::uint64_t max_depth,
-        std::size_t start, int duplicates, int drops, ReductionStats& races)
+        std::optional<std::uint32_t> max_deviations, std::size_t start, const Spent& spent,
+        ReductionStats& races)
       : path_(path),
         visited_(visited),
         options_(options),
         max_depth_(max_depth),
+        max_deviations_(max_deviations),
         next_(start),
         fresh_(start == path.size()),
-        duplicates_(duplicates),
-        drops_(drops),
+        spent_(spent),
         reductions_(races) {}
   // The checkers of this branch and the caller's invariant (or null), whose memories are part of the state
   // (CheckerSet::Fingerprint, ExtraInvariant::Fingerprint).
@@ -111,8 +121,9 @@ class Probe : public sim::Chooser {
   std::uint64_t new_steps(std::uint64_t end_steps) const { return fresh_ ? end_steps - fresh_steps_ : 0; }
   std::uint64_t steps_at_cut() const { return steps_at_cut_; }  // the world's step count when it was cut short
   std::uint64_t depth() const { return next_; }
-  int duplicates() const { return duplicates_; }
-  int drops() const { return drops_; }
+  const Spent& spent() const { return spent_; }
+  // New step choices held to their first option because the deviations were spent (ExploreStats::deviation_held).
+  std::uint64_t held() const { return held_; }
 
  protected:
   std::uint64_t Pick(const sim::ChoiceRequest& request) override;
@@ -132,6 +143,7 @@ class Probe : public sim::Chooser {
   Visited& visited_;
   const ExploreOptions& options_;
   std::uint64_t max_depth_;
+  std::optional<std::uint32_t> max_deviations_;
   const checkers::GlobalView* view_ = nullptr;
   const checkers::CheckerSet* checkers_ = nullptr;
   const ExtraInvariant* extra_ = nullptr;
@@ -140,8 +152,8 @@ class Probe : public sim::Chooser {
   std::uint64_t start_steps_ = 0;
   std::uint64_t fresh_steps_ = 0;
   std::uint64_t steps_at_cut_ = 0;
-  int duplicates_;                        // faults taken so far on this run
-  int drops_;
+  Spent spent_;                           // so far on this run
+  std::uint64_t held_ = 0;
   ReductionStats& reductions_;
 };
 

@@ -47,7 +47,7 @@ class FirstChoice {
     std::vector<Node> path;
     ReductionStats races;
     checkers::CheckerSet checkers(scenarios::CheckerConfigOf(entry_, config_));
-    Probe probe(path, visited_, options_, 0, 0, 0, 0, races);
+    Probe probe(path, visited_, options_, 0, std::nullopt, 0, Spent{}, races);
     sim::SteppedRun world(entry_.scenario, config_, probe, &checkers);
     probe.Monitor(checkers, nullptr);
     probe.Attach(world.view());
@@ -95,7 +95,7 @@ TEST(CheckerMemory, UnderSymmetryOnlyAHistoryThatIsTheImageMerges) {
       FreeAnOwnerTheWorldNeverHad(checkers, walk.run->view(), named_user);
       std::vector<Node> path;
       ReductionStats races;
-      Probe probe(path, visited, options, 0, 0, 0, 0, races);
+      Probe probe(path, visited, options, 0, std::nullopt, 0, Spent{}, races);
       probe.Monitor(checkers, nullptr);
       probe.Attach(walk.run->view());
       return probe.BeforeStepChoice(walk.run->pending_items()).cut == Cut::Why::kRevisit;

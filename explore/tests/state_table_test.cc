@@ -74,12 +74,32 @@ TEST(StateTable, UnderADepthBoundADeeperVisitLeavesItsStepsToShallowerOnes) {
   EXPECT_FALSE(after->Contains(10));
 }
 
-// A visit the table cannot store (here a depth beyond its 32 bits) throws and leaves no trace: the state is still
-// unvisited, not keyed to another state's sleep set, whose steps a revisit would take for explored ones.
+// Under a deviation bound a visit with more deviations left than the stored one explores again in full; with a
+// depth bound too, a visit is a revisit only when it has no more of either left.
+TEST(StateTable, UnderADeviationBoundAVisitWithMoreDeviationsLeftStartsAgain) {
+  StateTable table;
+  ASSERT_EQ(table.Visit(7, 3, {}, false, 2), nullptr);
+  EXPECT_NE(table.Visit(7, 3, {}, false, 3), nullptr);  // fewer left: a revisit
+  EXPECT_NE(table.Visit(7, 1, {}, false, 2), nullptr);  // depth does not matter without a depth bound
+  EXPECT_EQ(table.Visit(7, 9, {}, false, 1), nullptr);  // more left: in full, and stored
+  EXPECT_EQ(table.Visit(7, 9, {}, false, 0), nullptr);
+  EXPECT_NE(table.Visit(7, 9, {}, false, 1), nullptr);
+  ASSERT_EQ(table.Visit(8, 5, {}, true, 1), nullptr);
+  EXPECT_NE(table.Visit(8, 5, {}, true, 1), nullptr);
+  EXPECT_NE(table.Visit(8, 6, {}, true, 2), nullptr);   // less of both
+  EXPECT_EQ(table.Visit(8, 4, {}, true, 2), nullptr);   // more depth left, fewer deviations: in full
+  EXPECT_EQ(table.Visit(8, 6, {}, true, 0), nullptr);   // more deviations left than the new stored visit
+}
+
+// A visit the table cannot store (here a depth beyond its 24 bits, or deviations beyond their 8) throws and leaves no
+// trace: the state is still unvisited, not keyed to another state's sleep set, whose steps a revisit would take for
+// explored ones.
 TEST(StateTable, AVisitThatCannotBeStoredLeavesTheStateUnvisited) {
   StateTable table;
   ASSERT_EQ(table.Visit(7, 1, {10, 20}, false), nullptr);
-  EXPECT_THROW(table.Visit(8, std::uint64_t{1} << 33, {30}, false), std::length_error);
+  EXPECT_THROW(table.Visit(8, std::uint64_t{1} << 24, {30}, false), std::length_error);
+  EXPECT_EQ(table.size(), 1u);
+  EXPECT_THROW(table.Visit(8, 1, {30}, false, 256), std::length_error);
   EXPECT_EQ(table.size(), 1u);
   EXPECT_EQ(table.Visit(8, 1, {30}, false), nullptr);  // its first visit
   const StateTable::Asleep* again = table.Visit(8, 1, {}, false);

@@ -25,6 +25,12 @@ std::optional<std::uint64_t> StateFingerprint(const checkers::GlobalView& view) 
   return world->Fingerprint();
 }
 
+std::optional<std::uint64_t> OfferOrderFingerprint(const checkers::GlobalView& view) {
+  const auto* world = dynamic_cast<const detail::World*>(&view);
+  if (world == nullptr) return std::nullopt;
+  return world->OfferOrderFingerprint();
+}
+
 std::optional<StepFootprint> StepsSinceChoice(const checkers::GlobalView& view) {
   const auto* world = dynamic_cast<const detail::World*>(&view);
   if (world == nullptr) return std::nullopt;
@@ -240,6 +246,31 @@ std::uint64_t World::Fingerprint(const core::WorkerRenaming* renaming) const {
   words.clear();
   for (std::uint64_t f : join_waiters_) words.push_back(fiber_name(f));
   MixSorted(h, words);
+  return h.value();
+}
+
+// Each list in its own order, with its length: the lists are told apart even when one is empty.
+std::uint64_t World::OfferOrderFingerprint() const {
+  const auto fiber_name = [this](std::uint64_t id) { return FiberNameHash(fibers_.at(id), nullptr); };
+  const auto mix_fibers = [&fiber_name](Hasher& h, const std::vector<std::uint64_t>& ids) {
+    for (std::uint64_t id : ids) h.Mix(fiber_name(id));
+    h.Mix(ids.size());
+  };
+  Hasher h;
+  mix_fibers(h, ready_);
+  h.Mix(yielder_ ? fiber_name(*yielder_) : 0);
+  for (const auto& [key, in] : inflight_) h.Mix(InFlightWord(key.first - now_, *in, nullptr));
+  h.Mix(inflight_.size());
+  std::vector<Sleeper> sleepers = sleepers_;
+  std::sort(sleepers.begin(), sleepers.end(),
+            [](const Sleeper& a, const Sleeper& b) { return a.due != b.due ? a.due < b.due : a.seq < b.seq; });
+  for (const Sleeper& s : sleepers) h.Mix(fiber_name(s.fiber));
+  h.Mix(sleepers.size());
+  for (const auto& [name, waiting] : barrier_waiters_) {
+    MixText(h, name);
+    mix_fibers(h, waiting);
+  }
+  mix_fibers(h, join_waiters_);
   return h.value();
 }
 

@@ -233,6 +233,7 @@ class World : public checkers::GlobalView {
   // of the world with its workers renamed (symmetry reduction).
   std::uint64_t Fingerprint(const core::WorkerRenaming* renaming = nullptr) const;
   std::uint64_t HostFingerprint(const Host& host, const core::WorkerRenaming* renaming) const;
+  std::uint64_t OfferOrderFingerprint() const;  // what sim::OfferOrderFingerprint returns
   // The scenario's symmetry group (symmetry.cc), computed on first use and shared with the copies of this world.
   const WorkerGroup& Symmetry() const;
   // Worker w's core fingerprint with every worker named by its orbit (WorkerGroup::orbits): the same for w in a state

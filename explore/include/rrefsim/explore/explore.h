@@ -31,6 +31,14 @@ struct Bounds {
   int max_duplicates = 0;        // D: duplicated messages per run
   int max_drops = 0;             // L: lost messages per run
   std::uint64_t max_depth = 0;   // choice points per run (0: no bound; runs end by themselves or at max_steps)
+  // K: deviations per run from the default schedule (delay bounding, Emmi, Qadeer and Rakamaric, POPL 2011). The
+  // default schedule takes the first option at every step choice: the ready fibers in the order they became ready,
+  // then the oldest message in flight. A deviation is a step choice that takes another option, whichever. Runs keep
+  // their full length, so a scenario too big to search in full gets a complete statement about every schedule
+  // within K deviations, and a counterexample is searched for with 0, 1, ... K deviations, fewest first. Unset: no
+  // bound. Sleep sets are off under it (two orders of commuting steps can cost different deviations), and it does
+  // not combine with DPOR or `shortest` (docs/explore.md, "The deviation bound").
+  std::optional<std::uint32_t> max_deviations;
 };
 
 // A caller's invariant that the search can copy with its history, as it copies the world and the checkers.
@@ -53,6 +61,10 @@ struct ExploreStats {
   std::uint64_t revisits = 0;         // runs cut at a state already explored
   std::uint64_t sleep_pruned = 0;     // runs cut because every enabled step was asleep
   std::uint64_t depth_cut = 0;        // runs cut at the depth bound: the search is complete only within it
+  // Step choices held to their first option because the run had spent its deviations: when none were, the last
+  // search covered every schedule, as if without the deviation bound.
+  std::uint64_t deviation_held = 0;
+  std::uint32_t deviations = 0;       // under a deviation bound: the bound of the last search (fewest first)
   std::uint64_t races = 0;            // DPOR: pairs of dependent steps that could have run the other way round
   std::uint64_t race_branches = 0;    // DPOR: branches those races added (the others were covered already)
   std::uint64_t max_depth = 0;        // the most choice points on one run

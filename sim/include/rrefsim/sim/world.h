@@ -111,6 +111,14 @@ RunResult Run(const Scenario& scenario, const RunConfig& config, Chooser& choose
 // Call it from RunObserver::OnStepEnd; nullopt when `view` is not a simulated World.
 std::optional<std::uint64_t> StateFingerprint(const checkers::GlobalView& view);
 
+// The order in which the world will offer what it holds, which StateFingerprint leaves out (it decides option order
+// only): the ready fibers and the one that yielded, the messages in flight by arrival, the sleepers by wake-up, and
+// the fibers waiting at each barrier and at join in arrival order (they are woken in that order), fibers named by
+// name and messages by content. With StateFingerprint it fixes the order of the options at every later choice under
+// the same picks, which is what the explorer's deviation bound (explore::Bounds::max_deviations) counts by. Nullopt
+// when `view` is not a simulated World.
+std::optional<std::uint64_t> OfferOrderFingerprint(const checkers::GlobalView& view);
+
 // For the explorer's partial-order reductions (sleep sets, DPOR): what the steps of a run since its last kStep choice
 // acted on. A fiber step acts on its worker and a delivery on its receiver; a step that aborts a worker reaches
 // beyond one worker (`global`); arriving at a barrier acts on the barriers (bit 63), and the last arrival reads every

@@ -444,8 +444,8 @@ void World::Begin() {
 }
 
 bool World::MainTurn() {
+  if (bound_hit_ || stopped_ || failure_) return false;  // the run ends here: the main loop does not act
   footprint_.main_turn = true;  // the main loop acts only when nothing is enabled: timers, flushed barriers, join
-  if (bound_hit_ || stopped_ || failure_) return false;
   if (ReleaseFlushedBarriers()) return true;
   std::size_t waiting = join_waiters_.size();
   WakeJoinIfReady();

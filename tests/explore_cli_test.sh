@@ -39,6 +39,10 @@ says "symmetry group: 1 permutation" "and symmetry is off too"
 expect 0 "run --strategy exhaustive takes a deviation bound" -- \
   "$rrefsim" run --scenario s3_user_to_user --strategy exhaustive --max-deviations 2 --json
 says '"deviations":2' "the JSON line holds the last search's bound"
+expect 0 "a deviation bound's search cut short by the run budget" -- \
+  "$rrefsim" explore fork_chain_5 --max-deviations 5 --max-runs 100000
+says "INCOMPLETE: the run budget ran out before every schedule was explored (every schedule within 3 deviations satisfies every invariant)" \
+  "the verdict keeps what the searches with fewer deviations proved"
 expect 2 "a deviation bound does not combine with DPOR" -- "$rrefsim" explore s1_remote_to_here --max-deviations 1 --dpor
 expect 2 "nor with --shortest" -- "$rrefsim" explore s1_remote_to_here --max-deviations 1 --shortest
 expect 2 "a deviation bound beyond 200" -- "$rrefsim" explore s1_remote_to_here --max-deviations 201

@@ -51,8 +51,14 @@ std::string Verdict(const explore::ExploreResult& r) {
     const checkers::Violation& v = r.counterexample->violations.front();
     return "COUNTEREXAMPLE: " + v.checker + " at step " + std::to_string(v.step) + ": " + v.text;
   }
-  if (r.interrupted) return "INCOMPLETE: interrupted before every schedule was explored";
-  if (!r.complete) return "INCOMPLETE: the run budget ran out before every schedule was explored";
+  // A deviation bound's searches run with 0, 1, ... deviations: what the last complete one proved stands.
+  const std::string proved =
+      r.clean_within_deviations ? " (every schedule within " + std::to_string(*r.clean_within_deviations) +
+                                      " deviation" + (*r.clean_within_deviations == 1 ? "" : "s") +
+                                      " satisfies every invariant)"
+                                : "";
+  if (r.interrupted) return "INCOMPLETE: interrupted before every schedule was explored" + proved;
+  if (!r.complete) return "INCOMPLETE: the run budget ran out before every schedule was explored" + proved;
   if (r.stats.deviation_held == 0 && r.stats.depth_cut == 0 && r.stats.deviations > 0) {
     return "all schedules within the bound satisfy every invariant (the search with " +
            std::to_string(r.stats.deviations) + " deviations held no choice to the default: that is every schedule)";
@@ -138,6 +144,9 @@ void Print(const ExploreCliOptions& o, const scenarios::CatalogEntry& entry, con
     nlohmann::json line = {{"scenario", entry.name}, {"bound", BoundText(entry, o.search, o.protocol)},
                            {"complete", r.complete}, {"interrupted", r.interrupted}, {"verdict", Verdict(r)},
                            {"reduced", StatsJson(r.stats)},
+                           {"clean_within_deviations", r.clean_within_deviations
+                                                           ? nlohmann::json(*r.clean_within_deviations)
+                                                           : nlohmann::json(nullptr)},
                            {"symmetry_group", SymmetryGroup(o, entry)}};
     if (out.unreduced) line["unreduced"] = StatsJson(out.unreduced->stats);
     if (!out.trace_path.empty()) line["trace"] = out.trace_path;

@@ -182,6 +182,9 @@ ExploreResult Explore(const scenarios::CatalogEntry& entry, const ExploreOptions
     result.complete = search.complete;
     result.interrupted = search.interrupted;
     result.counterexample = std::move(search.counterexample);
+    if (bounds.max_deviations && result.complete && !result.counterexample) {
+      result.clean_within_deviations = bounds.max_deviations;
+    }
     if (LastSearch(options, result, search.stats, bounds)) break;
     if (bounds.max_deviations) {
       ++*bounds.max_deviations;

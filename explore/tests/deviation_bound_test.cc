@@ -163,6 +163,22 @@ TEST(DeviationBound, ABoundThatHoldsNothingEndsTheSearches) {
   EXPECT_LT(result.stats.deviations, 200u);
 }
 
+// A search cut short by the run budget (each of the searches at 0, 1, ... has it) keeps what the searches before it
+// proved.
+TEST(DeviationBound, ASearchCutShortKeepsWhatTheSearchesBeforeItProved) {
+  const ExploreResult one = Explore(Entry("s3_user_to_user"), WithinDeviations(1));
+  ASSERT_TRUE(one.complete);
+  EXPECT_EQ(one.clean_within_deviations, std::optional<std::uint32_t>(1));
+  ExploreOptions budget = WithinDeviations(3);
+  budget.max_runs = one.stats.runs - 1;  // the search at 0 deviations is one run; at 1, one.stats.runs - 1 more
+  const ExploreResult cut = Explore(Entry("s3_user_to_user"), budget);
+  EXPECT_FALSE(cut.complete);
+  EXPECT_FALSE(cut.counterexample);
+  EXPECT_EQ(cut.stats.deviations, 2u);
+  EXPECT_EQ(cut.clean_within_deviations, std::optional<std::uint32_t>(1));
+  EXPECT_FALSE(Explore(Entry("s3_user_to_user"), ExploreOptions{}).clean_within_deviations);  // no bound, no claim
+}
+
 TEST(DeviationBound, DoesNotCombineWithDporOrShortest) {
   ExploreOptions dpor = WithinDeviations(1);
   dpor.dpor = true;

@@ -110,6 +110,9 @@ struct ExploreResult {
   ExploreStats stats;
   bool complete = false;  // every schedule within the bounds was covered (no run budget ran out)
   bool interrupted = false;  // ExploreOptions::stop ended it
+  // Under a deviation bound: the most deviations whose search (one of 0, 1, ...) ended complete without a
+  // counterexample, so that a later search cut short by the run budget or a stop request loses no statement.
+  std::optional<std::uint32_t> clean_within_deviations;
   // The first failing run (shortest with ExploreOptions::shortest): its choices replay it under `config`.
   std::optional<scenarios::CheckedRun> counterexample;
   // Known PyTorch defects the scenario declares (CatalogEntry::expected_violations) that some schedule showed:

@@ -69,6 +69,8 @@ expect 0 "hardened mode: a lost message is resent, and the search with one drop 
 says "drops <= 1, choice points unbounded, protocol hardened" "the bound names the drop and the mode"
 expect 0 "a run budget leaves the search incomplete" -- "$rrefsim" explore s3_user_to_user --max-runs 5
 says "INCOMPLETE" "the verdict says the search is incomplete"
+says "hint: for a complete statement on a scenario this big, bound the schedules instead: --max-deviations" \
+  "and points to the deviation bound"
 expect 0 "interchangeable users: the search reduces by their symmetry group" -- \
   "$rrefsim" explore symmetric_users_3 --json --max-runs 2000
 says '"symmetry_group":6' "the JSON line holds the group's size (S_3 on the three users)"

@@ -167,6 +167,10 @@ void Print(const ExploreCliOptions& o, const scenarios::CatalogEntry& entry, con
                 v.text.c_str());
   }
   std::printf("  symmetry group: %zu permutation(s) of interchangeable workers\n", SymmetryGroup(o, entry));
+  if (!r.complete && !r.counterexample && !o.search.bounds.max_deviations && !o.search.dpor) {
+    std::printf("  hint: for a complete statement on a scenario this big, bound the schedules instead: "
+                "--max-deviations 1, 2, ... (every schedule that leaves the default at most K times)\n");
+  }
   if (!out.trace_path.empty()) {
     std::printf("  trace:  %s\n  replay: %s replay %s\n", out.trace_path.c_str(), o.program.c_str(),
                 out.trace_path.c_str());

@@ -36,6 +36,8 @@ says "deviations from the default schedule <= 4 (searched with 0, 1, ... deviati
 says "held to the default at 1 deviation," "the search stopped at the first bound that failed"
 says "without sleep sets (off under a deviation bound)" "the reduction line says sleep sets are off"
 says "symmetry group: 1 permutation" "and symmetry is off too"
+devtrace=$(ls "$tmp"/devcex/s2_remote_to_self-exhaustive-*.json | head -1)
+expect 0 "the deviation bound's counterexample replays" -- "$rrefsim" replay "$devtrace"
 expect 0 "run --strategy exhaustive takes a deviation bound" -- \
   "$rrefsim" run --scenario s3_user_to_user --strategy exhaustive --max-deviations 2 --json
 says '"deviations":2' "the JSON line holds the last search's bound"

@@ -79,7 +79,9 @@ void World::EndStep() {
     any_changed = true;
     stale_[w] = 1;
   }
-  if (any_changed || step_has_records_) {
+  // A step that failed part way is no state of any run: the run rethrows, and what the step did so far is half of it
+  // (the explorer's cut at a fault choice, caught in Absorb, would show the world with that message skipped).
+  if ((any_changed || step_has_records_) && !failure_) {
     try {
       if (!observer_->OnStepEnd(*this) && !stopped_) {
         stopped_ = true;

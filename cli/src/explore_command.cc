@@ -181,11 +181,15 @@ void Print(const ExploreCliOptions& o, const scenarios::CatalogEntry& entry, con
 // it got. It reads the clock for the rate only.
 class SearchProgress {
  public:
-  explicit SearchProgress(std::string scenario) : scenario_(std::move(scenario)), enabled_(isatty(STDERR_FILENO) == 1) {}
+  // Under a deviation bound each of its searches (0, 1, ...) starts the counts again: the line names the search.
+  SearchProgress(std::string scenario, bool deviation_bound)
+      : scenario_(std::move(scenario)), deviation_bound_(deviation_bound), enabled_(isatty(STDERR_FILENO) == 1) {}
   void Show(const explore::ExploreStats& s) {
     if (!enabled_) return;
-    std::fprintf(stderr, "\r\033[K%s: %llu runs, %llu distinct states, %llu transitions, %.0f transitions/s, %.0f s",
-                 scenario_.c_str(), static_cast<unsigned long long>(s.runs),
+    const std::string search =
+        deviation_bound_ ? " (search with " + std::to_string(s.deviations) + " deviations)" : std::string();
+    std::fprintf(stderr, "\r\033[K%s%s: %llu runs, %llu distinct states, %llu transitions, %.0f transitions/s, %.0f s",
+                 scenario_.c_str(), search.c_str(), static_cast<unsigned long long>(s.runs),
                  static_cast<unsigned long long>(s.distinct_states), static_cast<unsigned long long>(s.transitions),
                  s.states_per_second(), s.seconds);
     std::fflush(stderr);
@@ -200,6 +204,7 @@ class SearchProgress {
 
  private:
   std::string scenario_;
+  bool deviation_bound_;
   bool enabled_;
   bool shown_ = false;
 };
@@ -217,8 +222,8 @@ std::vector<CLI::Option*> AddBoundFlags(CLI::App* command, explore::ExploreOptio
       command->add_option("--max-depth", search.bounds.max_depth, "choice points per run (0: no bound)")
           ->capture_default_str(),
       command->add_option("--max-deviations", search.bounds.max_deviations,
-                          "K: step choices per run that leave the default schedule (ready fibers first, oldest "
-                          "message first); searched with 0, 1, ... K, fewest first (default: no bound)")
+                          "K: step choices per run that leave the default schedule (ready fibers first, then "
+                          "the oldest message due); searched with 0, 1, ... K, fewest first (default: no bound)")
           ->check(CLI::Range(0, 200)),
       command->add_option("--max-runs", search.max_runs, "stop after N runs, incomplete (0: no budget)")
           ->capture_default_str(),
@@ -235,7 +240,9 @@ ExploreCommand::ExploreCommand(CLI::App& app) {
       ->required();
   AddBoundFlags(command_, options_.search);
   command_->add_flag("--compare", options_.compare,
-                     "also search without reduction (state hashing only: no sleep sets, no DPOR), and report both");
+                     "also search without reduction (state hashing only: no sleep sets, no DPOR), and report both")
+      // Under a deviation bound the search is that one already (sleep sets are off): nothing to compare.
+      ->excludes("--max-deviations");
   command_->add_flag("!--no-state-hashing", options_.search.state_hashing, "do not prune revisited states");
   command_->add_flag("!--no-sleep-sets", options_.search.sleep_sets, "do not prune commuting deliveries");
   command_->add_option("--faults", options_.profile, "fault profile (default: the scenario's own)")
@@ -283,7 +290,7 @@ int RunExplore(const ExploreCliOptions& o) {
     Outcome out;
     explore::ExploreOptions search = o.search;
     search.stop = &g_interrupted;
-    SearchProgress progress(entry.name);
+    SearchProgress progress(entry.name, o.search.bounds.max_deviations.has_value());
     search.on_progress = [&progress](const explore::ExploreStats& s) { progress.Show(s); };
     try {
       out.result = explore::Explore(entry, search, Mode(o));

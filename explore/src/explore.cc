@@ -76,6 +76,7 @@ Search RunSearch(const scenarios::CatalogEntry& entry, const sim::RunConfig& con
     if (options.on_progress && search.stats.runs % kProgressRuns == 0) {
       ExploreStats so_far = search.stats;
       so_far.distinct_states = visited.size();
+      so_far.deviations = bounds.max_deviations.value_or(0);
       so_far.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       options.on_progress(so_far);
     }

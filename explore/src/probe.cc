@@ -103,10 +103,8 @@ Probe::AtChoice Probe::BeforeStepChoice(const std::vector<std::uint64_t>& items)
   node.kind = sim::ChoiceKind::kStep;
   node.options = items.size();
   node.limit = items.size();
-  if (max_deviations_ && spent_.deviations >= *max_deviations_ && items.size() > 1) {
-    node.limit = 1;  // the deviations are spent: the default schedule's step only
-    ++held_;
-  }
+  const bool held = max_deviations_ && spent_.deviations >= *max_deviations_ && items.size() > 1;
+  if (held) node.limit = 1;  // the deviations are spent: the default schedule's step only
   node.items = items;
   for (std::uint64_t item : node.items) {
     sim::StepFootprint unknown;  // what it does is known once it ran: until then, global
@@ -119,6 +117,7 @@ Probe::AtChoice Probe::BeforeStepChoice(const std::vector<std::uint64_t>& items)
   const bool revisit = options_.state_hashing && !options_.dpor && CheckVisited(node);
   while (node.pick < node.limit && node.sleep.contains(node.items[node.pick])) ++node.pick;
   if (node.pick == node.limit) return cut(revisit ? Cut::Why::kRevisit : Cut::Why::kAsleep);
+  if (held) ++held_;  // counted where the search goes on: a revisit's choices were counted at the visit before
   bool branches_here = HasAlternative(node);
   if (options_.dpor) {
     NoteOffered(path_, node, path_.size());

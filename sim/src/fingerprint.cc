@@ -271,6 +271,10 @@ std::uint64_t World::OfferOrderFingerprint() const {
     mix_fibers(h, waiting);
   }
   mix_fibers(h, join_waiters_);
+  // A worker's abort wakes its blocked fibers, and the run's wind-down its remaining ones, in id order: the order
+  // they were spawned in.
+  for (const auto& [id, f] : fibers_.all()) h.Mix(FiberNameHash(f, nullptr));
+  h.Mix(fibers_.all().size());
   return h.value();
 }
 

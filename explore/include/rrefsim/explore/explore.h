@@ -33,7 +33,7 @@ struct Bounds {
   std::uint64_t max_depth = 0;   // choice points per run (0: no bound; runs end by themselves or at max_steps)
   // K: deviations per run from the default schedule (delay bounding, Emmi, Qadeer and Rakamaric, POPL 2011). The
   // default schedule takes the first option at every step choice: the ready fibers in the order they became ready,
-  // then the oldest message in flight. A deviation is a step choice that takes another option, whichever. Runs keep
+  // then the oldest message due. A deviation is a step choice that takes another option, whichever. Runs keep
   // their full length, so a scenario too big to search in full gets a complete statement about every schedule
   // within K deviations, and a counterexample is searched for with 0, 1, ... K deviations, fewest first. Unset: no
   // bound. Sleep sets are off under it (two orders of commuting steps can cost different deviations), and it does

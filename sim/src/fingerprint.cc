@@ -10,6 +10,7 @@
 // and what a fiber waits for is renamed. Without one it is the plain fingerprint, word for word.
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <string_view>
 #include <stdexcept>
 #include <vector>
@@ -271,10 +272,17 @@ std::uint64_t World::OfferOrderFingerprint() const {
     mix_fibers(h, waiting);
   }
   mix_fibers(h, join_waiters_);
-  // A worker's abort wakes its blocked fibers, and the run's wind-down its remaining ones, in id order: the order
-  // they were spawned in.
-  for (const auto& [id, f] : fibers_.all()) h.Mix(FiberNameHash(f, nullptr));
-  h.Mix(fibers_.all().size());
+  // A worker's abort wakes its blocked fibers in id order, the order they were spawned in: for each worker, the
+  // order of its fibers that have not ended (any of them may block before an abort; which workers' fibers were
+  // spawned first does not matter, nor do ended ones, so it splits no states beyond that).
+  std::map<int, Hasher> spawned;
+  for (const auto& [id, f] : fibers_.all()) {
+    if (f.state != FiberState::kDone) spawned[f.worker].Mix(FiberNameHash(f, nullptr));
+  }
+  for (const auto& [worker, order] : spawned) {
+    h.Mix(static_cast<std::uint64_t>(worker));
+    h.Mix(order.value());
+  }
   return h.value();
 }
 

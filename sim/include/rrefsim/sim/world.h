@@ -113,9 +113,9 @@ std::optional<std::uint64_t> StateFingerprint(const checkers::GlobalView& view);
 
 // The order in which the world will offer what it holds, which StateFingerprint leaves out (it decides option order
 // only): the ready fibers and the one that yielded, the messages in flight by arrival, the sleepers by wake-up, the
-// fibers waiting at each barrier and at join in arrival order (they are woken in that order), and every fiber in the
-// order it was spawned (a worker's abort wakes its blocked ones in that order), fibers named by name and messages by
-// content. With StateFingerprint it fixes the order of the options at every later choice under
+// fibers waiting at each barrier and at join in arrival order (they are woken in that order), and each worker's
+// fibers that have not ended in the order they were spawned (its abort wakes its blocked ones in that order), fibers
+// named by name and messages by content. With StateFingerprint it fixes the order of the options at every later choice under
 // the same picks, which is what the explorer's deviation bound (explore::Bounds::max_deviations) counts by. Nullopt
 // when `view` is not a simulated World.
 std::optional<std::uint64_t> OfferOrderFingerprint(const checkers::GlobalView& view);

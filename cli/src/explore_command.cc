@@ -30,6 +30,9 @@ core::ProtocolMode Mode(const ExploreCliOptions& o) {
   return o.protocol == "hardened" ? core::ProtocolMode::kHardened : core::ProtocolMode::kPytorch;
 }
 
+// "1 deviation", "3 deviations".
+std::string Deviations(std::uint32_t n) { return std::to_string(n) + (n == 1 ? " deviation" : " deviations"); }
+
 std::string DeviationText(const explore::Bounds& b) {
   if (!b.max_deviations) return "";
   return ", deviations from the default schedule <= " + std::to_string(*b.max_deviations) +
@@ -53,15 +56,14 @@ std::string Verdict(const explore::ExploreResult& r) {
   }
   // A deviation bound's searches run with 0, 1, ... deviations: what the last complete one proved stands.
   const std::string proved =
-      r.clean_within_deviations ? " (every schedule within " + std::to_string(*r.clean_within_deviations) +
-                                      " deviation" + (*r.clean_within_deviations == 1 ? "" : "s") +
-                                      " satisfies every invariant)"
-                                : "";
+      r.clean_within_deviations
+          ? " (every schedule within " + Deviations(*r.clean_within_deviations) + " satisfies every invariant)"
+          : "";
   if (r.interrupted) return "INCOMPLETE: interrupted before every schedule was explored" + proved;
   if (!r.complete) return "INCOMPLETE: the run budget ran out before every schedule was explored" + proved;
   if (r.stats.deviation_held == 0 && r.stats.depth_cut == 0 && r.stats.deviations > 0) {
-    return "all schedules within the bound satisfy every invariant (the search with " +
-           std::to_string(r.stats.deviations) + " deviations held no choice to the default: that is every schedule)";
+    return "all schedules within the bound satisfy every invariant (the search with " + Deviations(r.stats.deviations) +
+           " held no choice to the default: that is every schedule)";
   }
   return "all schedules within the bound satisfy every invariant";
 }
@@ -76,8 +78,8 @@ std::string ReductionLabel(const explore::ExploreOptions& o) {
 std::string StatsText(const std::string& label, const explore::ExploreStats& s, bool dpor, bool deviation_bound) {
   char held[128] = "";
   if (deviation_bound) {
-    std::snprintf(held, sizeof held, "%llu choices held to the default at %u deviation%s, ",
-                  static_cast<unsigned long long>(s.deviation_held), s.deviations, s.deviations == 1 ? "" : "s");
+    std::snprintf(held, sizeof held, "%llu choices held to the default at %s, ",
+                  static_cast<unsigned long long>(s.deviation_held), Deviations(s.deviations).c_str());
   }
   char races[96] = "";
   if (dpor) {
@@ -186,8 +188,7 @@ class SearchProgress {
       : scenario_(std::move(scenario)), deviation_bound_(deviation_bound), enabled_(isatty(STDERR_FILENO) == 1) {}
   void Show(const explore::ExploreStats& s) {
     if (!enabled_) return;
-    const std::string search =
-        deviation_bound_ ? " (search with " + std::to_string(s.deviations) + " deviations)" : std::string();
+    const std::string search = deviation_bound_ ? " (search with " + Deviations(s.deviations) + ")" : std::string();
     std::fprintf(stderr, "\r\033[K%s%s: %llu runs, %llu distinct states, %llu transitions, %.0f transitions/s, %.0f s",
                  scenario_.c_str(), search.c_str(), static_cast<unsigned long long>(s.runs),
                  static_cast<unsigned long long>(s.distinct_states), static_cast<unsigned long long>(s.transitions),

@@ -10,6 +10,10 @@ says_not() {  # says_not TEXT DESCRIPTION: the last command's stdout does not co
   if grep -qF -- "$1" "$tmp/out"; then echo "FAIL: $2: '$1'"; failures=$((failures + 1)); else echo "ok: $2"; fi
 }
 
+says_err() {  # says_err TEXT DESCRIPTION: the last command's stderr contains TEXT
+  if grep -qF -- "$1" "$tmp/err"; then echo "ok: $2"; else echo "FAIL: $2: no '$1' on stderr"; failures=$((failures + 1)); fi
+}
+
 expect 0 "a complete search without counterexample" -- "$rrefsim" explore s2_remote_to_self
 says "all schedules within the bound satisfy every invariant" "the verdict says so"
 says "distinct" "the statistics are printed"
@@ -51,6 +55,11 @@ expect 2 "a deviation bound beyond 200" -- "$rrefsim" explore s1_remote_to_here 
 expect 2 "a bound flag without --strategy exhaustive" -- "$rrefsim" run --scenario s1_remote_to_here --duplicates 1
 expect 2 "a negative bound for run --strategy exhaustive" -- \
   "$rrefsim" run --scenario s1_remote_to_here --strategy exhaustive --drops -1
+expect 2 "an unknown scenario for run --strategy exhaustive" -- \
+  "$rrefsim" run --scenario no_such_scenario --strategy exhaustive
+says_err "rrefsim run: " "the error names the command the user typed"
+expect 2 "an unknown scenario for explore" -- "$rrefsim" explore no_such_scenario
+says_err "rrefsim explore: " "and explore's names explore"
 expect 0 "--compare reports both searches" -- "$rrefsim" explore s1_remote_to_here --compare
 says "without reduction" "the search without reduction is reported"
 expect 1 "one duplicate breaks PyTorch's remote to self (P4)" -- \

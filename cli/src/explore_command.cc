@@ -266,6 +266,7 @@ int RunExhaustive(const CampaignOptions& run, const explore::ExploreOptions& sea
   ExploreCliOptions o;
   o.search = search;
   o.program = run.program;
+  o.command = "run";
   o.scenario = run.scenario;
   o.profile = run.profile;
   o.faults = run.faults;
@@ -275,10 +276,19 @@ int RunExhaustive(const CampaignOptions& run, const explore::ExploreOptions& sea
   return RunExplore(o);
 }
 
+namespace {
+
+// An error of the command the user typed: `rrefsim explore: ...`, or `rrefsim run: ...` for --strategy exhaustive.
+void Complain(const ExploreCliOptions& o, const std::string& text) {
+  std::fprintf(stderr, "rrefsim %s: %s\n", o.command.c_str(), text.c_str());
+}
+
+}  // namespace
+
 int RunExplore(const ExploreCliOptions& o) {
   scenarios::ScenarioSelection selection = scenarios::SelectScenarios(o.scenario);
   if (!selection.error.empty()) {
-    std::fprintf(stderr, "rrefsim explore: %s\n", selection.error.c_str());
+    Complain(o, selection.error);
     return kExitBadInput;
   }
   // A long search stopped by Ctrl-C or SIGTERM still reports what it covered, and each line is out at once.
@@ -303,7 +313,7 @@ int RunExplore(const ExploreCliOptions& o) {
         out.unreduced = explore::Explore(entry, plain, Mode(o));
       }
     } catch (const std::invalid_argument& e) {
-      std::fprintf(stderr, "rrefsim explore: %s\n", e.what());
+      Complain(o, e.what());
       return kExitBadInput;
     }
     if (out.result.counterexample) {
@@ -313,7 +323,7 @@ int RunExplore(const ExploreCliOptions& o) {
     progress.Clear();
     Print(o, entry, out);
     if (!out.error.empty()) {
-      std::fprintf(stderr, "rrefsim explore: %s\n", out.error.c_str());
+      Complain(o, out.error);
       return kExitDivergence;
     }
     if (g_interrupted) return kExitInterrupted;  // the scenarios after this one are not started

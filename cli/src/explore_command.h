@@ -15,6 +15,7 @@ namespace rrefsim::cli {
 
 struct ExploreCliOptions {
   std::string program = "rrefsim";
+  std::string command = "explore";    // what errors are prefixed with: "explore", or "run" for --strategy exhaustive
   std::string scenario;               // a catalog name, "all", or a scenario file ending in .json
   std::string profile;                // empty: the scenario's own
   std::vector<std::string> faults;    // --fault KEY=VALUE, after the scenario's own

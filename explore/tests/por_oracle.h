@@ -1,0 +1,331 @@
+// A measurement, not a search: the whole state graph of a small scenario, and how few of its states a sound
+// persistent-set reduction could explore if it knew that graph in full (docs/explore.md, "What a sound reduction
+// could reach, measured with perfect knowledge", session 10).
+//
+// The graph is the explorer's product of the world and the checkers' memory (and a test's own invariant's), keyed as
+// the explorer keys a state, under reorder only (no faults), with every step a choice of its own
+// (RunConfig::every_step_is_a_choice), so that an edge is one step. A step is named across states by
+// sim::StepIdentity (a fiber by its name, a delivery by the message's content). An edge into a run's end leads to an
+// end node keyed by where the run ended: the world, the memories, the outcome and the checkers that fired.
+//
+// A set T of steps enabled at s is persistent (Godefroid) when every step x outside T that can follow on a path from
+// s that takes no step of T commutes with every step of T there, under the relation chosen:
+// - kContext: the two orders reach the same node (the diamond, checked on the graph), the weakest sound condition;
+// - kKind: also, when both act on one worker, their kinds (message type and route, or "fiber") are never found not
+//   to commute anywhere in this graph: a relation between kinds of step, as a core could declare one;
+// - kWorker: also, they act on different workers: the explorer's own relation (sim::StepFootprint::Independent).
+// A search that takes a persistent set where there is one and every step elsewhere reaches every end node (the graph
+// has no cycles); the reduced count is what such a search would visit.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "audit_steps.h"
+#include "rrefsim/explore/explore.h"
+#include "rrefsim/core/message.h"
+#include "rrefsim/scenarios/catalog.h"
+#include "rrefsim/scenarios/runner.h"
+#include "rrefsim/sim/network.h"
+#include "rrefsim/sim/stepped_run.h"
+#include "rrefsim/sim/world.h"
+
+namespace rrefsim::explore::test_support {
+
+struct GraphEdge {
+  std::uint64_t identity = 0;  // sim::StepIdentity
+  std::uint32_t to = 0;
+  int worker = -1;             // sim::StepWorker
+  std::uint32_t kind = 0;      // StateGraph::kinds(): "MESSAGE_TYPE from->to", or "fiber"
+};
+
+struct GraphNode {
+  std::vector<GraphEdge> edges;
+  bool end = false;
+};
+
+class StateGraph {
+ public:
+  // Nullopt when the scenario has more than `max_nodes` states.
+  static std::optional<StateGraph> Build(const scenarios::CatalogEntry& entry, core::ProtocolMode mode,
+                                         std::size_t max_nodes, const ExtraInvariant* extra = nullptr);
+  const std::vector<GraphNode>& nodes() const { return nodes_; }
+  std::uint32_t root() const { return 0; }
+  std::size_t ends() const;
+  std::uint64_t transitions() const;
+  const GraphEdge* Find(std::uint32_t node, std::uint64_t identity) const;
+  const std::vector<std::string>& kinds() const { return kinds_; }
+
+ private:
+  std::uint32_t KindId(const std::string& kind);
+  std::uint32_t Intern(std::uint64_t a, std::uint64_t b, bool end, bool& fresh);
+
+  struct PairHash {
+    std::size_t operator()(const std::pair<std::uint64_t, std::uint64_t>& k) const {
+      return static_cast<std::size_t>((k.first * 0x9e3779b97f4a7c15ULL) ^ k.second);
+    }
+  };
+  std::vector<GraphNode> nodes_;
+  std::vector<std::string> kinds_;
+  std::unordered_map<std::string, std::uint32_t> kind_ids_;
+  std::unordered_map<std::pair<std::uint64_t, std::uint64_t>, std::uint32_t, PairHash> ids_;
+};
+
+enum class Independence { kContext, kKind, kWorker, kEverything /* unsound: a test's broken relation */ };
+
+struct Reduced {
+  std::uint64_t states = 0;       // nodes the reduced search visits, end nodes included
+  std::uint64_t transitions = 0;  // edges it takes
+  std::size_t ends = 0;           // end nodes among them
+  std::uint64_t reduced_choices = 0;  // states with several steps where a smaller persistent set was taken
+  std::uint64_t full_choices = 0;     // states with several steps where none was found
+};
+
+class PersistenceOracle {
+ public:
+  PersistenceOracle(const StateGraph& graph, Independence independence);
+
+  // Whether `x` commutes with `t`, both enabled at `s`, under the relation.
+  bool Commute(std::uint32_t s, const GraphEdge& t, const GraphEdge& x) const;
+  // Whether the steps `set` (identities, sorted) enabled at `s` form a persistent set there.
+  bool Persistent(std::uint32_t s, const std::vector<std::uint64_t>& set);
+  // The breadth-first search that takes, at each state, the first persistent set of the fewest steps (at most
+  // `max_set`; option order) and every step where there is none.
+  Reduced Reach(std::size_t max_set);
+  // The pairs of kinds of step at one worker that fail to commute at some state (kKind's dependent pairs), as
+  // indices into StateGraph::kinds().
+  const std::set<std::pair<std::uint32_t, std::uint32_t>>& dependent_kinds() const { return dependent_kinds_; }
+
+ private:
+  std::vector<std::size_t> SmallestPersistent(std::uint32_t s, std::size_t max_set);
+
+  const StateGraph& graph_;
+  Independence independence_;
+  std::set<std::pair<std::uint32_t, std::uint32_t>> dependent_kinds_;
+  std::unordered_map<std::uint64_t, bool> memo_;
+};
+
+namespace por_oracle_detail {
+
+// What kind of step `item` is, for kKind: a delivery by its message's type and route, a fiber's step as "fiber".
+inline std::string KindOf(const checkers::GlobalView& view, std::uint64_t item) {
+  if ((item & kDeliveryItem) == 0) return "fiber";
+  const std::uint64_t seq = item & ~kDeliveryItem;
+  std::string kind = "delivery";
+  view.ForEachInFlight([&](const checkers::InFlightMessage& m) {
+    if (m.queued || m.seq != seq) return;
+    kind = std::string(core::MessageTypeName(m.message->type)) + " " + std::to_string(m.message->from) + "->" +
+           std::to_string(m.message->to);
+  });
+  return kind;
+}
+
+inline std::uint64_t Mix(std::uint64_t h, std::uint64_t word) {
+  h = (h ^ word) * 0x9e3779b97f4a7c15ULL;
+  return h ^ (h >> 29);
+}
+
+inline std::uint64_t MixText(std::uint64_t h, const std::string& text) {
+  for (unsigned char c : text) h = Mix(h, c);
+  return Mix(h, text.size());
+}
+
+// An end node's key: where the run ended, as the independence audit compares two ends.
+inline std::uint64_t EndKey(const End& end) {
+  std::uint64_t h = Mix(Mix(end.world, end.memory), 0xe7d);
+  h = MixText(h, end.outcome);
+  for (const std::string& fired : end.fired) h = MixText(h, fired);
+  return h;
+}
+
+}  // namespace por_oracle_detail
+
+inline std::uint32_t StateGraph::Intern(std::uint64_t a, std::uint64_t b, bool end, bool& fresh) {
+  const auto [it, inserted] = ids_.emplace(std::make_pair(a, b), static_cast<std::uint32_t>(nodes_.size()));
+  fresh = inserted;
+  if (inserted) {
+    nodes_.emplace_back();
+    nodes_.back().end = end;
+  }
+  return it->second;
+}
+
+inline std::optional<StateGraph> StateGraph::Build(const scenarios::CatalogEntry& entry, core::ProtocolMode mode,
+                                                   std::size_t max_nodes, const ExtraInvariant* extra) {
+  sim::RunConfig config;
+  std::vector<std::string> overrides = entry.fault_overrides;
+  for (std::string& o : ExploreFaultOverrides(Bounds{})) overrides.push_back(std::move(o));
+  config.faults = *sim::MakeFaultConfig(entry.faults, overrides).config;
+  config.fingerprints = true;
+  config.mode = mode;
+  config.own_faults = scenarios::RunsUnderOwnFaults(entry, config.faults);
+  config.every_step_is_a_choice = true;
+
+  StateGraph graph;
+  auto root = std::make_unique<AuditBranch>(entry.scenario, config, scenarios::CheckerConfigOf(entry, config), extra);
+  bool fresh = false;
+  if (!root->Start()) {
+    graph.Intern(por_oracle_detail::EndKey(root->Then(0)), 1, true, fresh);
+    return graph;
+  }
+  graph.Intern(*sim::StateFingerprint(root->run().view()), root->memory(), false, fresh);
+  std::vector<std::pair<std::unique_ptr<AuditBranch>, std::uint32_t>> stack;
+  stack.emplace_back(std::move(root), 0);
+  while (!stack.empty()) {
+    auto [branch, id] = std::move(stack.back());
+    stack.pop_back();
+    const std::vector<std::uint64_t> items = branch->run().pending_items();
+    std::vector<GraphEdge> edges;
+    for (std::uint64_t item : items) {
+      const checkers::GlobalView& view = branch->run().view();
+      edges.push_back(GraphEdge{sim::StepIdentity(view, item), 0, sim::StepWorker(view, item),
+                                graph.KindId(por_oracle_detail::KindOf(view, item))});
+    }
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      auto next = std::make_unique<AuditBranch>(branch->run(), branch->checkers(), branch->extra());
+      next->Take(items[i]);
+      if (next->ended()) {
+        edges[i].to = graph.Intern(por_oracle_detail::EndKey(next->Then(0)), 1, true, fresh);
+        continue;
+      }
+      edges[i].to = graph.Intern(*sim::StateFingerprint(next->run().view()), next->memory(), false, fresh);
+      if (fresh) stack.emplace_back(std::move(next), edges[i].to);
+      if (graph.nodes_.size() > max_nodes) return std::nullopt;
+    }
+    graph.nodes_[id].edges = std::move(edges);
+  }
+  return graph;
+}
+
+inline std::uint32_t StateGraph::KindId(const std::string& kind) {
+  const auto [it, inserted] = kind_ids_.emplace(kind, static_cast<std::uint32_t>(kinds_.size()));
+  if (inserted) kinds_.push_back(kind);
+  return it->second;
+}
+
+inline std::size_t StateGraph::ends() const {
+  const auto is_end = [](const GraphNode& n) { return n.end; };
+  return static_cast<std::size_t>(std::count_if(nodes_.begin(), nodes_.end(), is_end));
+}
+
+inline std::uint64_t StateGraph::transitions() const {
+  std::uint64_t count = 0;
+  for (const GraphNode& n : nodes_) count += n.edges.size();
+  return count;
+}
+
+inline const GraphEdge* StateGraph::Find(std::uint32_t node, std::uint64_t identity) const {
+  for (const GraphEdge& e : nodes_[node].edges) {
+    if (e.identity == identity) return &e;
+  }
+  return nullptr;
+}
+
+inline PersistenceOracle::PersistenceOracle(const StateGraph& graph, Independence independence)
+    : graph_(graph), independence_(independence) {
+  const std::vector<GraphNode>& nodes = graph.nodes();
+  for (std::uint32_t s = 0; s < nodes.size(); ++s) {
+    for (const GraphEdge& t : nodes[s].edges) {
+      for (const GraphEdge& x : nodes[s].edges) {
+        if (t.identity == x.identity || t.worker != x.worker) continue;
+        const GraphEdge* xt = graph.Find(x.to, t.identity);
+        const GraphEdge* tx = graph.Find(t.to, x.identity);
+        if (xt == nullptr || tx == nullptr || xt->to != tx->to) dependent_kinds_.insert({t.kind, x.kind});
+      }
+    }
+  }
+}
+
+inline bool PersistenceOracle::Commute(std::uint32_t, const GraphEdge& t, const GraphEdge& x) const {
+  if (independence_ == Independence::kEverything) return true;
+  const GraphEdge* xt = graph_.Find(x.to, t.identity);
+  const GraphEdge* tx = graph_.Find(t.to, x.identity);
+  if (xt == nullptr || tx == nullptr || xt->to != tx->to) return false;
+  if (t.worker != x.worker) return true;
+  switch (independence_) {
+    case Independence::kContext:
+      return true;
+    case Independence::kKind:
+      return !dependent_kinds_.contains({t.kind, x.kind});
+    default:
+      return false;
+  }
+}
+
+inline bool PersistenceOracle::Persistent(std::uint32_t s, const std::vector<std::uint64_t>& set) {
+  std::uint64_t key = por_oracle_detail::Mix(s, set.size());
+  for (std::uint64_t id : set) key = por_oracle_detail::Mix(key, id);
+  if (const auto it = memo_.find(key); it != memo_.end()) return it->second;
+  bool persistent = true;
+  for (const GraphEdge& x : graph_.nodes()[s].edges) {
+    if (std::binary_search(set.begin(), set.end(), x.identity)) continue;
+    for (std::uint64_t id : set) {
+      const GraphEdge* t = graph_.Find(s, id);
+      if (t != nullptr && !Commute(s, *t, x)) persistent = false;  // Commute also keeps t enabled after x
+    }
+    if (!persistent || !Persistent(x.to, set)) {
+      persistent = false;
+      break;
+    }
+  }
+  memo_.emplace(key, persistent);
+  return persistent;
+}
+
+inline std::vector<std::size_t> PersistenceOracle::SmallestPersistent(std::uint32_t s, std::size_t max_set) {
+  const std::vector<GraphEdge>& edges = graph_.nodes()[s].edges;
+  const std::size_t k = edges.size();
+  if (k > 20) return {};
+  for (std::size_t size = 1; size <= max_set && size < k; ++size) {
+    for (std::uint32_t mask = 0; mask < (1u << k); ++mask) {
+      if (static_cast<std::size_t>(__builtin_popcount(mask)) != size) continue;
+      std::vector<std::size_t> members;
+      std::vector<std::uint64_t> set;
+      for (std::size_t i = 0; i < k; ++i) {
+        if ((mask >> i) & 1u) {
+          members.push_back(i);
+          set.push_back(edges[i].identity);
+        }
+      }
+      std::sort(set.begin(), set.end());
+      if (Persistent(s, set)) return members;
+    }
+  }
+  return {};
+}
+
+inline Reduced PersistenceOracle::Reach(std::size_t max_set) {
+  const std::vector<GraphNode>& nodes = graph_.nodes();
+  Reduced reduced;
+  std::vector<char> seen(nodes.size(), 0);
+  std::vector<std::uint32_t> queue{graph_.root()};
+  seen[graph_.root()] = 1;
+  for (std::size_t head = 0; head < queue.size(); ++head) {
+    const std::uint32_t s = queue[head];
+    const std::vector<GraphEdge>& edges = nodes[s].edges;
+    std::vector<std::size_t> take = edges.size() > 1 ? SmallestPersistent(s, max_set) : std::vector<std::size_t>{};
+    if (edges.size() > 1) ++(take.empty() ? reduced.full_choices : reduced.reduced_choices);
+    if (take.empty()) {
+      for (std::size_t i = 0; i < edges.size(); ++i) take.push_back(i);
+    }
+    for (std::size_t i : take) {
+      ++reduced.transitions;
+      if (seen[edges[i].to] == 0) {
+        seen[edges[i].to] = 1;
+        queue.push_back(edges[i].to);
+      }
+    }
+  }
+  reduced.states = queue.size();
+  for (std::uint32_t s : queue) reduced.ends += nodes[s].end ? 1 : 0;
+  return reduced;
+}
+
+}  // namespace rrefsim::explore::test_support

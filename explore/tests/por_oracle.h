@@ -5,17 +5,25 @@
 // The graph is the explorer's product of the world and the checkers' memory (and a test's own invariant's), keyed as
 // the explorer keys a state, under reorder only (no faults), with every step a choice of its own
 // (RunConfig::every_step_is_a_choice), so that an edge is one step. A step is named across states by
-// sim::StepIdentity (a fiber by its name, a delivery by the message's content). An edge into a run's end leads to an
-// end node keyed by where the run ended: the world, the memories, the outcome and the checkers that fired.
+// sim::StepIdentity (a fiber by its name, a delivery by the message's content and time to arrival, which stays put:
+// delays are zero, and time moves only when nothing is enabled), and Build refuses a state where two steps share
+// one. An edge into a run's end leads to an end node keyed by where the run ended: the world, the memories, the
+// outcome and the checkers that fired.
 //
 // A set T of steps enabled at s is persistent (Godefroid) when every step x outside T that can follow on a path from
 // s that takes no step of T commutes with every step of T there, under the relation chosen:
 // - kContext: the two orders reach the same node (the diamond, checked on the graph), the weakest sound condition;
 // - kKind: also, when both act on one worker, their kinds (message type and route, or "fiber") are never found not
 //   to commute anywhere in this graph: a relation between kinds of step, as a core could declare one;
+// - kCatalogKinds: also, when both act on one worker, their message types (or "fiber") are not among the pairs
+//   that fail to commute somewhere in the catalog (kCatalogDependentTypes): a relation declared in advance, as a
+//   core could declare one, rather than fitted to the graph at hand;
 // - kWorker: also, they act on different workers: the explorer's own relation (sim::StepFootprint::Independent).
-// A search that takes a persistent set where there is one and every step elsewhere reaches every end node (the graph
-// has no cycles); the reduced count is what such a search would visit.
+// A search that takes a persistent set where there is one and every step elsewhere reaches every end node
+// (Godefroid); the reduced count is what one such search visits: the first persistent set of the fewest steps, up to
+// a bound, in option order. Other choices give other counts, so the figures are one greedy search's, not minima.
+// The persistence check recurses along paths and needs the graph to be acyclic (every catalog scenario's is: a
+// send takes a fresh id, and programs have no loops); it throws on a cycle.
 #pragma once
 
 #include <algorithm>
@@ -23,6 +31,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -78,7 +87,36 @@ class StateGraph {
   std::unordered_map<std::pair<std::uint64_t, std::uint64_t>, std::uint32_t, PairHash> ids_;
 };
 
-enum class Independence { kContext, kKind, kWorker, kEverything /* unsound: a test's broken relation */ };
+enum class Independence {
+  kContext,
+  kKind,
+  kCatalogKinds,
+  kWorker,
+  kEverything  // unsound: a test's broken relation
+};
+
+// The pairs of step types (a message type, or "fiber") that fail to commute at one worker somewhere in the catalog:
+// `rrefsim_por_oracle S --kinds` over the 20 catalog scenarios (pytorch mode) whose graphs are built within a
+// minute, 2026-11-27, with the routes dropped. Each pair is listed once, in either order.
+inline const std::set<std::pair<std::string, std::string>>& CatalogDependentTypes() {
+  static const std::set<std::pair<std::string, std::string>> pairs = {
+      {"PYTHON_CALL", "PYTHON_REMOTE_CALL"},
+      {"PYTHON_CALL", "fiber"},
+      {"PYTHON_REMOTE_CALL", "PYTHON_REMOTE_CALL"},
+      {"PYTHON_REMOTE_CALL", "PYTHON_RREF_FETCH_CALL"},
+      {"PYTHON_REMOTE_CALL", "RREF_FORK_REQUEST"},
+      {"REMOTE_RET", "REMOTE_RET"},
+      {"REMOTE_RET", "RREF_CHILD_ACCEPT"},
+      {"REMOTE_RET", "fiber"},
+      {"RREF_ACK", "RREF_ACK"},
+      {"RREF_ACK", "fiber"},
+      {"RREF_CHILD_ACCEPT", "RREF_CHILD_ACCEPT"},
+      {"RREF_CHILD_ACCEPT", "fiber"},
+      {"RREF_USER_DELETE", "fiber"},
+      {"fiber", "fiber"},
+  };
+  return pairs;
+}
 
 struct Reduced {
   std::uint64_t states = 0;       // nodes the reduced search visits, end nodes included
@@ -92,39 +130,47 @@ class PersistenceOracle {
  public:
   PersistenceOracle(const StateGraph& graph, Independence independence);
 
-  // Whether `x` commutes with `t`, both enabled at `s`, under the relation.
-  bool Commute(std::uint32_t s, const GraphEdge& t, const GraphEdge& x) const;
+  // Whether `x` commutes with `t`, two edges of one node, under the relation: t is still enabled after x, and
+  // both orders reach the same node.
+  bool Commute(const GraphEdge& t, const GraphEdge& x) const;
   // Whether the steps `set` (identities, sorted) enabled at `s` form a persistent set there.
   bool Persistent(std::uint32_t s, const std::vector<std::uint64_t>& set);
   // The breadth-first search that takes, at each state, the first persistent set of the fewest steps (at most
-  // `max_set`; option order) and every step where there is none.
+  // `max_set`; option order) and every step where there is none, or where more than 20 steps are enabled (no
+  // catalog scenario's graph has such a state).
   Reduced Reach(std::size_t max_set);
-  // The pairs of kinds of step at one worker that fail to commute at some state (kKind's dependent pairs), as
-  // indices into StateGraph::kinds().
+  // Under kKind, the pairs of kinds of step at one worker that fail to commute at some state of the graph; under
+  // kCatalogKinds, those whose types CatalogDependentTypes lists. Indices into StateGraph::kinds().
   const std::set<std::pair<std::uint32_t, std::uint32_t>>& dependent_kinds() const { return dependent_kinds_; }
 
  private:
+  void FitKinds();
+  void DeclareKinds();
   std::vector<std::size_t> SmallestPersistent(std::uint32_t s, std::size_t max_set);
 
   const StateGraph& graph_;
   Independence independence_;
   std::set<std::pair<std::uint32_t, std::uint32_t>> dependent_kinds_;
-  std::unordered_map<std::uint64_t, bool> memo_;
+  enum class Memo : char { kInProgress, kNo, kYes };
+  std::unordered_map<std::uint64_t, Memo> memo_;
 };
 
 namespace por_oracle_detail {
 
-// What kind of step `item` is, for kKind: a delivery by its message's type and route, a fiber's step as "fiber".
+// What kind of step `item` is, for kKind and kCatalogKinds: a delivery by its message's type and route, a fiber's step as "fiber".
 inline std::string KindOf(const checkers::GlobalView& view, std::uint64_t item) {
   if ((item & kDeliveryItem) == 0) return "fiber";
   const std::uint64_t seq = item & ~kDeliveryItem;
-  std::string kind = "delivery";
+  // Listing the messages counts as a read of every worker in the world's footprint: harmless, the graph does not
+  // use footprints.
+  std::optional<std::string> kind;
   view.ForEachInFlight([&](const checkers::InFlightMessage& m) {
     if (m.queued || m.seq != seq) return;
     kind = std::string(core::MessageTypeName(m.message->type)) + " " + std::to_string(m.message->from) + "->" +
            std::to_string(m.message->to);
   });
-  return kind;
+  if (!kind) throw std::logic_error("por oracle: a delivery on offer whose message is not in flight");
+  return *kind;
 }
 
 inline std::uint64_t Mix(std::uint64_t h, std::uint64_t word) {
@@ -185,7 +231,12 @@ inline std::optional<StateGraph> StateGraph::Build(const scenarios::CatalogEntry
     std::vector<GraphEdge> edges;
     for (std::uint64_t item : items) {
       const checkers::GlobalView& view = branch->run().view();
-      edges.push_back(GraphEdge{sim::StepIdentity(view, item), 0, sim::StepWorker(view, item),
+      const std::uint64_t identity = sim::StepIdentity(view, item);
+      const auto same = [identity](const GraphEdge& e) { return e.identity == identity; };
+      if (std::any_of(edges.begin(), edges.end(), same)) {
+        throw std::logic_error("por oracle: two steps on offer share one identity: the graph cannot name them");
+      }
+      edges.push_back(GraphEdge{identity, 0, sim::StepWorker(view, item),
                                 graph.KindId(por_oracle_detail::KindOf(view, item))});
     }
     for (std::size_t i = 0; i < items.size(); ++i) {
@@ -230,21 +281,41 @@ inline const GraphEdge* StateGraph::Find(std::uint32_t node, std::uint64_t ident
 
 inline PersistenceOracle::PersistenceOracle(const StateGraph& graph, Independence independence)
     : graph_(graph), independence_(independence) {
-  const std::vector<GraphNode>& nodes = graph.nodes();
+  if (independence == Independence::kKind) FitKinds();
+  if (independence == Independence::kCatalogKinds) DeclareKinds();
+}
+
+// kKind: the pairs of kinds that fail to commute at some state of this graph.
+inline void PersistenceOracle::FitKinds() {
+  const std::vector<GraphNode>& nodes = graph_.nodes();
   for (std::uint32_t s = 0; s < nodes.size(); ++s) {
     for (const GraphEdge& t : nodes[s].edges) {
       for (const GraphEdge& x : nodes[s].edges) {
         if (t.identity == x.identity || t.worker != x.worker) continue;
-        const GraphEdge* xt = graph.Find(x.to, t.identity);
-        const GraphEdge* tx = graph.Find(t.to, x.identity);
+        const GraphEdge* xt = graph_.Find(x.to, t.identity);
+        const GraphEdge* tx = graph_.Find(t.to, x.identity);
         if (xt == nullptr || tx == nullptr || xt->to != tx->to) dependent_kinds_.insert({t.kind, x.kind});
       }
     }
   }
 }
 
-inline bool PersistenceOracle::Commute(std::uint32_t, const GraphEdge& t, const GraphEdge& x) const {
-  if (independence_ == Independence::kEverything) return true;
+// kCatalogKinds: the pairs of this graph's kinds whose types CatalogDependentTypes lists.
+inline void PersistenceOracle::DeclareKinds() {
+  const std::vector<std::string>& kinds = graph_.kinds();
+  const auto type = [](const std::string& kind) { return kind.substr(0, kind.find(' ')); };
+  for (std::uint32_t a = 0; a < kinds.size(); ++a) {
+    for (std::uint32_t b = 0; b < kinds.size(); ++b) {
+      const std::string first = type(kinds[a]);
+      const std::string second = type(kinds[b]);
+      if (CatalogDependentTypes().contains({first, second}) || CatalogDependentTypes().contains({second, first})) {
+        dependent_kinds_.insert({a, b});
+      }
+    }
+  }
+}
+
+inline bool PersistenceOracle::Commute(const GraphEdge& t, const GraphEdge& x) const {
   const GraphEdge* xt = graph_.Find(x.to, t.identity);
   const GraphEdge* tx = graph_.Find(t.to, x.identity);
   if (xt == nullptr || tx == nullptr || xt->to != tx->to) return false;
@@ -253,6 +324,7 @@ inline bool PersistenceOracle::Commute(std::uint32_t, const GraphEdge& t, const 
     case Independence::kContext:
       return true;
     case Independence::kKind:
+    case Independence::kCatalogKinds:
       return !dependent_kinds_.contains({t.kind, x.kind});
     default:
       return false;
@@ -260,22 +332,29 @@ inline bool PersistenceOracle::Commute(std::uint32_t, const GraphEdge& t, const 
 }
 
 inline bool PersistenceOracle::Persistent(std::uint32_t s, const std::vector<std::uint64_t>& set) {
+  if (independence_ == Independence::kEverything) return true;
   std::uint64_t key = por_oracle_detail::Mix(s, set.size());
   for (std::uint64_t id : set) key = por_oracle_detail::Mix(key, id);
-  if (const auto it = memo_.find(key); it != memo_.end()) return it->second;
+  if (const auto it = memo_.find(key); it != memo_.end()) {
+    if (it->second == Memo::kInProgress) throw std::logic_error("por oracle: the state graph has a cycle");
+    return it->second == Memo::kYes;
+  }
+  memo_.emplace(key, Memo::kInProgress);
   bool persistent = true;
   for (const GraphEdge& x : graph_.nodes()[s].edges) {
     if (std::binary_search(set.begin(), set.end(), x.identity)) continue;
     for (std::uint64_t id : set) {
       const GraphEdge* t = graph_.Find(s, id);
-      if (t != nullptr && !Commute(s, *t, x)) persistent = false;  // Commute also keeps t enabled after x
+      // Every member is enabled: at the top by the caller's choice, below because Commute kept it enabled.
+      if (t == nullptr) throw std::logic_error("por oracle: a member of a persistent set is not enabled");
+      if (!Commute(*t, x)) persistent = false;
     }
     if (!persistent || !Persistent(x.to, set)) {
       persistent = false;
       break;
     }
   }
-  memo_.emplace(key, persistent);
+  memo_[key] = persistent ? Memo::kYes : Memo::kNo;
   return persistent;
 }
 

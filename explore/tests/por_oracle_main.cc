@@ -5,7 +5,7 @@
 //   rrefsim_por_oracle SCENARIO [--users N] [--hardened] [--max-set K] [--max-states M] [--kinds]
 //
 // --users N cuts fork_chain_5 to a chain of N users (2-5). Prints the graph's size, then for each relation
-// (context, kind, worker) the states and transitions the reduced search visits with persistent sets of one step and
+// (context, kind, catalog, worker: por_oracle.h) the states and transitions the reduced search visits with persistent sets of one step and
 // of at most K steps (default 3), and with --kinds the pairs of kinds of step at one worker that fail to commute.
 #include <cstdio>
 #include <cstdlib>
@@ -95,7 +95,10 @@ int main(int argc, char** argv) {
               hardened ? "hardened" : "pytorch", graph->nodes().size(),
               static_cast<unsigned long long>(graph->transitions()), graph->ends());
   const std::pair<const char*, Independence> relations[] = {
-      {"context", Independence::kContext}, {"kind", Independence::kKind}, {"worker", Independence::kWorker}};
+      {"context", Independence::kContext},
+      {"kind", Independence::kKind},
+      {"catalog", Independence::kCatalogKinds},
+      {"worker", Independence::kWorker}};
   for (const auto& [label, independence] : relations) {
     PersistenceOracle oracle(*graph, independence);
     Print(label, 1, oracle.Reach(1), graph->ends());

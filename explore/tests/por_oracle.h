@@ -73,6 +73,9 @@ class StateGraph {
   const std::vector<std::string>& kinds() const { return kinds_; }
 
  private:
+  using Pending = std::vector<std::pair<std::unique_ptr<AuditBranch>, std::uint32_t>>;
+  std::vector<GraphEdge> StepsOffered(const AuditBranch& branch);
+  std::uint32_t NodeOf(std::unique_ptr<AuditBranch> branch, Pending& stack);
   std::uint32_t KindId(const std::string& kind);
   std::uint32_t Intern(std::uint64_t a, std::uint64_t b, bool end, bool& fresh);
 
@@ -157,7 +160,8 @@ class PersistenceOracle {
 
 namespace por_oracle_detail {
 
-// What kind of step `item` is, for kKind and kCatalogKinds: a delivery by its message's type and route, a fiber's step as "fiber".
+// What kind of step `item` is, for kKind and kCatalogKinds: a delivery by its message's type and route, a fiber's
+// step as "fiber".
 inline std::string KindOf(const checkers::GlobalView& view, std::uint64_t item) {
   if ((item & kDeliveryItem) == 0) return "fiber";
   const std::uint64_t seq = item & ~kDeliveryItem;
@@ -216,43 +220,48 @@ inline std::optional<StateGraph> StateGraph::Build(const scenarios::CatalogEntry
 
   StateGraph graph;
   auto root = std::make_unique<AuditBranch>(entry.scenario, config, scenarios::CheckerConfigOf(entry, config), extra);
-  bool fresh = false;
-  if (!root->Start()) {
-    graph.Intern(por_oracle_detail::EndKey(root->Then(0)), 1, true, fresh);
-    return graph;
-  }
-  graph.Intern(*sim::StateFingerprint(root->run().view()), root->memory(), false, fresh);
-  std::vector<std::pair<std::unique_ptr<AuditBranch>, std::uint32_t>> stack;
-  stack.emplace_back(std::move(root), 0);
+  Pending stack;
+  root->Start();  // to the first step choice, or to the end of a run that has none
+  graph.NodeOf(std::move(root), stack);
   while (!stack.empty()) {
     auto [branch, id] = std::move(stack.back());
     stack.pop_back();
+    std::vector<GraphEdge> edges = graph.StepsOffered(*branch);
     const std::vector<std::uint64_t> items = branch->run().pending_items();
-    std::vector<GraphEdge> edges;
-    for (std::uint64_t item : items) {
-      const checkers::GlobalView& view = branch->run().view();
-      const std::uint64_t identity = sim::StepIdentity(view, item);
-      const auto same = [identity](const GraphEdge& e) { return e.identity == identity; };
-      if (std::any_of(edges.begin(), edges.end(), same)) {
-        throw std::logic_error("por oracle: two steps on offer share one identity: the graph cannot name them");
-      }
-      edges.push_back(GraphEdge{identity, 0, sim::StepWorker(view, item),
-                                graph.KindId(por_oracle_detail::KindOf(view, item))});
-    }
     for (std::size_t i = 0; i < items.size(); ++i) {
       auto next = std::make_unique<AuditBranch>(branch->run(), branch->checkers(), branch->extra());
       next->Take(items[i]);
-      if (next->ended()) {
-        edges[i].to = graph.Intern(por_oracle_detail::EndKey(next->Then(0)), 1, true, fresh);
-        continue;
-      }
-      edges[i].to = graph.Intern(*sim::StateFingerprint(next->run().view()), next->memory(), false, fresh);
-      if (fresh) stack.emplace_back(std::move(next), edges[i].to);
+      edges[i].to = graph.NodeOf(std::move(next), stack);
       if (graph.nodes_.size() > max_nodes) return std::nullopt;
     }
     graph.nodes_[id].edges = std::move(edges);
   }
   return graph;
+}
+
+// The edges out of a branch's state, without their targets: each step on offer, named, placed and kinded.
+inline std::vector<GraphEdge> StateGraph::StepsOffered(const AuditBranch& branch) {
+  std::vector<GraphEdge> edges;
+  const checkers::GlobalView& view = branch.run().view();
+  for (std::uint64_t item : branch.run().pending_items()) {
+    const std::uint64_t identity = sim::StepIdentity(view, item);
+    const auto same = [identity](const GraphEdge& e) { return e.identity == identity; };
+    if (std::any_of(edges.begin(), edges.end(), same)) {
+      throw std::logic_error("por oracle: two steps on offer share one identity: the graph cannot name them");
+    }
+    edges.push_back(GraphEdge{identity, 0, sim::StepWorker(view, item), KindId(por_oracle_detail::KindOf(view, item))});
+  }
+  return edges;
+}
+
+// The node of the state `branch` stands at: an end node if its run ended, else the state's, which goes on `stack`
+// to be expanded the first time it is seen.
+inline std::uint32_t StateGraph::NodeOf(std::unique_ptr<AuditBranch> branch, Pending& stack) {
+  bool fresh = false;
+  if (branch->ended()) return Intern(por_oracle_detail::EndKey(branch->Then(0)), 1, true, fresh);
+  const std::uint32_t id = Intern(*sim::StateFingerprint(branch->run().view()), branch->memory(), false, fresh);
+  if (fresh) stack.emplace_back(std::move(branch), id);
+  return id;
 }
 
 inline std::uint32_t StateGraph::KindId(const std::string& kind) {

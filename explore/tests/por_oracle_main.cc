@@ -5,8 +5,9 @@
 //   rrefsim_por_oracle SCENARIO [--users N] [--hardened] [--max-set K] [--max-states M] [--kinds]
 //
 // --users N cuts fork_chain_5 to a chain of N users (2-5). Prints the graph's size, then for each relation
-// (context, kind, catalog, worker: por_oracle.h) the states and transitions the reduced search visits with persistent sets of one step and
-// of at most K steps (default 3), and with --kinds the pairs of kinds of step at one worker that fail to commute.
+// (context, kind, catalog, worker: por_oracle.h) the states and transitions the reduced search visits with
+// persistent sets of one step and of at most K steps (default 3), and with --kinds the pairs of kinds of step at one
+// worker that the kind relation keeps dependent.
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>

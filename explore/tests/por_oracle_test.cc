@@ -66,8 +66,8 @@ scenarios::CatalogEntry ChainOfTwo() {
   return chain;
 }
 
-// Scenarios whose runs end more than one way (early_owner_rref_race: whether the owner's RRef exists before the
-// fetch arrives; s4: two final states), so that a reduction that loses a schedule can lose an end.
+// Scenarios whose runs end more than one way (early_owner_rref_race and s4 each reach two end nodes, in both modes
+// for s4), so that a reduction that loses a schedule can lose an end.
 TEST(PorOracle, EveryReducedSearchKeepsEveryEnd) {
   struct Case {
     const char* scenario;

@@ -10,6 +10,7 @@
 #include "rrefsim/sim/scenario.h"
 
 #include "por_oracle.h"
+#include "por_oracle_why.h"
 
 namespace rrefsim::explore::test_support {
 namespace {
@@ -114,6 +115,24 @@ TEST(PorOracle, ABrokenRelationLosesAnEnd) {
   ASSERT_EQ(graph.ends(), 2u);
   PersistenceOracle broken(graph, Independence::kEverything);
   EXPECT_LT(broken.Reach(1).ends, graph.ends());
+}
+
+// Steps at two workers share only the world's common parts, the barriers and the shutdown's join, and the checkers'
+// reads. At a barrier the last arrival pauses as the others wake (docs/sim.md), so that arrivals commute: in every
+// state of these graphs, two steps at different workers reach one node in either order. With the last arrival going
+// straight on (as before 2026-11-27), each scenario here has pairs of fiber steps that do not, at the program
+// barriers of rref_context_debug_info and at the shutdown barrier of the others and of a chain of two users.
+TEST(PorOracle, StepsAtTwoWorkersCommuteAtBarriers) {
+  for (const char* name : {"rref_context_debug_info", "s4_user_to_owner", "shutdown_with_live_users"}) {
+    const StateGraph graph = Graph(name);
+    for (const auto& [pair, states] : CrossWorkerDependence(graph)) {
+      ADD_FAILURE() << name << ": " << graph.kinds()[pair.first] << " and " << graph.kinds()[pair.second]
+                    << " at two workers fail to commute at " << states << " states";
+    }
+  }
+  scenarios::CatalogEntry chain = ChainOfTwo();
+  chain.scenario.graceful_shutdown = true;
+  EXPECT_TRUE(CrossWorkerDependence(*StateGraph::Build(chain, core::ProtocolMode::kPytorch, 100'000)).empty());
 }
 
 }  // namespace

@@ -92,6 +92,10 @@ Suspension Machine::Suspend(const Flow& flow) {
       MarkPosition(1);
       c_.at = Continuation::At::kAtYield;
       return Suspension{Suspension::Kind::kYield, {}};
+    // Resumed where it stands (in its op, or in its final shutdown), as the fibers that waited for it are: its
+    // position stays as theirs, and it shows the same `why`, so that either order of the arrivals reaches one state.
+    case Flow::Kind::kPause:
+      return Suspension{Suspension::Kind::kYield, flow.why};
     case Flow::Kind::kBlock:
       return Suspension{Suspension::Kind::kBlock, flow.why};
     default:  // cancelled: the continuation ends where it stands, holding what it holds
@@ -199,7 +203,9 @@ Flow Machine::Begin(const Op& op) {
     case Op::Kind::kBarrier: {
       std::optional<std::string> why = w_.ArriveAtProgramBarrier(++h.barriers_passed, c_.fiber);
       if (why) return BlockOn(*why);
-      return w_.cancelling() ? kCancelledFlow : kYieldFlow;
+      // The last arrival pauses as the others wake and, resumed, ends the op as they do (Resume): either order of
+      // two arrivals reaches one state.
+      return w_.cancelling() ? kCancelledFlow : PauseAt("barrier " + std::to_string(h.barriers_passed));
     }
     case Op::Kind::kSleep:
       return BlockOn(w_.AwaitSleep(op.duration, c_.fiber));
@@ -248,9 +254,11 @@ Flow Machine::Shutdown() {
   switch (c_.shutdown_step) {
     case 0:
       c_.shutdown_step = 1;
+      // The last arrival pauses as the others wake, as at a program's barrier: which worker goes on first is the
+      // schedule's choice, and the arrivals commute (PyTorch's _wait_all_workers releases every worker by a message
+      // from the leader, so none of them goes on within its own arrival).
       if (std::optional<std::string> why = w_.ArriveAtBarrier("the shutdown barrier", c_.fiber)) return BlockOn(*why);
-      if (w_.cancelling()) return kCancelledFlow;
-      [[fallthrough]];
+      return w_.cancelling() ? kCancelledFlow : PauseAt("the shutdown barrier");
     case 1: {
       core::Output out;
       h.core.DeleteAllUsersAndUnforkedOwners(w_.now(), out);

@@ -49,7 +49,7 @@ struct Continuation {
 struct Suspension {
   enum class Kind { kYield, kBlock, kDone };
   Kind kind = Kind::kDone;
-  std::string why;
+  std::string why;  // kBlock: what it waits for; kYield: what it shows it was woken from, if anything
 };
 
 // A worker's application program, then (by default) rpc.shutdown(graceful=True).

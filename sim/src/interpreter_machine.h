@@ -10,10 +10,11 @@
 namespace rrefsim::sim::detail {
 
 // How an op (or a part of one) ended: go on to the next op without a scheduling point (an error observed by a
-// program, an if_positive entered or left), yield at its end, end the body (a function returned or raised),
-// block (`why`), or stop where it stands (the run is being cancelled).
+// program, an if_positive entered or left), yield at its end, yield where it stands and go on there (the last
+// arrival at a barrier), end the body (a function returned or raised), block (`why`), or stop where it stands (the
+// run is being cancelled).
 struct Flow {
-  enum class Kind { kNext, kYield, kEnd, kBlock, kCancelled } kind;
+  enum class Kind { kNext, kYield, kPause, kEnd, kBlock, kCancelled } kind;
   std::string why = {};
 };
 inline const Flow kNext{Flow::Kind::kNext};
@@ -21,6 +22,8 @@ inline const Flow kYieldFlow{Flow::Kind::kYield};
 inline const Flow kEndFlow{Flow::Kind::kEnd};
 inline const Flow kCancelledFlow{Flow::Kind::kCancelled};
 inline Flow BlockOn(std::string why) { return Flow{Flow::Kind::kBlock, std::move(why)}; }
+// Yields where it stands, showing `why` as a fiber woken from waiting for it does.
+inline Flow PauseAt(std::string why) { return Flow{Flow::Kind::kPause, std::move(why)}; }
 
 inline core::FunctionResult Raised(const std::string& text) {
   core::FunctionResult r;

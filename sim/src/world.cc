@@ -112,7 +112,7 @@ void World::DriveOnFiber(Continuation& continuation) {
   for (;;) {
     Suspension next = Step(*this, continuation, resumed);
     if (next.kind == Suspension::Kind::kDone) return;
-    resumed = next.kind == Suspension::Kind::kYield ? Yield() : Block(next.why);
+    resumed = next.kind == Suspension::Kind::kYield ? Yield(next.why) : Block(next.why);
   }
 }
 
@@ -147,10 +147,12 @@ void World::Wake(std::uint64_t fiber) {
   }
 }
 
-bool World::Yield() {
+bool World::Yield(const std::string& shown) {
+  if (!shown.empty()) fibers_.Mutable(CurrentFiber()).waiting_for = shown;
   yielding_ = context::active();
   boost::this_fiber::yield();
   yielding_ = nullptr;
+  if (!shown.empty()) fibers_.Mutable(CurrentFiber()).waiting_for.clear();
   return !cancelling_ && !failure_ && !host(fibers_.at(CurrentFiber()).worker).core.aborted();
 }
 

@@ -205,7 +205,8 @@ class World : public checkers::GlobalView {
   const Scenario& scenario() const { return scenario_; }
   const RunConfig& config() const { return config_; }
   void Absorb(int worker, core::Output& out);  // applies a core output: network, wakeups, functions
-  bool Yield();                                 // a scheduling point; false when the run is being cancelled
+  // A scheduling point; false when the run is being cancelled. `shown`: what the fiber shows meanwhile (Suspension).
+  bool Yield(const std::string& shown = {});
   bool cancelling() const { return cancelling_; }
   // What a continuation waits for. Each registers `fiber` to be woken and returns what it waits for (Block's
   // `why`); ArriveAtBarrier and AwaitOwnersDeleted return nullopt / false when there is nothing to wait for.

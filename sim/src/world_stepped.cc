@@ -55,6 +55,7 @@ void World::RunFiber(std::uint64_t id) {
   switch (next.kind) {
     case Suspension::Kind::kYield:
       yielder_ = id;
+      r.waiting_for = next.why;
       break;
     case Suspension::Kind::kBlock:
       r.state = FiberState::kBlocked;

@@ -198,13 +198,16 @@ std::string World::AwaitSleep(TimeUs duration, std::uint64_t fiber) {
 // also waits, once everyone arrived, until no worker has pending futures or pending users, as PyTorch's tests do with
 // wait_until_pending_futures_and_users_flushed (20 s, then it gives up).
 std::optional<std::string> World::ArriveAtProgramBarrier(int number, std::uint64_t fiber) {
-  std::string name = "barrier " + std::to_string(number);
+  std::string name = ProgramBarrierName(number);
   program_barriers_[name] = number;
   return ArriveAtBarrier(name, fiber);
 }
 
 std::optional<std::string> World::ArriveAtBarrier(const std::string& name, std::uint64_t fiber) {
-  footprint_.workers |= kBarriersBit;  // arrivals at barriers do not commute: the last one releases the others
+  // Arrivals share the barrier's list. The last releases the others and pauses as they wake (interpreter.cc), so
+  // two arrivals reach one world in either order, except where the last one reads every worker (a program barrier's
+  // flush and counters): the bit keeps them dependent for the explorer's footprints, which cannot tell the cases.
+  footprint_.workers |= kBarriersBit;
   bool flush = program_barriers_.contains(name);
   int live = LiveWorkers();
   std::vector<std::uint64_t>& waiting = barrier_waiters_[name];

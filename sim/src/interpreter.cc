@@ -205,7 +205,7 @@ Flow Machine::Begin(const Op& op) {
       if (why) return BlockOn(*why);
       // The last arrival pauses as the others wake and, resumed, ends the op as they do (Resume): either order of
       // two arrivals reaches one state.
-      return w_.cancelling() ? kCancelledFlow : PauseAt("barrier " + std::to_string(h.barriers_passed));
+      return w_.cancelling() ? kCancelledFlow : PauseAt(World::ProgramBarrierName(h.barriers_passed));
     }
     case Op::Kind::kSleep:
       return BlockOn(w_.AwaitSleep(op.duration, c_.fiber));
@@ -255,8 +255,8 @@ Flow Machine::Shutdown() {
     case 0:
       c_.shutdown_step = 1;
       // The last arrival pauses as the others wake, as at a program's barrier: which worker goes on first is the
-      // schedule's choice, and the arrivals commute (PyTorch's _wait_all_workers releases every worker by a message
-      // from the leader, so none of them goes on within its own arrival).
+      // schedule's choice, and the arrivals commute. In PyTorch's _wait_all_workers no worker goes on within its own
+      // arrival either: the leader releases the followers by messages and goes on last; any order here includes that.
       if (std::optional<std::string> why = w_.ArriveAtBarrier("the shutdown barrier", c_.fiber)) return BlockOn(*why);
       return w_.cancelling() ? kCancelledFlow : PauseAt("the shutdown barrier");
     case 1: {

@@ -217,6 +217,7 @@ class World : public checkers::GlobalView {
   std::optional<std::string> ArriveAtBarrier(const std::string& name, std::uint64_t fiber);
   // The program's k-th barrier: everyone arrives, pending futures and users flush, the counters are recorded.
   std::optional<std::string> ArriveAtProgramBarrier(int number, std::uint64_t fiber);
+  static std::string ProgramBarrierName(int number) { return "barrier " + std::to_string(number); }
   bool AwaitOwnersDeleted(int worker, std::uint64_t fiber);
   std::string AwaitJoin(int worker, std::uint64_t fiber);
   bool observed() const { return observer_ != nullptr; }

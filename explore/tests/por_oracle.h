@@ -207,8 +207,9 @@ inline std::uint32_t StateGraph::Intern(std::uint64_t a, std::uint64_t b, bool e
   return it->second;
 }
 
-inline std::optional<StateGraph> StateGraph::Build(const scenarios::CatalogEntry& entry, core::ProtocolMode mode,
-                                                   std::size_t max_nodes, const ExtraInvariant* extra) {
+// The graph's runs: reorder only, every step a choice of its own. A run keeps a reference to its config, which must
+// outlive it.
+inline sim::RunConfig GraphConfig(const scenarios::CatalogEntry& entry, core::ProtocolMode mode) {
   sim::RunConfig config;
   std::vector<std::string> overrides = entry.fault_overrides;
   for (std::string& o : ExploreFaultOverrides(Bounds{})) overrides.push_back(std::move(o));
@@ -217,7 +218,12 @@ inline std::optional<StateGraph> StateGraph::Build(const scenarios::CatalogEntry
   config.mode = mode;
   config.own_faults = scenarios::RunsUnderOwnFaults(entry, config.faults);
   config.every_step_is_a_choice = true;
+  return config;
+}
 
+inline std::optional<StateGraph> StateGraph::Build(const scenarios::CatalogEntry& entry, core::ProtocolMode mode,
+                                                   std::size_t max_nodes, const ExtraInvariant* extra) {
+  const sim::RunConfig config = GraphConfig(entry, mode);
   StateGraph graph;
   auto root = std::make_unique<AuditBranch>(entry.scenario, config, scenarios::CheckerConfigOf(entry, config), extra);
   Pending stack;

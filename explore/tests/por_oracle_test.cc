@@ -3,6 +3,9 @@
 // now, loses one.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <memory>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -120,8 +123,9 @@ TEST(PorOracle, ABrokenRelationLosesAnEnd) {
 // Steps at two workers share only the world's common parts, the barriers and the shutdown's join, and the checkers'
 // reads. At a barrier the last arrival pauses as the others wake (docs/sim.md), so that arrivals commute: in every
 // state of these graphs, two steps at different workers reach one node in either order. With the last arrival going
-// straight on (as before 2026-11-27), each scenario here has pairs of fiber steps that do not, at the program
-// barriers of rref_context_debug_info and at the shutdown barrier of the others and of a chain of two users.
+// straight on (as before 2026-11-27), each graph here has pairs of fiber steps that do not: at the program barriers
+// and the shutdown barrier of rref_context_debug_info, and at the shutdown barrier of the others. (A program
+// barrier's flush still reads every worker: these scenarios sleep before their barriers, so it never waits here.)
 TEST(PorOracle, StepsAtTwoWorkersCommuteAtBarriers) {
   for (const char* name : {"rref_context_debug_info", "s4_user_to_owner", "shutdown_with_live_users"}) {
     const StateGraph graph = Graph(name);
@@ -132,7 +136,90 @@ TEST(PorOracle, StepsAtTwoWorkersCommuteAtBarriers) {
   }
   scenarios::CatalogEntry chain = ChainOfTwo();
   chain.scenario.graceful_shutdown = true;
-  EXPECT_TRUE(CrossWorkerDependence(*StateGraph::Build(chain, core::ProtocolMode::kPytorch, 100'000)).empty());
+  const std::optional<StateGraph> graph = StateGraph::Build(chain, core::ProtocolMode::kPytorch, 100'000);
+  ASSERT_TRUE(graph.has_value());
+  EXPECT_TRUE(CrossWorkerDependence(*graph).empty());
+}
+
+// The step on offer with the least identity: an order that does not depend on how a world lists its options.
+std::uint64_t LeastByIdentity(const AuditBranch& branch) {
+  const checkers::GlobalView& view = branch.run().view();
+  const std::vector<std::uint64_t>& items = branch.run().pending_items();
+  const auto by_identity = [&view](std::uint64_t a, std::uint64_t b) {
+    return sim::StepIdentity(view, a) < sim::StepIdentity(view, b);
+  };
+  return *std::min_element(items.begin(), items.end(), by_identity);
+}
+
+std::unique_ptr<AuditBranch> Then(const AuditBranch& branch, std::uint64_t item) {
+  auto next = std::make_unique<AuditBranch>(branch.run(), branch.checkers());
+  next->Take(item);
+  return next;
+}
+
+bool Offers(const AuditBranch& branch, std::uint64_t item) {
+  const std::vector<std::uint64_t>& items = branch.run().pending_items();
+  return !branch.ended() && std::find(items.begin(), items.end(), item) != items.end();
+}
+
+// Where a branch ends when every later choice takes the step of least identity.
+End RunOut(std::unique_ptr<AuditBranch> branch) {
+  while (!branch->ended()) branch = Then(*branch, LeastByIdentity(*branch));
+  return branch->Then(0);  // an ended branch's own end
+}
+
+bool ArrivesAtABarrier(const AuditBranch& after) {
+  return (after.footprint().workers >> 63) != 0;  // the world's barrier bit (sim/src/host.cc, ArriveAtBarrier)
+}
+
+// Both orders of two arrivals t and x at a barrier, from the branches after each, run out the same way, end alike;
+// false when they are not two arrivals that can run in either order.
+bool CheckBothOrdersGoOnAlike(const AuditBranch& after_t, std::uint64_t t, const AuditBranch& after_x,
+                              std::uint64_t x, const std::string& name) {
+  if (!ArrivesAtABarrier(after_t) || !ArrivesAtABarrier(after_x)) return false;
+  if (!Offers(after_t, x) || !Offers(after_x, t)) return false;
+  const End a = RunOut(Then(after_t, x));
+  const End b = RunOut(Then(after_x, t));
+  EXPECT_EQ(a.world, b.world) << name;
+  EXPECT_EQ(a.memory, b.memory) << name;
+  EXPECT_EQ(a.outcome, b.outcome) << name;
+  EXPECT_EQ(a.fired, b.fired) << name;
+  return true;
+}
+
+// The state hash merges the two orders of two arrivals at a barrier (the test above): the merged worlds must also go
+// on alike. At every state of each scenario where two workers can arrive at a barrier, both orders of the arrivals,
+// run out the same way, end in the same world and memories, with the same outcome and checkers. A pause that
+// skipped delAllUsersAndUnforkedOwners while looking like a woken arrival fails it (shutdown_with_live_users).
+TEST(PorOracle, TheTwoOrdersOfArrivalsAtABarrierGoOnAlike) {
+  for (const char* name : {"rref_context_debug_info", "s4_user_to_owner", "shutdown_with_live_users"}) {
+    const scenarios::CatalogEntry& entry = Entry(name);
+    const sim::RunConfig config = GraphConfig(entry, core::ProtocolMode::kPytorch);
+    auto root = std::make_unique<AuditBranch>(entry.scenario, config, scenarios::CheckerConfigOf(entry, config));
+    std::vector<std::unique_ptr<AuditBranch>> stack;
+    if (root->Start()) stack.push_back(std::move(root));
+    std::set<std::pair<std::uint64_t, std::uint64_t>> seen;
+    int pairs = 0;
+    while (!stack.empty()) {
+      std::unique_ptr<AuditBranch> branch = std::move(stack.back());
+      stack.pop_back();
+      if (!seen.insert({*sim::StateFingerprint(branch->run().view()), branch->memory()}).second) continue;
+      const checkers::GlobalView& view = branch->run().view();
+      const std::vector<std::uint64_t> items = branch->run().pending_items();
+      std::vector<std::unique_ptr<AuditBranch>> after;
+      for (std::uint64_t item : items) after.push_back(Then(*branch, item));
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        for (std::size_t j = i + 1; j < items.size(); ++j) {
+          if (sim::StepWorker(view, items[i]) == sim::StepWorker(view, items[j])) continue;
+          pairs += CheckBothOrdersGoOnAlike(*after[i], items[i], *after[j], items[j], name) ? 1 : 0;
+        }
+      }
+      for (std::unique_ptr<AuditBranch>& next : after) {
+        if (!next->ended()) stack.push_back(std::move(next));
+      }
+    }
+    EXPECT_GT(pairs, 0) << name << ": no state had two workers about to arrive at a barrier";
+  }
 }
 
 }  // namespace

@@ -9,15 +9,15 @@
 // shutdown (Scenario::graceful_shutdown), whose barrier and join tie every worker's last steps together. Prints the
 // graph's size, then for each relation (context, kind, catalog, worker: por_oracle.h) the states and transitions the
 // reduced search visits with persistent sets of one step and of at most K steps (default 3), and with --kinds the
-// pairs of kinds of step at one worker that the kind relation keeps dependent. With --why, under the context relation, the steps that commute with
-// every step enabled beside them but are no persistent singletons, and what breaks them first, and the kinds of step
-// at two workers that fail to commute (por_oracle_why.h).
+// pairs of kinds of step at one worker that the kind relation keeps dependent. With --why, under the context
+// relation, the steps that commute with every step enabled beside them but are no persistent singletons, what breaks
+// them first, and the kinds of step at two workers that fail to commute (por_oracle_why.h).
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <stdexcept>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -153,9 +153,10 @@ int main(int argc, char** argv) {
     if (larger > 1) Print(label, larger, oracle.Reach(larger), graph->ends());
     if (why && independence == Independence::kContext) {
       PrintWhy(*graph, WhyNotPersistent(*graph, oracle));
-      for (const auto& [pair, states] : CrossWorkerDependence(*graph)) {
-        std::printf("    at two workers, %s  x  %s: fail to commute at %llu states\n", graph->kinds()[pair.first].c_str(),
-                    graph->kinds()[pair.second].c_str(), static_cast<unsigned long long>(states));
+      for (const auto& [pair, pairs] : CrossWorkerDependence(*graph)) {
+        std::printf("    at two workers, %s  x  %s: %llu pairs of steps fail to commute\n",
+                    graph->kinds()[pair.first].c_str(), graph->kinds()[pair.second].c_str(),
+                    static_cast<unsigned long long>(pairs));
       }
     }
     if (kinds && independence == Independence::kKind) {

@@ -129,9 +129,9 @@ TEST(PorOracle, ABrokenRelationLosesAnEnd) {
 TEST(PorOracle, StepsAtTwoWorkersCommuteAtBarriers) {
   for (const char* name : {"rref_context_debug_info", "s4_user_to_owner", "shutdown_with_live_users"}) {
     const StateGraph graph = Graph(name);
-    for (const auto& [pair, states] : CrossWorkerDependence(graph)) {
-      ADD_FAILURE() << name << ": " << graph.kinds()[pair.first] << " and " << graph.kinds()[pair.second]
-                    << " at two workers fail to commute at " << states << " states";
+    for (const auto& [pair, pairs] : CrossWorkerDependence(graph)) {
+      ADD_FAILURE() << name << ": " << pairs << " pairs of steps " << graph.kinds()[pair.first] << " and "
+                    << graph.kinds()[pair.second] << " at two workers fail to commute";
     }
   }
   scenarios::CatalogEntry chain = ChainOfTwo();
@@ -151,7 +151,8 @@ std::uint64_t LeastByIdentity(const AuditBranch& branch) {
   return *std::min_element(items.begin(), items.end(), by_identity);
 }
 
-std::unique_ptr<AuditBranch> Then(const AuditBranch& branch, std::uint64_t item) {
+// The branch after `branch` takes the step `item`, on a copy.
+std::unique_ptr<AuditBranch> After(const AuditBranch& branch, std::uint64_t item) {
   auto next = std::make_unique<AuditBranch>(branch.run(), branch.checkers());
   next->Take(item);
   return next;
@@ -164,7 +165,7 @@ bool Offers(const AuditBranch& branch, std::uint64_t item) {
 
 // Where a branch ends when every later choice takes the step of least identity.
 End RunOut(std::unique_ptr<AuditBranch> branch) {
-  while (!branch->ended()) branch = Then(*branch, LeastByIdentity(*branch));
+  while (!branch->ended()) branch = After(*branch, LeastByIdentity(*branch));
   return branch->Then(0);  // an ended branch's own end
 }
 
@@ -178,8 +179,8 @@ bool CheckBothOrdersGoOnAlike(const AuditBranch& after_t, std::uint64_t t, const
                               std::uint64_t x, const std::string& name) {
   if (!ArrivesAtABarrier(after_t) || !ArrivesAtABarrier(after_x)) return false;
   if (!Offers(after_t, x) || !Offers(after_x, t)) return false;
-  const End a = RunOut(Then(after_t, x));
-  const End b = RunOut(Then(after_x, t));
+  const End a = RunOut(After(after_t, x));
+  const End b = RunOut(After(after_x, t));
   EXPECT_EQ(a.world, b.world) << name;
   EXPECT_EQ(a.memory, b.memory) << name;
   EXPECT_EQ(a.outcome, b.outcome) << name;
@@ -207,7 +208,7 @@ TEST(PorOracle, TheTwoOrdersOfArrivalsAtABarrierGoOnAlike) {
       const checkers::GlobalView& view = branch->run().view();
       const std::vector<std::uint64_t> items = branch->run().pending_items();
       std::vector<std::unique_ptr<AuditBranch>> after;
-      for (std::uint64_t item : items) after.push_back(Then(*branch, item));
+      for (std::uint64_t item : items) after.push_back(After(*branch, item));
       for (std::size_t i = 0; i < items.size(); ++i) {
         for (std::size_t j = i + 1; j < items.size(); ++j) {
           if (sim::StepWorker(view, items[i]) == sim::StepWorker(view, items[j])) continue;

@@ -108,7 +108,8 @@ inline Breakers WhyNotPersistent(const StateGraph& graph, PersistenceOracle& ora
 }
 
 // The pairs of kinds of step at different workers that fail to commute somewhere in the graph (both enabled at a
-// state, and the two orders do not reach one node), each pair once, with how many states show it. Steps at two
+// state, and the two orders do not reach one node), each pair of kinds once, with how many pairs of steps, over all
+// states, fail so. Steps at two
 // workers touch no common state; what ties them is the world's shared parts (barriers, the shutdown's join) and
 // the checkers' reads of other workers.
 inline std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint64_t> CrossWorkerDependence(

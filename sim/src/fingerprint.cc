@@ -43,6 +43,12 @@ int StepWorker(const checkers::GlobalView& view, std::uint64_t item) {
   return world == nullptr ? -1 : world->WorkerOfItem(item);
 }
 
+std::optional<std::uint64_t> WorkerFingerprint(const checkers::GlobalView& view, int worker) {
+  const auto* world = dynamic_cast<const detail::World*>(&view);
+  if (world == nullptr || worker < 0 || worker >= world->workers()) return std::nullopt;
+  return world->WorkerFingerprint(worker);
+}
+
 std::uint64_t StepIdentity(const checkers::GlobalView& view, std::uint64_t item) {
   const auto* world = dynamic_cast<const detail::World*>(&view);
   return world == nullptr ? 0 : world->IdentityOfItem(item);
@@ -246,6 +252,29 @@ std::uint64_t World::Fingerprint(const core::WorkerRenaming* renaming) const {
   }
   words.clear();
   for (std::uint64_t f : join_waiters_) words.push_back(fiber_name(f));
+  MixSorted(h, words);
+  return h.value();
+}
+
+// Worker w's host, its fibers and the messages in flight to it: what its own steps read, for the explorer's cache
+// of persistent-set verdicts (explore/src/local_future.h), which assumes that verdict depends on nothing else.
+std::uint64_t World::WorkerFingerprint(int worker) const {
+  Hasher h;
+  h.Mix(static_cast<std::uint64_t>(worker));
+  const Host& host = hosts_[static_cast<std::size_t>(worker)];
+  if (!host.fingerprint) host.fingerprint = HostFingerprint(host, nullptr);
+  h.Mix(*host.fingerprint);
+  std::vector<std::uint64_t> words;
+  for (const auto& [key, in] : inflight_) {
+    if (in->message.to == worker) words.push_back(InFlightWord(key.first - now_, *in, nullptr));
+  }
+  MixSorted(h, words);
+  words.clear();
+  for (const auto& [id, f] : fibers_.all()) {
+    if (f.worker != worker) continue;
+    if (!f.fingerprint) f.fingerprint = FiberWord(f, nullptr);
+    words.push_back(*f.fingerprint);
+  }
   MixSorted(h, words);
   return h.value();
 }

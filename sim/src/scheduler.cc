@@ -107,7 +107,7 @@ std::optional<std::size_t> World::ChooseItem(std::size_t fibers) {
   if (items.empty()) return std::nullopt;
   std::uint64_t pick = 0;
   // Winding fibers down is not part of the run: no choice.
-  if ((items.size() > 1 || config_.every_step_is_a_choice) && !cancelling_) {
+  if ((items.size() > 1 || config_.every_step_is_a_choice || every_step_) && !cancelling_) {
     if (stepwise_ && !std::exchange(resume_choice_, false)) {
       paused_ = true;
       return std::nullopt;

@@ -246,6 +246,13 @@ class World : public checkers::GlobalView {
   // What the steps since the last kStep choice touched (StepsSinceChoice), and a kStep item's worker (StepWorker).
   StepFootprint footprint() const { return footprint_; }
   int WorkerOfItem(std::uint64_t item) const;
+  // One worker's part of the world, for the explorer's persistent sets (WorkerFingerprint in world.h).
+  std::uint64_t WorkerFingerprint(int worker) const;
+  // What-if operations on a copy the explorer analyses (SteppedRun's, world_stepped.cc).
+  void StopAtEveryStep() { every_step_ = true; }
+  std::uint64_t InjectMessage(const core::Message& message);
+  bool WakeBarrierWaiters(int worker);
+  void RefreshPendingItems();
   std::uint64_t IdentityOfItem(std::uint64_t item, const core::WorkerRenaming* renaming = nullptr) const;
 
   // --- checkers::GlobalView ---
@@ -298,6 +305,7 @@ class World : public checkers::GlobalView {
   ForwardingChooser chooser_;
   checkers::RunObserver* observer_;
   bool stepwise_ = false;
+  bool every_step_ = false;  // StopAtEveryStep: as RunConfig::every_step_is_a_choice, for one copy
   // Stepwise scheduling, as Boost.Fiber orders it under SimAlgorithm: the ready fibers in the order they became
   // ready, and the fiber that yielded (offered last; re-queued at the back when another step is chosen).
   std::vector<std::uint64_t> ready_;

@@ -1,6 +1,7 @@
 // The World without fibers (RunConfig-independent; what the exhaustive explorer copies at its choice points): the
 // same continuations, hosts and network as a fiber run, with the scheduling Boost.Fiber does under SimAlgorithm
 // re-enacted on fiber ids, so that a choice list means the same schedule in both modes (docs/explore.md).
+#include <stdexcept>
 #include <utility>
 
 #include "interpreter.h"
@@ -78,6 +79,55 @@ void World::MixWindDown() {
   for (std::uint64_t id : order) hash_.Mix(id);
 }
 
+// A message put in flight, due now, as if its sender had just sent it: the observer sees its send.
+std::uint64_t World::InjectMessage(const core::Message& message) {
+  if (message.to < 0 || message.to >= workers()) throw std::invalid_argument("inject: no such receiver");
+  const InFlightKey key{now_, next_inflight_seq_++};
+  auto in = std::make_shared<InFlight>(message);
+  if (observer_) {
+    checkers::StepRecord record;
+    record.kind = checkers::RecordKind::kSend;
+    record.worker = message.from;
+    record.message = &in->message;
+    record.message_seq = key.second;
+    Emit(record);
+  }
+  inflight_.emplace(key, std::move(in));
+  RefreshPendingItems();
+  return kMessageItem | key.second;
+}
+
+// The options of the step choice the world stopped before, after a what-if operation changed them: as
+// RunUntilChoice and ChooseItem list them (the fibers on offer, then the due messages), and as they will when it goes on.
+void World::RefreshPendingItems() {
+  step_items_.assign(ready_.begin(), ready_.end());
+  if (yielder_) step_items_.push_back(*yielder_);
+  for (auto it = inflight_.begin(); it != inflight_.end() && it->first.first <= now_; ++it) {
+    step_items_.push_back(kMessageItem | it->first.second);
+  }
+}
+
+// As a barrier's release wakes them, without the others' arrivals: the worker's fibers that wait at a barrier.
+bool World::WakeBarrierWaiters(int worker) {
+  bool woken = false;
+  for (auto it = barrier_waiters_.begin(); it != barrier_waiters_.end();) {
+    std::vector<std::uint64_t>& waiting = it->second;
+    for (auto f = waiting.begin(); f != waiting.end();) {
+      if (fibers_.at(*f).worker != worker) {
+        ++f;
+        continue;
+      }
+      const std::uint64_t fiber = *f;
+      f = waiting.erase(f);
+      Wake(fiber);
+      woken = true;
+    }
+    it = waiting.empty() ? barrier_waiters_.erase(it) : std::next(it);
+  }
+  if (woken) RefreshPendingItems();
+  return woken;
+}
+
 void World::Rebind(Chooser& chooser, checkers::RunObserver* observer) {
   chooser_.Retarget(chooser);
   network_.Rebind(chooser_);  // this world's own forwarder, not the one of the world it was copied from
@@ -105,6 +155,9 @@ SteppedRun::SteppedRun(SteppedRun&&) noexcept = default;
 SteppedRun& SteppedRun::operator=(SteppedRun&&) noexcept = default;
 
 bool SteppedRun::Advance() { return world_->RunUntilChoice(); }
+void SteppedRun::StopAtEveryStep() { world_->StopAtEveryStep(); }
+std::uint64_t SteppedRun::Inject(const core::Message& message) { return world_->InjectMessage(message); }
+bool SteppedRun::WakeBarrierWaiters(int worker) { return world_->WakeBarrierWaiters(worker); }
 const std::vector<std::uint64_t>& SteppedRun::pending_items() const { return world_->pending_items(); }
 RunResult SteppedRun::Finish() { return world_->Conclude(); }
 const checkers::GlobalView& SteppedRun::view() const { return *world_; }

@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "rrefsim/core/message.h"
 #include "rrefsim/sim/world.h"
 
 namespace rrefsim::sim {
@@ -42,6 +43,17 @@ class SteppedRun {
   const std::vector<std::uint64_t>& pending_items() const;
   // The result, once Advance returned false; rethrows what stopped the run, as sim::Run does.
   RunResult Finish();
+  // What-if operations, for the explorer's persistent sets (explore/src/local_future.h), on a copy it analyses and
+  // throws away: not steps of any run the simulator makes.
+  // From now on this copy stops before every step choice, also one with a single option
+  // (RunConfig::every_step_is_a_choice for this copy only).
+  void StopAtEveryStep();
+  // Puts `message` in flight, due now, as if its sender had just sent it (the observer sees the send); returns its
+  // kStep item. Throws std::invalid_argument for a receiver that does not exist.
+  std::uint64_t Inject(const core::Message& message);
+  // Wakes `worker`'s fibers that wait at a barrier, as the barrier's release would, without the other arrivals;
+  // false if none waited.
+  bool WakeBarrierWaiters(int worker);
   // The world as the checkers see it: valid while this object lives.
   const checkers::GlobalView& view() const;
 

@@ -151,6 +151,11 @@ int StepWorker(const checkers::GlobalView& view, std::uint64_t item);
 // a delivery by the message's content (not its network sequence number). 0 if unknown.
 std::uint64_t StepIdentity(const checkers::GlobalView& view, std::uint64_t item);
 
+// Worker `worker`'s part of the world: its host (core, handler pool, futures, shutdown progress), its fibers and the
+// messages in flight to it, as StateFingerprint keys them. Nullopt when `view` is not a simulated World or there is
+// no such worker.
+std::optional<std::uint64_t> WorkerFingerprint(const checkers::GlobalView& view, int worker);
+
 // The same, with each record handed over as text.
 using StepObserver = std::function<void(const StepEvent&)>;
 RunResult Run(const Scenario& scenario, const RunConfig& config, Chooser& chooser, const StepObserver& observer);

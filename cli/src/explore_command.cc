@@ -71,7 +71,23 @@ std::string Verdict(const explore::ExploreResult& r) {
 std::string ReductionLabel(const explore::ExploreOptions& o) {
   if (o.dpor) return o.sleep_sets ? "with DPOR and sleep sets, stateless" : "with DPOR, stateless";
   if (o.bounds.max_deviations) return "without sleep sets (off under a deviation bound)";
+  if (o.persistent_sets) return o.sleep_sets ? "with persistent sets and sleep sets" : "with persistent sets";
   return o.sleep_sets ? "with sleep sets" : "without sleep sets";
+}
+
+// What persistent sets did, on a line of its own: only for a search that asked for them.
+std::string PersistentText(const explore::ExploreStats& s) {
+  if (!s.persistent_off.empty()) return "  persistent sets: not used: " + s.persistent_off + "\n";
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "  persistent sets: one step taken alone at %llu states, none found at %llu; the analysis played "
+                "%llu states of single workers (%llu verdicts from its cache); %u search(es) until the ledger held "
+                "every message sent (%llu messages)\n",
+                static_cast<unsigned long long>(s.persistent_singletons),
+                static_cast<unsigned long long>(s.persistent_none), static_cast<unsigned long long>(s.analysis_states),
+                static_cast<unsigned long long>(s.analysis_cache_hits), s.message_rounds,
+                static_cast<unsigned long long>(s.ledger_messages));
+  return line;
 }
 
 // DPOR's races are printed only for a DPOR search: the other searches find none (the JSON keeps the zeros).
@@ -106,7 +122,11 @@ nlohmann::json StatsJson(const explore::ExploreStats& s) {
           {"depth_cut", s.depth_cut},         {"races", s.races},                     {"race_branches", s.race_branches},
           {"deviation_held", s.deviation_held}, {"deviations", s.deviations},
           {"max_depth", s.max_depth},         {"seconds", s.seconds},
-          {"states_per_second", s.states_per_second()}};
+          {"states_per_second", s.states_per_second()},
+          {"persistent_singletons", s.persistent_singletons}, {"persistent_none", s.persistent_none},
+          {"analysis_states", s.analysis_states}, {"analysis_cache_hits", s.analysis_cache_hits},
+          {"message_rounds", s.message_rounds}, {"ledger_messages", s.ledger_messages},
+          {"persistent_off", s.persistent_off.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.persistent_off)}};
 }
 
 // The counterexample as a normal trace: re-run over its own choices with a recorder, which also proves it replays.
@@ -161,6 +181,7 @@ void Print(const ExploreCliOptions& o, const scenarios::CatalogEntry& entry, con
   std::printf("%s: %s\n  bound: %s\n", entry.name.c_str(), Verdict(r).c_str(), BoundText(entry, o.search, o.protocol).c_str());
   const bool deviation_bound = o.search.bounds.max_deviations.has_value();
   std::printf("%s", StatsText(ReductionLabel(o.search), r.stats, o.search.dpor, deviation_bound).c_str());
+  if (o.search.persistent_sets) std::printf("%s", PersistentText(r.stats).c_str());
   if (out.unreduced) {
     std::printf("%s", StatsText("without reduction", out.unreduced->stats, false, deviation_bound).c_str());
   }
@@ -232,6 +253,10 @@ std::vector<CLI::Option*> AddBoundFlags(CLI::App* command, explore::ExploreOptio
                         "find a counterexample with the fewest choice points (iterative deepening)"),
       command->add_flag("--dpor", search.dpor,
                         "dynamic partial-order reduction (source-DPOR with sleep sets) instead of state hashing"),
+      command->add_flag("--persistent-sets", search.persistent_sets,
+                        "take one step alone where everything its worker can do first commutes with it "
+                        "(docs/explore.md, \"Persistent sets\"); the messages that can reach a worker are learned, "
+                        "and the search runs again until it sent none it had not assumed"),
   };
 }
 
@@ -308,7 +333,7 @@ int RunExplore(const ExploreCliOptions& o) {
       if (o.compare && !out.result.interrupted) {
         explore::ExploreOptions plain = search;
         // State hashing stays: without it even S2 has more paths than a run budget.
-        plain.sleep_sets = plain.dpor = false;
+        plain.sleep_sets = plain.dpor = plain.persistent_sets = false;
         plain.state_hashing = true;
         out.unreduced = explore::Explore(entry, plain, Mode(o));
       }

@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "persistent.h"
 #include "rrefsim/sim/chooser.h"
 #include "rrefsim/sim/symmetry.h"
 
@@ -55,7 +56,8 @@ std::uint64_t ChoiceCount(const std::vector<Node>& path, std::size_t depth) {
 }
 
 Branch RunBranch(const scenarios::CatalogEntry& entry, const sim::RunConfig& config, const ExploreOptions& options,
-                 std::vector<Node>& path, Visited& visited, const SearchBounds& bounds, ReductionStats& races) {
+                 std::vector<Node>& path, Visited& visited, const SearchBounds& bounds, ReductionStats& races,
+                 const Persistence& persistence) {
   // The deepest snapshot at or before the choice that Backtrack changed (the path's last node).
   std::size_t start = path.size();
   while (start > 0 && !path[start - 1].snapshot) --start;
@@ -80,7 +82,9 @@ Branch RunBranch(const scenarios::CatalogEntry& entry, const sim::RunConfig& con
     if (options.extra_invariant != nullptr) extra = options.extra_invariant->Clone();
   }
   if (options.symmetry && !visited.symmetry) visited.symmetry = sim::ScenarioSymmetry(entry.scenario);
-  Watch watch(*checkers, extra.get());
+  SentOnPath sent = from != nullptr ? from->sent : SentOnPath{};
+  SentOnPath* const counted = persistence.ledger != nullptr ? &sent : nullptr;
+  Watch watch(*checkers, extra.get(), persistence.ledger, counted);
   std::optional<sim::SteppedRun> world;
   std::optional<Probe> probe;
   probe.emplace(path, visited, options, bounds.max_depth, bounds.max_deviations, start,
@@ -99,10 +103,23 @@ Branch RunBranch(const scenarios::CatalogEntry& entry, const sim::RunConfig& con
     } else {
       world.emplace(entry.scenario, config, *probe, &watch);  // OnStart at its first step
     }
-    probe->Monitor(*checkers, extra.get());
+    probe->Monitor(*checkers, extra.get(), counted);
     probe->Attach(world->view());
+    Probe::PersistentChoice persistent;
+    if (persistence.sets != nullptr) {
+      persistent = [&]() -> std::optional<std::size_t> {
+        const std::vector<std::uint64_t>& items = world->pending_items();
+        const std::optional<std::size_t> alone = persistence.sets->Choose(*world, *checkers, extra.get(), sent, items);
+        if (alone && options.on_persistent_set) {
+          options.on_persistent_set(persistence.round, *sim::StateFingerprint(world->view()),
+                                    checkers->Fingerprint(nullptr),
+                                    sim::StepIdentity(world->view(), items[*alone]));
+        }
+        return alone;
+      };
+    }
     while (world->Advance()) {
-      const Probe::AtChoice at = probe->BeforeStepChoice(world->pending_items());
+      const Probe::AtChoice at = probe->BeforeStepChoice(world->pending_items(), persistent);
       if (at.cut) {
         branch.cut = at.cut;
         return Finished(std::move(branch), *probe, path, probe->steps_at_cut());
@@ -110,7 +127,7 @@ Branch RunBranch(const scenarios::CatalogEntry& entry, const sim::RunConfig& con
       if (at.snapshot) {
         path.back().snapshot = std::make_shared<Snapshot>(
             Snapshot{sim::SteppedRun(*world, *probe, &watch), checkers::CheckerSet(*checkers),
-                     extra ? extra->Clone() : nullptr, probe->spent()});
+                     extra ? extra->Clone() : nullptr, probe->spent(), sent});
       }
     }
     probe->AfterLastStep();

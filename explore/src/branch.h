@@ -7,8 +7,11 @@
 #include <optional>
 #include <vector>
 
+#include "message_ledger.h"
 #include "probe.h"
 #include "rrefsim/checkers/checker_set.h"
+#include "rrefsim/core/events.h"
+#include "rrefsim/core/fingerprint.h"
 #include "rrefsim/scenarios/runner.h"
 #include "rrefsim/sim/stepped_run.h"
 
@@ -20,13 +23,17 @@ struct Snapshot {
   checkers::CheckerSet checkers;
   std::unique_ptr<ExtraInvariant> extra;
   Spent spent;
+  SentOnPath sent;  // with persistent sets: what the path sent so far
 };
 
 // Hands every record and view to the checkers first, then to the caller's invariant; either stops the run. (The
-// independence audit, explore/tests/audit_steps.h, watches its branches with it too.)
+// independence audit, explore/tests/audit_steps.h, watches its branches with it too.) With a ledger (persistent sets),
+// it counts every send into `sent` and checks it against the ledger, and tells the ledger of every abort.
 class Watch : public checkers::RunObserver {
  public:
-  Watch(checkers::CheckerSet& checkers, ExtraInvariant* extra) : checkers_(checkers), extra_(extra) {}
+  Watch(checkers::CheckerSet& checkers, ExtraInvariant* extra, MessageLedger* ledger = nullptr,
+        SentOnPath* sent = nullptr)
+      : checkers_(checkers), extra_(extra), ledger_(ledger), sent_(sent) {}
   void OnStart(const checkers::GlobalView& view) override {
     checkers_.OnStart(view);
     if (extra_ != nullptr) extra_->OnStart(view);
@@ -34,6 +41,7 @@ class Watch : public checkers::RunObserver {
   void OnRecord(const checkers::StepRecord& record) override {
     checkers_.OnRecord(record);
     if (extra_ != nullptr) extra_->OnRecord(record);
+    if (ledger_ != nullptr) Ledger(record);
   }
   bool OnStepEnd(const checkers::GlobalView& view) override {
     bool go_on = checkers_.OnStepEnd(view);
@@ -46,8 +54,26 @@ class Watch : public checkers::RunObserver {
   std::optional<std::uint64_t> extra_step() const { return extra_step_; }
 
  private:
+  void Ledger(const checkers::StepRecord& record) {
+    if (record.kind == checkers::RecordKind::kSend && record.message != nullptr) {
+      const std::uint64_t message = core::MessageFingerprint(*record.message);
+      if (core::IsRequest(record.message->type)) {
+        sent_->AddRequest(*record.message);
+      } else if (!sent_->AnswerExpected(*record.message)) {
+        ledger_->NoteUnansweredResponse();
+      }
+      sent_->Add(message);
+      ledger_->Note(message, *record.message, sent_->Count(message));
+    } else if (record.kind == checkers::RecordKind::kEvent && record.event != nullptr &&
+               std::holds_alternative<core::WorkerAborted>(*record.event)) {
+      ledger_->NoteAbort();
+    }
+  }
+
   checkers::CheckerSet& checkers_;
   ExtraInvariant* extra_;
+  MessageLedger* ledger_;
+  SentOnPath* sent_;
   std::optional<std::uint64_t> extra_step_;
 };
 
@@ -67,8 +93,18 @@ struct SearchBounds {
   std::optional<std::uint32_t> max_deviations;
 };
 
+class PersistentSets;
+
+// With persistent sets: the ledger that every send is checked against, and the sets' analysis (persistent.h).
+struct Persistence {
+  MessageLedger* ledger = nullptr;
+  PersistentSets* sets = nullptr;
+  std::uint32_t round = 0;  // the search's, from 1 (ExploreOptions::on_persistent_set)
+};
+
 Branch RunBranch(const scenarios::CatalogEntry& entry, const sim::RunConfig& config, const ExploreOptions& options,
-                 std::vector<Node>& path, Visited& visited, const SearchBounds& bounds, ReductionStats& races);
+                 std::vector<Node>& path, Visited& visited, const SearchBounds& bounds, ReductionStats& races,
+                 const Persistence& persistence = {});
 
 // The choices of path[0, depth) as a run on fibers makes them: without the single-option step choices that only
 // DPOR's runs ask for (RunConfig::every_step_is_a_choice).

@@ -3,10 +3,13 @@
 #include "rrefsim/explore/explore.h"
 
 #include <chrono>
+#include <memory>
 #include <stdexcept>
 #include <utility>
 
 #include "branch.h"
+#include "message_ledger.h"
+#include "persistent.h"
 #include "probe.h"
 #include "rrefsim/sim/network.h"
 
@@ -35,7 +38,7 @@ void NoteExpected(const scenarios::CheckedRun& run, std::vector<checkers::Violat
 
 // One depth-first search within `bounds` (this search's depth and deviations).
 Search RunSearch(const scenarios::CatalogEntry& entry, const sim::RunConfig& config, const ExploreOptions& options,
-                 const detail::SearchBounds& bounds) {
+                 const detail::SearchBounds& bounds, const detail::Persistence& persistence) {
   Search search;
   sim::RunConfig stepped = config;  // the branches' runs; a counterexample runs again under `config`
   stepped.every_step_is_a_choice = options.dpor;
@@ -45,7 +48,7 @@ Search RunSearch(const scenarios::CatalogEntry& entry, const sim::RunConfig& con
   const auto start = std::chrono::steady_clock::now();  // the explorer's own speed, outside the simulated world
   for (;;) {
     ++search.stats.runs;
-    detail::Branch branch = detail::RunBranch(entry, stepped, options, path, visited, bounds, races);
+    detail::Branch branch = detail::RunBranch(entry, stepped, options, path, visited, bounds, races, persistence);
     search.stats.deviation_held += branch.held;
     if (branch.run) {
       NoteExpected(*branch.run, search.expected_seen);
@@ -114,6 +117,19 @@ void Add(ExploreStats& total, const ExploreStats& more) {
 // "Bounded partial-order reduction", OOPSLA 2013). Symmetry is off too: a renaming of workers keeps the state but
 // not the order of the options, which the bound counts by.
 ExploreOptions Checked(const scenarios::CatalogEntry& entry, const ExploreOptions& given) {
+  if (given.persistent_sets) {
+    const Bounds& b = given.bounds;
+    const char* with = given.dpor                ? "DPOR"
+                       : given.shortest          ? "--shortest"
+                       : b.max_depth != 0        ? "a depth bound"
+                       : b.max_deviations        ? "a deviation bound"
+                       : b.max_duplicates > 0 || b.max_drops > 0 ? "duplicates or drops"
+                                                                 : nullptr;
+    if (with != nullptr) {
+      throw std::invalid_argument("explore " + entry.name + ": persistent sets do not combine with " + with +
+                                  " (docs/explore.md, \"Persistent sets\")");
+    }
+  }
   if (given.dpor && (given.shortest || given.bounds.max_depth != 0)) {
     throw std::invalid_argument("explore " + entry.name +
                                 ": DPOR does not combine with a depth bound or --shortest (a run cut short hides the "
@@ -141,6 +157,69 @@ bool LastSearch(const ExploreOptions& options, const ExploreResult& result, cons
   }
   return !options.shortest || search.depth_cut == 0 || bounds.max_depth == options.bounds.max_depth;
 }
+
+// A program barrier's last arrival reads every worker's pending futures and users (the flush): a step at one worker
+// can change whether another worker's arrival opens it, which the persistent sets' analysis of one worker cannot see.
+bool UsesProgramBarriers(const sim::Scenario& scenario) {
+  for (const sim::Block& program : scenario.programs) {
+    if (sim::TopLevelBarriers(program) > 0) return true;
+  }
+  return false;
+}
+
+// The persistent sets' analysis and the ledger it learns, across the rounds of one exploration.
+class Persistence {
+ public:
+  explicit Persistence(const ExploreOptions& options) : options_(options) {}
+  // The search's hooks; none when persistent sets are off (or were turned off).
+  detail::Persistence hooks() {
+    if (sets_ == nullptr) return {};
+    return {&ledger_, sets_.get(), round_};
+  }
+  void Start(const scenarios::CatalogEntry& entry, ExploreStats& stats) {
+    if (!options_.persistent_sets) return;
+    if (UsesProgramBarriers(entry.scenario)) {
+      stats.persistent_off = "the scenario has program barriers, whose flush reads every worker";
+      return;
+    }
+    sets_ = std::make_unique<detail::PersistentSets>(ledger_, options_.persistent_max_local_states,
+                                                     options_.persistent_cache, options_.persistent_blind_to_messages);
+  }
+  // After a search that ended complete and clean: whether its verdict needs another round, which it prepares.
+  bool AnotherRound(ExploreStats& stats) {
+    if (sets_ == nullptr) return false;
+    Note(stats);
+    const char* off = ledger_.abort_seen()            ? "a worker aborted, a step that reaches every worker"
+                      : ledger_.unanswered_response() ? "a response was sent whose request was not"
+                      : ledger_.learned() && round_ == kMaxRounds
+                          ? "the ledger still learned messages after the most searches allowed"
+                          : nullptr;
+    if (off != nullptr) {  // the search runs again without persistent sets
+      stats.persistent_off = off;
+      sets_.reset();
+      return true;
+    }
+    if (!ledger_.learned()) return false;
+    ledger_.StartNextRound();
+    ++round_;
+    return true;
+  }
+  void Note(ExploreStats& stats) const {
+    if (sets_ == nullptr) return;
+    stats.persistent_singletons = sets_->singletons();
+    stats.persistent_none = sets_->none();
+    stats.analysis_states = sets_->local_states();
+    stats.analysis_cache_hits = sets_->cache_hits();
+    stats.ledger_messages = ledger_.size();
+  }
+
+ private:
+  const ExploreOptions& options_;
+  detail::MessageLedger ledger_;
+  std::unique_ptr<detail::PersistentSets> sets_;
+  std::uint32_t round_ = 1;
+  static constexpr std::uint32_t kMaxRounds = 12;
+};
 
 }  // namespace
 
@@ -172,8 +251,11 @@ ExploreResult Explore(const scenarios::CatalogEntry& entry, const ExploreOptions
   detail::SearchBounds bounds;
   bounds.max_depth = options.shortest ? 1 : options.bounds.max_depth;
   if (options.bounds.max_deviations) bounds.max_deviations = 0;
+  Persistence persistence(options);
+  persistence.Start(entry, result.stats);
   for (;;) {
-    Search search = RunSearch(entry, result.config, options, bounds);
+    Search search = RunSearch(entry, result.config, options, bounds, persistence.hooks());
+    ++result.stats.message_rounds;
     Add(result.stats, search.stats);
     for (checkers::Violation& v : search.expected_seen) {
       bool known = false;
@@ -186,6 +268,12 @@ ExploreResult Explore(const scenarios::CatalogEntry& entry, const ExploreOptions
     if (bounds.max_deviations && result.complete && !result.counterexample) {
       result.clean_within_deviations = bounds.max_deviations;
     }
+    // A counterexample is a run that happened, whatever the ledger assumed; an incomplete search gives no verdict.
+    if (result.complete && !result.counterexample && !result.interrupted && persistence.AnotherRound(result.stats)) {
+      result.stats.distinct_states -= search.stats.distinct_states;  // a round's states are counted again next round
+      continue;
+    }
+    persistence.Note(result.stats);
     if (LastSearch(options, result, search.stats, bounds)) break;
     if (bounds.max_deviations) {
       ++*bounds.max_deviations;

@@ -91,7 +91,7 @@ std::uint64_t Probe::Extend(const sim::ChoiceRequest& request) {
 
 // Past the replayed part, a new step choice point is decided here, while the world waits before asking for it and
 // not inside the world's call stack: a cut is a return value, not an exception through the simulator.
-Probe::AtChoice Probe::BeforeStepChoice(const std::vector<std::uint64_t>& items) {
+Probe::AtChoice Probe::BeforeStepChoice(const std::vector<std::uint64_t>& items, const PersistentChoice& persistent) {
   if (next_ < path_.size()) return {};
   const auto cut = [this](Cut::Why why) {
     steps_at_cut_ = steps_now();
@@ -115,6 +115,12 @@ Probe::AtChoice Probe::BeforeStepChoice(const std::vector<std::uint64_t>& items)
   }
   if (options_.sleep_sets) node.sleep = InheritedSleep(node);
   const bool revisit = options_.state_hashing && !options_.dpor && CheckVisited(node);
+  if (!revisit && persistent && node.limit > 1) {
+    if (const std::optional<std::size_t> alone = persistent()) {
+      node.first = node.pick = *alone;
+      node.limit = *alone + 1;
+    }
+  }
   while (node.pick < node.limit && node.sleep.contains(node.items[node.pick])) ++node.pick;
   if (node.pick == node.limit) return cut(revisit ? Cut::Why::kRevisit : Cut::Why::kAsleep);
   if (held) ++held_;  // counted where the search goes on: a revisit's choices were counted at the visit before
@@ -145,7 +151,7 @@ std::map<std::uint64_t, sim::StepFootprint> Probe::InheritedSleep(const Node& no
     if (i == parent->pick) continue;
     const std::uint64_t item = parent->items[i];
     const auto asleep = parent->sleep.find(item);
-    const bool ran = parent->done.empty() ? i < parent->pick : parent->done[i] != 0;
+    const bool ran = parent->done.empty() ? parent->first <= i && i < parent->pick : parent->done[i] != 0;
     const bool explored = ran && asleep == parent->sleep.end();
     if (!explored && asleep == parent->sleep.end()) continue;
     const sim::StepFootprint& footprint = explored ? parent->footprints[i] : asleep->second;
@@ -169,6 +175,7 @@ bool Probe::CheckVisited(Node& node) {
   if (checkers_ == nullptr) throw std::logic_error("explore: a state keyed without the checkers (Probe::Monitor)");
   key = Mix(key, checkers_->Fingerprint(CheckerRenaming(symmetry, canonical->element)));
   if (extra_ != nullptr) key = Mix(key, extra_->Fingerprint());
+  if (sent_ != nullptr) key = Mix(key, sent_->Hash());
   std::vector<std::uint64_t> ids;  // per option
   std::vector<std::uint64_t> asleep;
   for (std::uint64_t i = 0; i < node.items.size(); ++i) {

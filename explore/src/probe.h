@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -16,6 +17,7 @@
 #include "rrefsim/sim/chooser.h"
 #include "rrefsim/sim/symmetry.h"
 #include "rrefsim/sim/world.h"
+#include "message_ledger.h"
 #include "state_table.h"
 
 namespace rrefsim::explore::detail {
@@ -35,6 +37,9 @@ struct Node {
   std::uint64_t options = 0;
   std::uint64_t pick = 0;
   std::uint64_t limit = 0;             // picks in [0, limit) are within the bounds
+  // Options below it were left out by a persistent set (ExploreOptions::persistent_sets): never explored, so never
+  // asleep below this choice. With one, limit is the next option: the set's step is the only one taken here.
+  std::uint64_t first = 0;
   // kStep only: each option's identity (fiber id, or 1<<63 | network sequence); what each explored option did, up
   // to the next kStep choice (sim::StepsSinceChoice; unknown, hence global, until seen); and the items asleep on
   // arrival, each with what it does.
@@ -93,10 +98,12 @@ class Probe : public sim::Chooser {
         spent_(spent),
         reductions_(races) {}
   // The checkers of this branch and the caller's invariant (or null), whose memories are part of the state
-  // (CheckerSet::Fingerprint, ExtraInvariant::Fingerprint).
-  void Monitor(const checkers::CheckerSet& checkers, const ExtraInvariant* extra) {
+  // (CheckerSet::Fingerprint, ExtraInvariant::Fingerprint); with persistent sets, what the path sent, which is too
+  // (the messages that can still come depend on it).
+  void Monitor(const checkers::CheckerSet& checkers, const ExtraInvariant* extra, const SentOnPath* sent = nullptr) {
     checkers_ = &checkers;
     extra_ = extra;
+    sent_ = sent;
   }
   // The world it runs (its step count now is the branch's start); before the first step choice.
   void Attach(const checkers::GlobalView& view) {
@@ -106,12 +113,14 @@ class Probe : public sim::Chooser {
 
   // Where the world stopped before a step choice among `items` (sim::SteppedRun::pending_items): past the replayed
   // part, the new choice point is cut here, or goes on the path (`snapshot`: with an option left for a later branch,
-  // so the caller keeps a copy of the world for it).
+  // so the caller keeps a copy of the world for it). At a state not visited before, `persistent` (when given) names
+  // an option that is a persistent set alone, or none.
   struct AtChoice {
     std::optional<Cut::Why> cut;
     bool snapshot = false;
   };
-  AtChoice BeforeStepChoice(const std::vector<std::uint64_t>& items);
+  using PersistentChoice = std::function<std::optional<std::size_t>()>;
+  AtChoice BeforeStepChoice(const std::vector<std::uint64_t>& items, const PersistentChoice& persistent = {});
   // The run ended: what its last step did (for DPOR's race analysis).
   void AfterLastStep() { RecordFootprint(); }
 
@@ -147,6 +156,7 @@ class Probe : public sim::Chooser {
   const checkers::GlobalView* view_ = nullptr;
   const checkers::CheckerSet* checkers_ = nullptr;
   const ExtraInvariant* extra_ = nullptr;
+  const SentOnPath* sent_ = nullptr;
   std::size_t next_;                      // the index of the next choice on the path
   bool fresh_;                            // past the replayed part of the path
   std::uint64_t start_steps_ = 0;

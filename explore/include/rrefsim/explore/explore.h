@@ -68,6 +68,18 @@ struct ExploreStats {
   std::uint64_t races = 0;            // DPOR: pairs of dependent steps that could have run the other way round
   std::uint64_t race_branches = 0;    // DPOR: branches those races added (the others were covered already)
   std::uint64_t max_depth = 0;        // the most choice points on one run
+  // Persistent sets (ExploreOptions::persistent_sets), over every round: new states where one step was taken
+  // alone, new states where none could be; the states the analysis played on copies; the verdicts found in its cache.
+  std::uint64_t persistent_singletons = 0;
+  std::uint64_t persistent_none = 0;
+  std::uint64_t analysis_states = 0;
+  std::uint64_t analysis_cache_hits = 0;
+  // The searches run: with persistent sets, one more each time a search sent a message its ledger did not allow
+  // (only the last, which sent none, gives the verdict), and the ledger's size then.
+  std::uint32_t message_rounds = 0;
+  std::uint64_t ledger_messages = 0;
+  // Persistent sets were asked for but not used: why ("program barriers", "a worker aborted", ...), empty otherwise.
+  std::string persistent_off;
   double seconds = 0;
   double states_per_second() const { return seconds > 0 ? static_cast<double>(transitions) / seconds : 0; }
 };
@@ -99,6 +111,24 @@ struct ExploreOptions {
   // stops (OnStepEnd returns false) is a counterexample, reported as checker "extra_invariant". The search runs
   // copies of it (ExtraInvariant::Clone), started at the root by OnStart and copied with the world at each snapshot.
   const ExtraInvariant* extra_invariant = nullptr;
+  // Persistent sets of one step (docs/explore.md, "Persistent sets"; explore/src/persistent.h): at each new state, a
+  // step at some worker that commutes with everything that worker can do before it is taken alone. The messages that
+  // can reach a worker are learned: a search that sends one its ledger does not allow is run again with it, and only
+  // a search that sends none stands. Not with DPOR, a depth or deviation bound, `shortest`, fault bounds (duplicates
+  // and drops), or a scenario with program barriers; a search that sees a worker abort is run again without them.
+  bool persistent_sets = false;
+  // Tests only: the analysis's cache of verdicts by the worker's part of the world (off: every state analysed), and
+  // how many states one worker's analysis may reach before it gives the step up.
+  bool persistent_cache = true;
+  std::size_t persistent_max_local_states = 4096;
+  // Tests only, unsound on purpose: the analysis leaves out the messages still to come (persistent_test.cc shows the
+  // oracle catching it).
+  bool persistent_blind_to_messages = false;
+  // Tests only: called at each state where a persistent set of one step was taken, with the search's round (1, 2,
+  // ...: only the last one's sets stand, ExploreStats::message_rounds), the state (the world's sim::StateFingerprint
+  // and the checkers' memory, CheckerSet::Fingerprint) and the step (sim::StepIdentity).
+  std::function<void(std::uint32_t round, std::uint64_t world, std::uint64_t memory, std::uint64_t step)>
+      on_persistent_set;
   // Symmetry reduction (docs/explore.md): states are keyed by their canonical fingerprint over the scenario's group
   // of interchangeable workers (sim::ScenarioSymmetry); nothing changes for a scenario whose group is the identity.
   // Off with an extra_invariant, whose memory may tell workers apart.

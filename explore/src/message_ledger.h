@@ -1,0 +1,68 @@
+// The messages a search with persistent sets assumes can be sent (ExploreOptions::persistent_sets,
+// docs/explore.md, "Persistent sets"): a multiset of message contents, learned as the search goes. A persistent set
+// at worker w is chosen by playing w's future, and the messages that can still reach w are those of the ledger that
+// the path has not sent yet. Every send the search makes, on its branches and on the copies its analysis plays, is
+// checked against the ledger; a send beyond it is learned, and the search is run again from the root with the larger
+// ledger, until a whole search sends nothing new. Only then does its verdict stand.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "rrefsim/core/message.h"
+
+namespace rrefsim::explore::detail {
+
+// The messages sent on one path from the root so far, as a multiset of core::MessageFingerprint: a run can send one
+// content more than once (a retried message), so the ledger counts copies.
+class SentOnPath {
+ public:
+  void Add(std::uint64_t message);
+  std::uint32_t Count(std::uint64_t message) const;
+  // Requests by (from, to, id), which a response answers with the request's id and endpoints swapped: a response to
+  // w can reach w only after w sent its request.
+  void AddRequest(const core::Message& request);
+  bool AnswerExpected(const core::Message& response) const;
+  // Order-independent: two paths that sent the same multiset have the same hash.
+  std::uint64_t Hash() const { return hash_; }
+
+ private:
+  std::vector<std::uint64_t> sorted_;
+  std::vector<std::uint64_t> requests_;  // sorted RequestKey's
+  std::uint64_t hash_ = 0;
+};
+
+class MessageLedger {
+ public:
+  struct Entry {
+    core::Message message;
+    std::uint32_t copies = 0;  // the most copies of it one path may send
+  };
+
+  // A send on a path that has now sent `copies` of `message` (fingerprint `fingerprint`), counted.
+  void Note(std::uint64_t fingerprint, const core::Message& message, std::uint32_t copies);
+  // A worker aborted somewhere: a step that reaches every worker, which the persistent sets assume never happens.
+  void NoteAbort() { abort_seen_ = true; }
+  // A response was sent whose request the path never sent: the persistent sets assume that never happens either.
+  void NoteUnansweredResponse() { unanswered_response_ = true; }
+
+  // Whether this round sent something the ledger did not allow, or aborted a worker.
+  bool learned() const { return !learned_.empty(); }
+  bool abort_seen() const { return abort_seen_; }
+  bool unanswered_response() const { return unanswered_response_; }
+  // The next round's ledger: what was allowed and what was learned.
+  void StartNextRound();
+
+  // The messages the ledger allows, by fingerprint: ordered, so that an analysis that walks them is deterministic.
+  const std::map<std::uint64_t, Entry>& allowed() const { return allowed_; }
+  std::size_t size() const { return allowed_.size(); }
+
+ private:
+  std::map<std::uint64_t, Entry> allowed_;
+  std::map<std::uint64_t, Entry> learned_;
+  bool abort_seen_ = false;
+  bool unanswered_response_ = false;
+};
+
+}  // namespace rrefsim::explore::detail

@@ -1,0 +1,74 @@
+// Persistent sets of one step (ExploreOptions::persistent_sets; docs/explore.md, "Persistent sets"): at a new state,
+// a step t at worker w that every step which can come before it commutes with, so that the search takes t alone.
+//
+// Steps at two workers commute (the explorer's footprints, checked by the independence audit and the oracle), so only
+// what can happen at w before t matters: w's own steps (its fibers, the deliveries in flight to it), the messages
+// that can still reach it (the ledger's, message_ledger.h), and the release of a barrier w waits at. Nothing else
+// can come first: the main loop (timers, sleeps, flushed barriers, join) acts only when nothing is enabled, and t
+// stays enabled. So t is taken alone when a search of w alone, on copies of the world, finds t enabled at every state
+// it reaches and the two orders of t and each step of w there reaching one state, where that search plays w's steps,
+// delivers any message of the ledger the path has not yet sent, and wakes w's fibers at a barrier.
+//
+// What that rests on, and how each is kept:
+// - The ledger holds every message that can be sent: checked at every send (Watch), and learned otherwise; the
+//   search then runs again (explore.cc).
+// - No worker aborts (an abort reaches every worker): checked at every abort, and the search then runs again without
+//   persistent sets.
+// - No program barrier (its last arrival reads every worker's pending futures and users): such scenarios run without
+//   persistent sets.
+// - Whether t and a step of w commute depends only on w's part of the world: the verdicts are cached by that part
+//   (sim::WorkerFingerprint) and the remaining messages to w. The checkers' memory is not part of it; the oracle's
+//   test (explore/tests/persistent_test.cc) checks every set taken against the whole state graph.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "message_ledger.h"
+#include "rrefsim/checkers/checker_set.h"
+#include "rrefsim/explore/explore.h"
+#include "rrefsim/sim/stepped_run.h"
+
+namespace rrefsim::explore::detail {
+
+class PersistentSets {
+ public:
+  // `max_local_states`: a search of one worker that reaches more states gives up, and the step is not taken alone.
+  // `blind_to_messages`: tests only, unsound (ExploreOptions::persistent_blind_to_messages).
+  PersistentSets(MessageLedger& ledger, std::size_t max_local_states, bool cache, bool blind_to_messages = false);
+  ~PersistentSets();
+  PersistentSets(const PersistentSets&) = delete;
+  PersistentSets& operator=(const PersistentSets&) = delete;
+
+  // At a step choice among `items` of `world` (watched by `checkers` and `extra`, after the path sent `sent`): the
+  // first option, in option order, that is a persistent set alone, or nullopt.
+  std::optional<std::size_t> Choose(const sim::SteppedRun& world, const checkers::CheckerSet& checkers,
+                                    const ExtraInvariant* extra, const SentOnPath& sent,
+                                    const std::vector<std::uint64_t>& items);
+
+  std::uint64_t singletons() const { return singletons_; }
+  std::uint64_t none() const { return none_; }
+  std::uint64_t local_states() const { return local_states_; }
+  std::uint64_t cache_hits() const { return cache_hits_; }
+
+ private:
+  class Copy;
+  bool Alone(const Copy& start, std::uint64_t t, int worker);
+  std::uint64_t VerdictKey(const sim::SteppedRun& world, std::uint64_t t, int worker, const SentOnPath& sent) const;
+
+  MessageLedger& ledger_;
+  std::size_t max_local_states_;
+  bool cache_;
+  bool blind_to_messages_;
+  struct Verdicts;
+  std::unique_ptr<Verdicts> verdicts_;
+  std::uint64_t singletons_ = 0;
+  std::uint64_t none_ = 0;
+  std::uint64_t local_states_ = 0;
+  std::uint64_t cache_hits_ = 0;
+};
+
+}  // namespace rrefsim::explore::detail

@@ -70,6 +70,12 @@ class StateGraph {
   std::size_t ends() const;
   std::uint64_t transitions() const;
   const GraphEdge* Find(std::uint32_t node, std::uint64_t identity) const;
+  // The node of a state that is not an end, by its key (sim::StateFingerprint, the checkers' memory).
+  std::optional<std::uint32_t> NodeAt(std::uint64_t world, std::uint64_t memory) const {
+    const auto it = ids_.find(std::make_pair(world, memory));
+    if (it == ids_.end() || nodes_[it->second].end) return std::nullopt;
+    return it->second;
+  }
   const std::vector<std::string>& kinds() const { return kinds_; }
 
  private:

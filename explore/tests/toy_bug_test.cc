@@ -96,5 +96,19 @@ TEST(ToyBug, ExhaustiveSearchRefutesTheClaim) {
   EXPECT_TRUE(again.violations.empty());
 }
 
+// Persistent sets keep the schedule that refutes it: the claim's memory is part of the state their analysis compares.
+TEST(ToyBug, ExhaustiveSearchWithPersistentSetsRefutesTheClaim) {
+  const scenarios::CatalogEntry chain = Chain();
+  ReverseDeleteOrder claim;
+  ExploreOptions options;
+  options.extra_invariant = &claim;
+  options.persistent_sets = true;
+  options.max_runs = 400000;
+  const ExploreResult result = Explore(chain, options);
+  ASSERT_TRUE(result.counterexample) << "runs " << result.stats.runs;
+  EXPECT_EQ(result.counterexample->violations.front().checker, "extra_invariant");
+  EXPECT_GT(result.stats.persistent_singletons, 0u);
+}
+
 }  // namespace
 }  // namespace rrefsim::explore

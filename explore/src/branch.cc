@@ -57,7 +57,7 @@ std::uint64_t ChoiceCount(const std::vector<Node>& path, std::size_t depth) {
 
 Branch RunBranch(const scenarios::CatalogEntry& entry, const sim::RunConfig& config, const ExploreOptions& options,
                  std::vector<Node>& path, Visited& visited, const SearchBounds& bounds, ReductionStats& races,
-                 const Persistence& persistence) {
+                 const PersistenceHooks& persistence) {
   // The deepest snapshot at or before the choice that Backtrack changed (the path's last node).
   std::size_t start = path.size();
   while (start > 0 && !path[start - 1].snapshot) --start;

@@ -96,7 +96,7 @@ struct SearchBounds {
 class PersistentSets;
 
 // With persistent sets: the ledger that every send is checked against, and the sets' analysis (persistent.h).
-struct Persistence {
+struct PersistenceHooks {
   MessageLedger* ledger = nullptr;
   PersistentSets* sets = nullptr;
   std::uint32_t round = 0;  // the search's, from 1 (ExploreOptions::on_persistent_set)
@@ -104,7 +104,7 @@ struct Persistence {
 
 Branch RunBranch(const scenarios::CatalogEntry& entry, const sim::RunConfig& config, const ExploreOptions& options,
                  std::vector<Node>& path, Visited& visited, const SearchBounds& bounds, ReductionStats& races,
-                 const Persistence& persistence = {});
+                 const PersistenceHooks& persistence = {});
 
 // The choices of path[0, depth) as a run on fibers makes them: without the single-option step choices that only
 // DPOR's runs ask for (RunConfig::every_step_is_a_choice).

@@ -38,7 +38,8 @@ void NoteExpected(const scenarios::CheckedRun& run, std::vector<checkers::Violat
 
 // One depth-first search within `bounds` (this search's depth and deviations).
 Search RunSearch(const scenarios::CatalogEntry& entry, const sim::RunConfig& config, const ExploreOptions& options,
-                 const detail::SearchBounds& bounds, const detail::Persistence& persistence) {
+                 const detail::SearchBounds& bounds, const detail::PersistenceHooks& persistence) {
+  if (options.on_search_start) options.on_search_start();
   Search search;
   sim::RunConfig stepped = config;  // the branches' runs; a counterexample runs again under `config`
   stepped.every_step_is_a_choice = options.dpor;
@@ -172,7 +173,7 @@ class Persistence {
  public:
   explicit Persistence(const ExploreOptions& options) : options_(options) {}
   // The search's hooks; none when persistent sets are off (or were turned off).
-  detail::Persistence hooks() {
+  detail::PersistenceHooks hooks() {
     if (sets_ == nullptr) return {};
     return {&ledger_, sets_.get(), round_};
   }
@@ -201,6 +202,7 @@ class Persistence {
     }
     if (!ledger_.learned()) return false;
     ledger_.StartNextRound();
+    sets_->ForgetVerdicts();
     ++round_;
     return true;
   }

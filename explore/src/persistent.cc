@@ -14,6 +14,10 @@
 namespace rrefsim::explore::detail {
 namespace {
 
+// StepFootprint's bits: one per worker below 63, and the barriers' (sim/src/world_impl.h).
+constexpr int kWorkerBits = 63;
+constexpr std::uint64_t kBarriersBit = std::uint64_t{1} << kWorkerBits;
+
 std::uint64_t Mix(std::uint64_t h, std::uint64_t word) {
   h = (h ^ word) * 0x9e3779b97f4a7c15ULL;
   return h ^ (h >> 29);
@@ -124,9 +128,12 @@ std::optional<std::size_t> PersistentSets::Choose(const sim::SteppedRun& world, 
   std::unique_ptr<Copy> start;
   for (std::size_t i = 0; i < items.size(); ++i) {
     const int worker = sim::StepWorker(world.view(), items[i]);
-    if (worker < 0 || worker >= 63) continue;
-    const std::uint64_t key = cache_ ? VerdictKey(world, items[i], worker, sent) : 0;
-    if (cache_) {
+    if (worker < 0 || worker >= kWorkerBits) continue;
+    // The caller's invariant's memory is not in the key (its order monitors are what a cache by one worker's part
+    // would miss): with one, every state is analysed.
+    const bool cache = cache_ && extra == nullptr;
+    const std::uint64_t key = cache ? VerdictKey(world, items[i], worker, sent) : 0;
+    if (cache) {
       if (const auto known = verdicts_->by_key.find(key); known != verdicts_->by_key.end()) {
         ++cache_hits_;
         if (!known->second) continue;
@@ -135,9 +142,9 @@ std::optional<std::size_t> PersistentSets::Choose(const sim::SteppedRun& world, 
       }
     }
     if (start == nullptr) start = std::make_unique<Copy>(world, checkers, extra, ledger_, sent);
-    const bool alone = Alone(*start, items[i], worker);
-
-    if (cache_) verdicts_->by_key.emplace(key, alone);
+    bool cacheable = true;
+    const bool alone = Alone(*start, items[i], worker, cacheable);
+    if (cache && cacheable) verdicts_->by_key.emplace(key, alone);
     if (alone) {
       ++singletons_;
       return i;
@@ -147,26 +154,32 @@ std::optional<std::size_t> PersistentSets::Choose(const sim::SteppedRun& world, 
   return std::nullopt;
 }
 
-// What the verdict on t reads: w's part of the world, t, and how many more copies of each message to w the ledger
-// allows after what the path sent.
+void PersistentSets::ForgetVerdicts() { verdicts_->by_key.clear(); }
+
+// What the verdict on t reads: w's part of the world, t, and how many more copies of each message to w from another
+// worker the ledger allows after what the path sent (responses too, whose requests w may send during the analysis).
 std::uint64_t PersistentSets::VerdictKey(const sim::SteppedRun& world, std::uint64_t t, int worker,
                                          const SentOnPath& sent) const {
   std::uint64_t key = Mix(*sim::WorkerFingerprint(world.view(), worker), sim::StepIdentity(world.view(), t));
   for (const auto& [message, entry] : ledger_.allowed()) {
-    if (Injectable(entry, message, worker, sent)) key = Mix(Mix(key, message), entry.copies - sent.Count(message));
+    const core::Message& m = entry.message;
+    if (m.to != worker || m.from == worker || sent.Count(message) >= entry.copies) continue;
+    key = Mix(Mix(key, message), entry.copies - sent.Count(message));
+    if (!core::IsRequest(m.type)) key = Mix(key, sent.AnswerExpected(m) ? 1 : 0);
   }
   return key;
 }
 
+// t acts on w alone, and its checkers read no other worker after it.
+bool PersistentSets::ActsOnItsWorkerAlone(const Copy& after_t, int worker) const {
+  const sim::StepFootprint& f = after_t.footprint();
+  const std::uint64_t own = std::uint64_t{1} << worker;
+  return !f.global && !f.main_turn && f.workers == own && (f.reads & ~own) == 0;
+}
+
 // The search of worker w alone from `start`, depth first: every state it reaches must offer t, and t must commute
 // there with every step of w on offer. t itself must act on w alone.
-bool PersistentSets::Alone(const Copy& start, std::uint64_t t, int worker) {
-  {
-    Copy after(start, ledger_);
-    after.Take(t);
-    const sim::StepFootprint& f = after.footprint();
-    if (f.global || f.main_turn || f.workers != (std::uint64_t{1} << worker) || (f.reads & ~(std::uint64_t{1} << worker)) != 0) return false;
-  }
+bool PersistentSets::Alone(const Copy& start, std::uint64_t t, int worker, bool& cacheable) {
   // The checkers' memory is part of the state, and a checker that reads another worker after a step can come out
   // differently at a state of the real future, where that worker has moved on, than at the copy here: such steps
   // are not played as w's alone.
@@ -186,11 +199,14 @@ bool PersistentSets::Alone(const Copy& start, std::uint64_t t, int worker) {
     if (!at->Offers(t)) return false;
     Copy after_t(*at, ledger_);
     after_t.Take(t);
-    if (!reads_only_w(after_t)) return false;
+    if (!ActsOnItsWorkerAlone(after_t, worker)) return false;
     for (std::uint64_t x : at->items()) {
       if (x == t || sim::StepWorker(at->view(), x) != worker) continue;
       auto after_x = std::make_unique<Copy>(*at, ledger_);
       after_x->Take(x);
+      // Whether w's arrival at a barrier is the last one depends on the other workers' arrivals, which w's part of
+      // the world leaves out: such a verdict is not cached.
+      if ((after_x->footprint().workers & kBarriersBit) != 0) cacheable = false;
       if (!after_x->Offers(t) || !after_t.Offers(x)) return false;
       Copy x_then_t(*after_x, ledger_);
       x_then_t.Take(t);

@@ -49,6 +49,9 @@ class PersistentSets {
                                     const ExtraInvariant* extra, const SentOnPath& sent,
                                     const std::vector<std::uint64_t>& items);
 
+  // A new round's ledger: verdicts reached under the old one may have assumed too few messages.
+  void ForgetVerdicts();
+
   std::uint64_t singletons() const { return singletons_; }
   std::uint64_t none() const { return none_; }
   std::uint64_t local_states() const { return local_states_; }
@@ -56,7 +59,9 @@ class PersistentSets {
 
  private:
   class Copy;
-  bool Alone(const Copy& start, std::uint64_t t, int worker);
+  // Whether t is a persistent set alone; `cacheable` is cleared when the verdict read more than VerdictKey holds.
+  bool Alone(const Copy& start, std::uint64_t t, int worker, bool& cacheable);
+  bool ActsOnItsWorkerAlone(const Copy& after_t, int worker) const;
   std::uint64_t VerdictKey(const sim::SteppedRun& world, std::uint64_t t, int worker, const SentOnPath& sent) const;
 
   MessageLedger& ledger_;

@@ -2,12 +2,15 @@
 // and copies that go on exactly as the original would. The explorer's snapshots rest on both.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "stepwise_config.h"
 #include "rrefsim/checkers/checker_set.h"
+#include "rrefsim/core/message.h"
 #include "rrefsim/scenarios/catalog.h"
 #include "rrefsim/scenarios/runner.h"
 #include "rrefsim/sim/network.h"
@@ -80,6 +83,56 @@ TEST(SteppedRun, ACopyGoesOnAsTheOriginal) {
       EXPECT_EQ(run.Finish().hash, original.hash) << name << " original after a copy at " << stop_at;
     }
   }
+}
+
+// Always the first option: the default schedule.
+class FirstOption : public Chooser {
+ protected:
+  std::uint64_t Pick(const ChoiceRequest&) override { return 0; }
+};
+
+bool Offers(const SteppedRun& run, std::uint64_t item) {
+  const std::vector<std::uint64_t>& items = run.pending_items();
+  return std::find(items.begin(), items.end(), item) != items.end();
+}
+
+// The persistent sets' what-if operations (explore/src/persistent.h) on a copy: what they enable is on offer at once,
+// an injected message changes its receiver's part of the world and no other worker's, and the original is untouched.
+TEST(SteppedRun, WhatIfOperationsOfferWhatTheyEnable) {
+  const scenarios::CatalogEntry& entry = *scenarios::FindScenario("s1_remote_to_here");
+  const RunConfig config = FingerprintedConfigOf(entry);
+  FirstOption first;
+  SteppedRun run(entry.scenario, config, first);
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(run.Advance());  // the programs have started; some wait at the barrier
+  const std::vector<std::uint64_t> before = run.pending_items();
+
+  core::Message message;
+  message.type = core::MessageType::RREF_USER_DELETE;
+  message.id = 99;
+  message.from = 0;
+  message.to = 1;
+  SteppedRun injected(run, first, nullptr);
+  const std::uint64_t other = *WorkerFingerprint(injected.view(), 2);
+  const std::uint64_t receiver = *WorkerFingerprint(injected.view(), 1);
+  const std::uint64_t item = injected.Inject(message);
+  EXPECT_TRUE(Offers(injected, item));
+  EXPECT_EQ(StepWorker(injected.view(), item), 1);
+  EXPECT_NE(*WorkerFingerprint(injected.view(), 1), receiver);
+  EXPECT_EQ(*WorkerFingerprint(injected.view(), 2), other);
+  EXPECT_EQ(run.pending_items(), before);
+  EXPECT_THROW(injected.Inject(core::Message{}), std::invalid_argument);  // no receiver -1
+
+  int woken = 0;
+  for (int w = 0; w < entry.scenario.workers; ++w) {
+    SteppedRun copy(run, first, nullptr);
+    if (!copy.WakeBarrierWaiters(w)) continue;
+    ++woken;
+    EXPECT_EQ(copy.pending_items().size(), before.size() + 1) << "worker " << w;
+    for (std::uint64_t i : copy.pending_items()) {
+      if (!Offers(run, i)) EXPECT_EQ(StepWorker(copy.view(), i), w);
+    }
+  }
+  EXPECT_GT(woken, 0) << "no worker waited at a barrier after 6 steps";
 }
 
 }  // namespace

@@ -257,7 +257,7 @@ std::uint64_t World::Fingerprint(const core::WorkerRenaming* renaming) const {
 }
 
 // Worker w's host, its fibers and the messages in flight to it: what its own steps read, for the explorer's cache
-// of persistent-set verdicts (explore/src/local_future.h), which assumes that verdict depends on nothing else.
+// of persistent-set verdicts (explore/src/persistent.h), which assumes that verdict depends on nothing else.
 std::uint64_t World::WorkerFingerprint(int worker) const {
   Hasher h;
   h.Mix(static_cast<std::uint64_t>(worker));

@@ -100,6 +100,8 @@ std::uint64_t World::InjectMessage(const core::Message& message) {
 // The options of the step choice the world stopped before, after a what-if operation changed them: as
 // RunUntilChoice and ChooseItem list them (the fibers on offer, then the due messages), and as they will when it goes on.
 void World::RefreshPendingItems() {
+  step_items_.clear();
+  if (bound_hit_ || stopped_ || failure_) return;  // ChooseItem offers nothing then
   step_items_.assign(ready_.begin(), ready_.end());
   if (yielder_) step_items_.push_back(*yielder_);
   for (auto it = inflight_.begin(); it != inflight_.end() && it->first.first <= now_; ++it) {

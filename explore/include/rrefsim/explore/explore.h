@@ -101,6 +101,9 @@ struct ExploreOptions {
   bool shortest = false;
   // Called with every run that reached its end (not cut short): for tests that compare what searches reach.
   std::function<void(const scenarios::CheckedRun&)> on_complete_run;
+  // Called as each search starts (iterative deepening, deviations, persistent sets' rounds): a test that compares
+  // what the last search reached forgets what it collected before.
+  std::function<void()> on_search_start;
   // Read after every run: once it holds true, the search stops where it is, incomplete and `interrupted`, and
   // reports what it did so far (the command line sets it on SIGINT and SIGTERM).
   const std::atomic<bool>* stop = nullptr;

@@ -43,7 +43,7 @@ class SteppedRun {
   const std::vector<std::uint64_t>& pending_items() const;
   // The result, once Advance returned false; rethrows what stopped the run, as sim::Run does.
   RunResult Finish();
-  // What-if operations, for the explorer's persistent sets (explore/src/local_future.h), on a copy it analyses and
+  // What-if operations, for the explorer's persistent sets (explore/src/persistent.h), on a copy it analyses and
   // throws away: not steps of any run the simulator makes.
   // From now on this copy stops before every step choice, also one with a single option
   // (RunConfig::every_step_is_a_choice for this copy only).

@@ -64,6 +64,7 @@ void Worker::Impl::FillView(ContextView& v) const {
     if (r.scheduled) v.retries.push_back(RetryView{r.message, r.retry_count, r.next_time});
   }
   v.client_active_calls = client_active_calls;
+  v.next_message_id = next_message_id;
   for (const auto& [id, work] : works) {
     if (work.running) {
       ++v.running_functions;

@@ -49,6 +49,12 @@ std::optional<std::uint64_t> WorkerFingerprint(const checkers::GlobalView& view,
   return world->WorkerFingerprint(worker);
 }
 
+std::optional<std::uint64_t> BarrierFingerprint(const checkers::GlobalView& view) {
+  const auto* world = dynamic_cast<const detail::World*>(&view);
+  if (world == nullptr) return std::nullopt;
+  return world->BarrierFingerprint();
+}
+
 std::uint64_t StepIdentity(const checkers::GlobalView& view, std::uint64_t item) {
   const auto* world = dynamic_cast<const detail::World*>(&view);
   return world == nullptr ? 0 : world->IdentityOfItem(item);
@@ -276,6 +282,18 @@ std::uint64_t World::WorkerFingerprint(int worker) const {
     words.push_back(*f.fingerprint);
   }
   MixSorted(h, words);
+  return h.value();
+}
+
+// Barriers meet by name and release on the last live worker's arrival (host.cc, ArriveAtBarrier).
+std::uint64_t World::BarrierFingerprint() const {
+  Hasher h;
+  h.Mix(static_cast<std::uint64_t>(LiveWorkers()));
+  for (const auto& [name, waiting] : barrier_waiters_) {
+    MixText(h, name);
+    h.Mix(waiting.size());
+  }
+  h.Mix(barrier_waiters_.size());
   return h.value();
 }
 

@@ -248,6 +248,8 @@ class World : public checkers::GlobalView {
   int WorkerOfItem(std::uint64_t item) const;
   // One worker's part of the world, for the explorer's persistent sets (WorkerFingerprint in world.h).
   std::uint64_t WorkerFingerprint(int worker) const;
+  std::uint64_t BarrierFingerprint() const;  // BarrierFingerprint in world.h
+  bool WaitsAtBarrier(int worker) const;
   // What-if operations on a copy the explorer analyses (SteppedRun's, world_stepped.cc).
   void StopAtEveryStep() { every_step_ = true; }
   std::uint64_t InjectMessage(const core::Message& message);

@@ -109,6 +109,15 @@ void World::RefreshPendingItems() {
   }
 }
 
+bool World::WaitsAtBarrier(int worker) const {
+  for (const auto& [name, waiting] : barrier_waiters_) {
+    for (std::uint64_t f : waiting) {
+      if (fibers_.at(f).worker == worker) return true;
+    }
+  }
+  return false;
+}
+
 // As a barrier's release wakes them, without the others' arrivals: the worker's fibers that wait at a barrier.
 bool World::WakeBarrierWaiters(int worker) {
   bool woken = false;
@@ -160,6 +169,7 @@ bool SteppedRun::Advance() { return world_->RunUntilChoice(); }
 void SteppedRun::StopAtEveryStep() { world_->StopAtEveryStep(); }
 std::uint64_t SteppedRun::Inject(const core::Message& message) { return world_->InjectMessage(message); }
 bool SteppedRun::WakeBarrierWaiters(int worker) { return world_->WakeBarrierWaiters(worker); }
+bool SteppedRun::WaitsAtBarrier(int worker) const { return world_->WaitsAtBarrier(worker); }
 const std::vector<std::uint64_t>& SteppedRun::pending_items() const { return world_->pending_items(); }
 RunResult SteppedRun::Finish() { return world_->Conclude(); }
 const checkers::GlobalView& SteppedRun::view() const { return *world_; }

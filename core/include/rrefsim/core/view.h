@@ -82,6 +82,9 @@ struct ContextView {
   std::int64_t client_active_calls = 0;            // TensorPipeAgent::clientActiveCalls_ (join waits for 0)
   std::int64_t gated_requests = 0;                 // requests waiting for argument confirmation
   std::int64_t running_functions = 0;              // RunFunction emitted, FinishFunction not yet called
+  // The id this worker's next request takes: ids go up by one per request created, and a request sent again keeps
+  // its own (hardened mode's resends), so no other request ever takes an id below it.
+  std::int64_t next_message_id = 0;
   bool destroyed = false;                          // RRefContext::destroyed_
   bool aborted = false;                            // the process called std::terminate
   DebugInfo debug;

@@ -54,6 +54,8 @@ class SteppedRun {
   // Wakes `worker`'s fibers that wait at a barrier, as the barrier's release would, without the other arrivals;
   // false if none waited.
   bool WakeBarrierWaiters(int worker);
+  // Whether WakeBarrierWaiters(worker) would wake anyone.
+  bool WaitsAtBarrier(int worker) const;
   // The world as the checkers see it: valid while this object lives.
   const checkers::GlobalView& view() const;
 

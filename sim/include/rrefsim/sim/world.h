@@ -156,6 +156,10 @@ std::uint64_t StepIdentity(const checkers::GlobalView& view, std::uint64_t item)
 // no such worker.
 std::optional<std::uint64_t> WorkerFingerprint(const checkers::GlobalView& view, int worker);
 
+// What a barrier arrival reads beyond its worker: each open barrier's name and number of waiters, and how many
+// workers are live (whether an arrival is the last one). Nullopt when `view` is not a simulated World.
+std::optional<std::uint64_t> BarrierFingerprint(const checkers::GlobalView& view);
+
 // The same, with each record handed over as text.
 using StepObserver = std::function<void(const StepEvent&)>;
 RunResult Run(const Scenario& scenario, const RunConfig& config, Chooser& chooser, const StepObserver& observer);

@@ -80,10 +80,12 @@ std::string PersistentText(const explore::ExploreStats& s) {
   if (!s.persistent_off.empty()) return "  persistent sets: not used: " + s.persistent_off + "\n";
   char line[512];
   std::snprintf(line, sizeof line,
-                "  persistent sets: one step taken alone at %llu states, none found at %llu; the analysis played "
+                "  persistent sets: one step taken alone at %llu states, all of one worker's steps at %llu, none found "
+                "at %llu; the analysis played "
                 "%llu states of single workers (%llu verdicts from its cache); %u search(es) until the ledger held "
                 "every message sent (%llu messages)\n",
                 static_cast<unsigned long long>(s.persistent_singletons),
+                static_cast<unsigned long long>(s.persistent_worker_sets),
                 static_cast<unsigned long long>(s.persistent_none), static_cast<unsigned long long>(s.analysis_states),
                 static_cast<unsigned long long>(s.analysis_cache_hits), s.message_rounds,
                 static_cast<unsigned long long>(s.ledger_messages));
@@ -123,7 +125,8 @@ nlohmann::json StatsJson(const explore::ExploreStats& s) {
           {"deviation_held", s.deviation_held}, {"deviations", s.deviations},
           {"max_depth", s.max_depth},         {"seconds", s.seconds},
           {"states_per_second", s.states_per_second()},
-          {"persistent_singletons", s.persistent_singletons}, {"persistent_none", s.persistent_none},
+          {"persistent_singletons", s.persistent_singletons},
+          {"persistent_worker_sets", s.persistent_worker_sets}, {"persistent_none", s.persistent_none},
           {"analysis_states", s.analysis_states}, {"analysis_cache_hits", s.analysis_cache_hits},
           {"message_rounds", s.message_rounds}, {"ledger_messages", s.ledger_messages},
           {"persistent_off", s.persistent_off.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.persistent_off)}};

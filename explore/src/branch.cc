@@ -107,15 +107,17 @@ Branch RunBranch(const scenarios::CatalogEntry& entry, const sim::RunConfig& con
     probe->Attach(world->view());
     Probe::PersistentChoice persistent;
     if (persistence.sets != nullptr) {
-      persistent = [&]() -> std::optional<std::size_t> {
+      persistent = [&]() -> std::optional<std::vector<std::size_t>> {
         const std::vector<std::uint64_t>& items = world->pending_items();
-        const std::optional<std::size_t> alone = persistence.sets->Choose(*world, *checkers, extra.get(), sent, items);
-        if (alone && options.on_persistent_set) {
+        std::optional<std::vector<std::size_t>> set = persistence.sets->Choose(*world, *checkers, extra.get(), sent,
+                                                                               items);
+        if (set && options.on_persistent_set) {
+          std::vector<std::uint64_t> steps;
+          for (std::size_t i : *set) steps.push_back(sim::StepIdentity(world->view(), items[i]));
           options.on_persistent_set(persistence.round, *sim::StateFingerprint(world->view()),
-                                    checkers->Fingerprint(nullptr),
-                                    sim::StepIdentity(world->view(), items[*alone]));
+                                    checkers->Fingerprint(nullptr), steps);
         }
-        return alone;
+        return set;
       };
     }
     while (world->Advance()) {

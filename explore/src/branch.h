@@ -55,15 +55,18 @@ class Watch : public checkers::RunObserver {
 
  private:
   void Ledger(const checkers::StepRecord& record) {
-    if (record.kind == checkers::RecordKind::kSend && record.message != nullptr) {
-      const std::uint64_t message = core::MessageFingerprint(*record.message);
-      if (core::IsRequest(record.message->type)) {
-        sent_->AddRequest(*record.message);
-      } else if (!sent_->AnswerExpected(*record.message)) {
-        ledger_->NoteUnansweredResponse();
+    const bool created = record.kind == checkers::RecordKind::kSend ||
+                         record.kind == checkers::RecordKind::kSendFailed || record.kind == checkers::RecordKind::kDrop;
+    if (created && record.message != nullptr) {
+      const core::Message& m = *record.message;
+      if (record.kind == checkers::RecordKind::kSend) {
+        const std::uint64_t message = core::MessageFingerprint(m);
+        if (!core::IsRequest(m.type) && !sent_->AnswerExpected(m)) ledger_->NoteUnansweredResponse();
+        sent_->Add(message);
+        ledger_->Note(message, m, sent_->Count(message));
       }
-      sent_->Add(message);
-      ledger_->Note(message, *record.message, sent_->Count(message));
+      if (sent_->SlotTakenByAnother(m)) ledger_->NoteSlotBroken();
+      sent_->AddCreated(m);
     } else if (record.kind == checkers::RecordKind::kEvent && record.event != nullptr &&
                std::holds_alternative<core::WorkerAborted>(*record.event)) {
       ledger_->NoteAbort();

@@ -192,6 +192,7 @@ class Persistence {
     Note(stats);
     const char* off = ledger_.abort_seen()            ? "a worker aborted, a step that reaches every worker"
                       : ledger_.unanswered_response() ? "a response was sent whose request was not"
+                      : ledger_.slot_broken() ? "a message took a request's id, or answered a request, a second time"
                       : ledger_.learned() && round_ == kMaxRounds
                           ? "the ledger still learned messages after the most searches allowed"
                           : nullptr;
@@ -209,6 +210,7 @@ class Persistence {
   void Note(ExploreStats& stats) const {
     if (sets_ == nullptr) return;
     stats.persistent_singletons = sets_->singletons();
+    stats.persistent_worker_sets = sets_->worker_sets();
     stats.persistent_none = sets_->none();
     stats.analysis_states = sets_->local_states();
     stats.analysis_cache_hits = sets_->cache_hits();

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "rrefsim/core/fingerprint.h"
+
 namespace rrefsim::explore::detail {
 namespace {
 
@@ -31,15 +33,42 @@ std::uint64_t RequestKey(core::WorkerId from, core::WorkerId to, std::int64_t id
   return Spread(h ^ static_cast<std::uint64_t>(id));
 }
 
+// A request's slot is its sender's id; a response's, its request's (the id, the endpoints swapped back).
+std::uint64_t SlotKey(const core::Message& m) {
+  if (core::IsRequest(m.type)) return Spread(RequestKey(m.from, -1, m.id));
+  return Spread(RequestKey(m.to, m.from, m.id) ^ 1);
+}
+
+// The message without what a hardened resend of it changes.
+std::uint64_t ResendInvariant(const core::Message& m) {
+  core::Message kept = m;
+  kept.value = {};
+  kept.empty_payload = false;
+  kept.replies_below = 0;
+  return core::MessageFingerprint(kept);
+}
+
 }  // namespace
 
-void SentOnPath::AddRequest(const core::Message& request) {
-  const std::uint64_t key = RequestKey(request.from, request.to, request.id);
+void SentOnPath::AddCreated(const core::Message& message) {
+  slots_.emplace(SlotKey(message), ResendInvariant(message));
+  if (!core::IsRequest(message.type) || RequestCreated(message.from, message.to, message.id)) return;
+  std::int64_t& next = next_id_[message.from];
+  next = std::max(next, message.id + 1);
+  const std::uint64_t key = RequestKey(message.from, message.to, message.id);
   requests_.insert(std::upper_bound(requests_.begin(), requests_.end(), key), key);
 }
 
-bool SentOnPath::AnswerExpected(const core::Message& response) const {
-  return std::binary_search(requests_.begin(), requests_.end(), RequestKey(response.to, response.from, response.id));
+bool SentOnPath::SlotTakenByAnother(const core::Message& message) const {
+  const auto slot = slots_.find(SlotKey(message));
+  if (slot != slots_.end()) return slot->second != ResendInvariant(message);
+  if (!core::IsRequest(message.type)) return false;
+  const auto next = next_id_.find(message.from);
+  return next != next_id_.end() && message.id < next->second;
+}
+
+bool SentOnPath::RequestCreated(core::WorkerId from, core::WorkerId to, std::int64_t id) const {
+  return std::binary_search(requests_.begin(), requests_.end(), RequestKey(from, to, id));
 }
 
 void MessageLedger::Note(std::uint64_t fingerprint, const core::Message& message, std::uint32_t copies) {

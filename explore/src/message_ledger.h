@@ -20,16 +20,29 @@ class SentOnPath {
  public:
   void Add(std::uint64_t message);
   std::uint32_t Count(std::uint64_t message) const;
-  // Requests by (from, to, id), which a response answers with the request's id and endpoints swapped: a response to
-  // w can reach w only after w sent its request.
-  void AddRequest(const core::Message& request);
-  bool AnswerExpected(const core::Message& response) const;
+  // Every message the path created, sent or not (refused, or lost to a fault). Two slots hold one message each: a
+  // request's (its sender and id: a sender takes each id once), and a response's (its request's). Hardened mode
+  // sends a request or reply again in the same slot, with or without its payload (value, empty_payload) and with a
+  // newer replies_below; any other difference makes two messages of one slot alternatives from different paths,
+  // which one path never both sends.
+  void AddCreated(const core::Message& message);
+  // A message of the same slot, and not a resend of this one, was created on the path; or, for a request in a new
+  // slot, its sender created one with this id or a higher one.
+  bool SlotTakenByAnother(const core::Message& message) const;
+  // Whether the path created the request (from, to, id): a response to w can reach w only after w created its
+  // request, and a request below its sender's next id (core::ContextView::next_message_id) can be sent only again.
+  bool RequestCreated(core::WorkerId from, core::WorkerId to, std::int64_t id) const;
+  bool AnswerExpected(const core::Message& response) const {
+    return RequestCreated(response.to, response.from, response.id);
+  }
   // Order-independent: two paths that sent the same multiset have the same hash.
   std::uint64_t Hash() const { return hash_; }
 
  private:
   std::vector<std::uint64_t> sorted_;
   std::vector<std::uint64_t> requests_;  // sorted RequestKey's
+  std::map<std::uint64_t, std::uint64_t> slots_;  // SlotKey -> the content of the message created in it
+  std::map<core::WorkerId, std::int64_t> next_id_;  // per sender, one past the highest request id it created
   std::uint64_t hash_ = 0;
 };
 
@@ -46,11 +59,15 @@ class MessageLedger {
   void NoteAbort() { abort_seen_ = true; }
   // A response was sent whose request the path never sent: the persistent sets assume that never happens either.
   void NoteUnansweredResponse() { unanswered_response_ = true; }
+  // A message broke what SentOnPath's slots assume: a second message in a slot that is not a resend of the first, or
+  // a request that took an id below one its sender had taken.
+  void NoteSlotBroken() { slot_broken_ = true; }
 
   // Whether this round sent something the ledger did not allow, or aborted a worker.
   bool learned() const { return !learned_.empty(); }
   bool abort_seen() const { return abort_seen_; }
   bool unanswered_response() const { return unanswered_response_; }
+  bool slot_broken() const { return slot_broken_; }
   // The next round's ledger: what was allowed and what was learned.
   void StartNextRound();
 
@@ -63,6 +80,7 @@ class MessageLedger {
   std::map<std::uint64_t, Entry> learned_;
   bool abort_seen_ = false;
   bool unanswered_response_ = false;
+  bool slot_broken_ = false;
 };
 
 }  // namespace rrefsim::explore::detail

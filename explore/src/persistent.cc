@@ -41,13 +41,28 @@ class StepChooser : public sim::Chooser {
   std::uint64_t item_ = 0;
 };
 
-// Whether a message of the ledger can still reach `worker` from another worker after the path sent `sent`: it is to
-// the worker, from another one (the worker's own sends are its own steps, which the analysis plays), the path sent
-// fewer copies than the ledger allows, and a response answers a request the path sent.
-bool Injectable(const MessageLedger::Entry& entry, std::uint64_t message, int worker, const SentOnPath& sent) {
+// Whether a message of the ledger can still reach `worker` from another worker in `world` after the path sent and
+// created `sent`: it is to the worker, from another one (the worker's own sends are its own steps, which the
+// analysis plays), the path sent fewer copies than the ledger allows, and no other message took its slot
+// (SentOnPath). A request below its sender's next id can only be sent again; a response answers a request the path
+// created.
+bool Injectable(const MessageLedger::Entry& entry, std::uint64_t message, int worker, const SentOnPath& sent,
+                const checkers::GlobalView& world) {
   const core::Message& m = entry.message;
   if (m.to != worker || m.from == worker || sent.Count(message) >= entry.copies) return false;
-  return core::IsRequest(m.type) || sent.AnswerExpected(m);
+  if (sent.SlotTakenByAnother(m)) return false;
+  if (!core::IsRequest(m.type)) return sent.AnswerExpected(m);
+  return m.id >= world.worker(m.from).next_message_id || sent.RequestCreated(m.from, m.to, m.id);
+}
+
+// The step just taken (`f`), and the checkers after it, read no other worker than `worker`.
+bool ReadsOnly(const sim::StepFootprint& f, int worker) {
+  return !f.global && (f.reads & ~(std::uint64_t{1} << worker)) == 0;
+}
+
+// t acts on w alone, and its checkers read no other worker after it.
+bool ActsOnItsWorkerAlone(const sim::StepFootprint& f, int worker) {
+  return ReadsOnly(f, worker) && !f.main_turn && f.workers == std::uint64_t{1} << worker;
 }
 
 }  // namespace
@@ -88,8 +103,9 @@ class PersistentSets::Copy {
   const checkers::GlobalView& view() const { return run_.view(); }
   const sim::StepFootprint& footprint() const { return footprint_; }
   const SentOnPath& sent() const { return sent_; }
-  void Inject(const core::Message& message) { run_.Inject(message); }
+  std::uint64_t Inject(const core::Message& message) { return run_.Inject(message); }
   bool WakeBarrierWaiters(int worker) { return run_.WakeBarrierWaiters(worker); }
+  bool WaitsAtBarrier(int worker) const { return run_.WaitsAtBarrier(worker); }
   // The state as the explorer keys it (world, checkers' memory and the caller's invariant's), and whether it ended.
   std::uint64_t Key() const {
     std::uint64_t key = Mix(*sim::StateFingerprint(run_.view()), checkers_.Fingerprint(nullptr));
@@ -109,7 +125,11 @@ class PersistentSets::Copy {
 };
 
 struct PersistentSets::Verdicts {
-  absl::flat_hash_map<std::uint64_t, bool> by_key;  // looked up, never iterated
+  struct Verdict {
+    bool alone;
+    bool reads_barriers;  // kept again under the key with the barriers' state (Known)
+  };
+  absl::flat_hash_map<std::uint64_t, Verdict> by_key;  // looked up, never iterated
 };
 
 PersistentSets::PersistentSets(MessageLedger& ledger, std::size_t max_local_states, bool cache,
@@ -122,69 +142,112 @@ PersistentSets::PersistentSets(MessageLedger& ledger, std::size_t max_local_stat
 
 PersistentSets::~PersistentSets() = default;
 
-std::optional<std::size_t> PersistentSets::Choose(const sim::SteppedRun& world, const checkers::CheckerSet& checkers,
-                                                  const ExtraInvariant* extra, const SentOnPath& sent,
-                                                  const std::vector<std::uint64_t>& items) {
-  std::unique_ptr<Copy> start;
+std::optional<std::vector<std::size_t>> PersistentSets::Choose(const sim::SteppedRun& world,
+                                                               const checkers::CheckerSet& checkers,
+                                                               const ExtraInvariant* extra, const SentOnPath& sent,
+                                                               const std::vector<std::uint64_t>& items) {
+  std::vector<std::vector<std::size_t>> candidates;
+  std::vector<std::vector<std::size_t>> by_worker(static_cast<std::size_t>(kWorkerBits));
   for (std::size_t i = 0; i < items.size(); ++i) {
     const int worker = sim::StepWorker(world.view(), items[i]);
     if (worker < 0 || worker >= kWorkerBits) continue;
-    // The caller's invariant's memory is not in the key (its order monitors are what a cache by one worker's part
-    // would miss): with one, every state is analysed.
-    const bool cache = cache_ && extra == nullptr;
-    const std::uint64_t key = cache ? VerdictKey(world, items[i], worker, sent) : 0;
-    if (cache) {
-      if (const auto known = verdicts_->by_key.find(key); known != verdicts_->by_key.end()) {
-        ++cache_hits_;
-        if (!known->second) continue;
-        ++singletons_;
-        return i;
-      }
-    }
-    if (start == nullptr) start = std::make_unique<Copy>(world, checkers, extra, ledger_, sent);
-    bool cacheable = true;
-    const bool alone = Alone(*start, items[i], worker, cacheable);
-    if (cache && cacheable) verdicts_->by_key.emplace(key, alone);
-    if (alone) {
-      ++singletons_;
-      return i;
+    candidates.push_back({i});
+    by_worker[static_cast<std::size_t>(worker)].push_back(i);
+  }
+  // One step where one is enough; else all the steps of one worker, the fewest first (a worker with one step was a
+  // candidate already). A set of every option reduces nothing.
+  std::vector<std::vector<std::size_t>> worker_sets;
+  for (std::vector<std::size_t>& set : by_worker) {
+    if (set.size() > 1 && set.size() < items.size()) worker_sets.push_back(std::move(set));
+  }
+  std::stable_sort(worker_sets.begin(), worker_sets.end(),
+                   [](const auto& a, const auto& b) { return a.size() < b.size(); });
+  candidates.insert(candidates.end(), worker_sets.begin(), worker_sets.end());
+  std::unique_ptr<Copy> start;
+  for (const std::vector<std::size_t>& candidate : candidates) {
+    std::vector<std::uint64_t> set;
+    for (std::size_t i : candidate) set.push_back(items[i]);
+    if (IsPersistent(world, checkers, extra, sent, set, start)) {
+      ++(candidate.size() == 1 ? singletons_ : worker_sets_);
+      return candidate;
     }
   }
   ++none_;
   return std::nullopt;
 }
 
+// Whether `set`, steps of one worker, is persistent: from the verdict cache, or by the analysis (Alone) on a copy of
+// `world` made the first time one is needed (`start`).
+bool PersistentSets::IsPersistent(const sim::SteppedRun& world, const checkers::CheckerSet& checkers,
+                                  const ExtraInvariant* extra, const SentOnPath& sent,
+                                  const std::vector<std::uint64_t>& set, std::unique_ptr<Copy>& start) {
+  const int worker = sim::StepWorker(world.view(), set.front());
+  // The caller's invariant's memory is not in the key (its order monitors are what a cache by one worker's part
+  // would miss): with one, every state is analysed.
+  const bool cache = cache_ && extra == nullptr;
+  const std::uint64_t key = cache ? VerdictKey(world, set, worker, sent) : 0;
+  if (cache) {
+    if (const std::optional<bool> known = Known(world, key)) {
+      ++cache_hits_;
+      return *known;
+    }
+  }
+  if (start == nullptr) start = std::make_unique<Copy>(world, checkers, extra, ledger_, sent);
+  bool reads_barriers = false;
+  const bool alone = Alone(*start, set, worker, reads_barriers);
+  if (cache) Remember(world, key, alone, reads_barriers);
+  return alone;
+}
+
+// A verdict whose analysis played a barrier arrival also read how many had arrived (whether w's was the last): it
+// is kept under the key with the barriers' state mixed in, and the plain key only says so. Whether the analysis
+// plays an arrival at all is decided before its first arrival, by what the plain key holds.
+std::optional<bool> PersistentSets::Known(const sim::SteppedRun& world, std::uint64_t key) const {
+  const auto known = verdicts_->by_key.find(key);
+  if (known == verdicts_->by_key.end()) return std::nullopt;
+  if (!known->second.reads_barriers) return known->second.alone;
+  const auto with_barriers = verdicts_->by_key.find(Mix(key, *sim::BarrierFingerprint(world.view())));
+  if (with_barriers == verdicts_->by_key.end()) return std::nullopt;
+  return with_barriers->second.alone;
+}
+
+void PersistentSets::Remember(const sim::SteppedRun& world, std::uint64_t key, bool alone, bool reads_barriers) {
+  verdicts_->by_key.insert_or_assign(key, Verdicts::Verdict{alone, reads_barriers});
+  if (!reads_barriers) return;
+  const std::uint64_t with_barriers = Mix(key, *sim::BarrierFingerprint(world.view()));
+  verdicts_->by_key.insert_or_assign(with_barriers, Verdicts::Verdict{alone, false});
+}
+
 void PersistentSets::ForgetVerdicts() { verdicts_->by_key.clear(); }
 
-// What the verdict on t reads: w's part of the world, t, and how many more copies of each message to w from another
-// worker the ledger allows after what the path sent (responses too, whose requests w may send during the analysis).
-std::uint64_t PersistentSets::VerdictKey(const sim::SteppedRun& world, std::uint64_t t, int worker,
-                                         const SentOnPath& sent) const {
-  std::uint64_t key = Mix(*sim::WorkerFingerprint(world.view(), worker), sim::StepIdentity(world.view(), t));
+// What the verdict on a set T reads: w's part of the world, T, and the messages that can reach w from other workers
+// (each of those the ledger allows: whether it can now, Injectable, with how many more copies; for a response,
+// whether its slot is free, as w may create its request during the analysis). The other workers' next ids and the
+// slots the path took are read only through those.
+std::uint64_t PersistentSets::VerdictKey(const sim::SteppedRun& world, const std::vector<std::uint64_t>& set,
+                                         int worker, const SentOnPath& sent) const {
+  std::uint64_t key = Mix(*sim::WorkerFingerprint(world.view(), worker), set.size());
+  for (std::uint64_t t : set) key = Mix(key, sim::StepIdentity(world.view(), t));
   for (const auto& [message, entry] : ledger_.allowed()) {
     const core::Message& m = entry.message;
     if (m.to != worker || m.from == worker || sent.Count(message) >= entry.copies) continue;
+    const bool response_slot_free = !core::IsRequest(m.type) && !sent.SlotTakenByAnother(m);
+    if (!Injectable(entry, message, worker, sent, world.view()) && !response_slot_free) continue;
     key = Mix(Mix(key, message), entry.copies - sent.Count(message));
-    if (!core::IsRequest(m.type)) key = Mix(key, sent.AnswerExpected(m) ? 1 : 0);
+    key = Mix(key, Injectable(entry, message, worker, sent, world.view()) ? 1 : 0);
   }
   return key;
 }
 
-// t acts on w alone, and its checkers read no other worker after it.
-bool PersistentSets::ActsOnItsWorkerAlone(const Copy& after_t, int worker) const {
-  const sim::StepFootprint& f = after_t.footprint();
-  const std::uint64_t own = std::uint64_t{1} << worker;
-  return !f.global && !f.main_turn && f.workers == own && (f.reads & ~own) == 0;
-}
-
-// The search of worker w alone from `start`, depth first: every state it reaches must offer t, and t must commute
-// there with every step of w on offer. t itself must act on w alone.
-bool PersistentSets::Alone(const Copy& start, std::uint64_t t, int worker, bool& cacheable) {
-  // The checkers' memory is part of the state, and a checker that reads another worker after a step can come out
-  // differently at a state of the real future, where that worker has moved on, than at the copy here: such steps
-  // are not played as w's alone.
-  const std::uint64_t own = std::uint64_t{1} << worker;
-  const auto reads_only_w = [own](const Copy& c) { return !c.footprint().global && (c.footprint().reads & ~own) == 0; };
+// The search of worker w from `start` with the steps of T set aside, depth first: every state it reaches must offer
+// each step of T, each must act on w alone there, and commute there with every other step of w on offer.
+//
+// A message the ledger lets reach w is put in flight and delivered at once: a message in flight is read only by its
+// own delivery (the reorder profile has no channel order), so a state with it in flight offers what the state
+// before it offers, plus that delivery, which is checked against T there before the search goes on from after it.
+// The states with injected messages still in flight, 2^k of them for k messages, are not searched.
+bool PersistentSets::Alone(const Copy& start, const std::vector<std::uint64_t>& set, int worker,
+                           bool& reads_barriers) {
   const auto local_key = [](const Copy& c) { return Mix(c.Key(), c.sent().Hash()); };
   absl::flat_hash_set<std::uint64_t> seen = {local_key(start)};
   std::vector<std::unique_ptr<Copy>> stack;
@@ -192,42 +255,83 @@ bool PersistentSets::Alone(const Copy& start, std::uint64_t t, int worker, bool&
   const auto push = [&](std::unique_ptr<Copy> next) {
     if (seen.insert(local_key(*next)).second) stack.push_back(std::move(next));
   };
+  // From `at` (`after_set`: it after each step of T), the step x of w outside T: the state after it, when it commutes
+  // with T; nullptr otherwise.
+  const auto play = [&](const Copy& at, const std::vector<std::unique_ptr<Copy>>& after_set,
+                        std::uint64_t x) -> std::unique_ptr<Copy> {
+    auto after_x = std::make_unique<Copy>(at, ledger_);
+    after_x->Take(x);
+    // Whether w's arrival at a barrier is the last one depends on the other workers' arrivals, which w's part of
+    // the world leaves out (Known).
+    if ((after_x->footprint().workers & kBarriersBit) != 0) reads_barriers = true;
+    for (std::size_t i = 0; i < set.size(); ++i) {
+      if (!Commutes(*after_x, *after_set[i], set[i], x, worker)) return nullptr;
+    }
+    return after_x;
+  };
   while (!stack.empty()) {
     std::unique_ptr<Copy> at = std::move(stack.back());
     stack.pop_back();
     ++local_states_;
-    if (!at->Offers(t)) return false;
-    Copy after_t(*at, ledger_);
-    after_t.Take(t);
-    if (!ActsOnItsWorkerAlone(after_t, worker)) return false;
+    const std::vector<std::unique_ptr<Copy>> after_set = AfterEach(*at, set, worker);
+    if (after_set.empty()) return false;
     for (std::uint64_t x : at->items()) {
-      if (x == t || sim::StepWorker(at->view(), x) != worker) continue;
-      auto after_x = std::make_unique<Copy>(*at, ledger_);
-      after_x->Take(x);
-      // Whether w's arrival at a barrier is the last one depends on the other workers' arrivals, which w's part of
-      // the world leaves out: such a verdict is not cached.
-      if ((after_x->footprint().workers & kBarriersBit) != 0) cacheable = false;
-      if (!after_x->Offers(t) || !after_t.Offers(x)) return false;
-      Copy x_then_t(*after_x, ledger_);
-      x_then_t.Take(t);
-      Copy t_then_x(after_t, ledger_);
-      t_then_x.Take(x);
-      if (!reads_only_w(*after_x) || !reads_only_w(x_then_t) || !reads_only_w(t_then_x)) return false;
-      if (x_then_t.Key() != t_then_x.Key()) return false;
+      if (std::find(set.begin(), set.end(), x) != set.end() || sim::StepWorker(at->view(), x) != worker) continue;
+      std::unique_ptr<Copy> after_x = play(*at, after_set, x);
+      if (after_x == nullptr) return false;
       push(std::move(after_x));
     }
-    auto woken = std::make_unique<Copy>(*at, ledger_);
-    if (woken->WakeBarrierWaiters(worker)) push(std::move(woken));
+    if (at->WaitsAtBarrier(worker)) {
+      auto woken = std::make_unique<Copy>(*at, ledger_);
+      woken->WakeBarrierWaiters(worker);
+      push(std::move(woken));
+    }
     for (const auto& [message, entry] : ledger_.allowed()) {
       if (blind_to_messages_) break;
-      if (!Injectable(entry, message, worker, at->sent())) continue;
-      auto delivered = std::make_unique<Copy>(*at, ledger_);
-      delivered->Inject(entry.message);
+      if (!Injectable(entry, message, worker, at->sent(), at->view())) continue;
+      Copy in_flight(*at, ledger_);
+      const std::uint64_t delivery = in_flight.Inject(entry.message);
+      const std::vector<std::unique_ptr<Copy>> in_flight_after_set = AfterEach(in_flight, set, worker);
+      if (in_flight_after_set.empty()) return false;
+      std::unique_ptr<Copy> delivered = play(in_flight, in_flight_after_set, delivery);
+      if (delivered == nullptr) return false;
       push(std::move(delivered));
     }
     if (seen.size() > max_local_states_) return false;
   }
   return true;
+}
+
+// `at` after each step of T, when each is on offer there and acts on w alone; empty otherwise.
+std::vector<std::unique_ptr<PersistentSets::Copy>> PersistentSets::AfterEach(const Copy& at,
+                                                                             const std::vector<std::uint64_t>& set,
+                                                                             int worker) {
+  std::vector<std::unique_ptr<Copy>> after;
+  for (std::uint64_t t : set) {
+    if (!at.Offers(t)) return {};
+    after.push_back(std::make_unique<Copy>(at, ledger_));
+    after.back()->Take(t);
+    if (!ActsOnItsWorkerAlone(after.back()->footprint(), worker)) return {};
+  }
+  return after;
+}
+
+// Whether t and x, taken from one state, reach one state in either order, and neither disables the other
+// (`after_x`, `after_t`: that state after each). The checkers' memory is part of the state, and a checker that reads
+// another worker after a step can come out differently at a state of the real future, where that worker has moved
+// on, than at the copy here: such steps are not played as w's alone.
+bool PersistentSets::Commutes(const Copy& after_x, const Copy& after_t, std::uint64_t t, std::uint64_t x,
+                              int worker) {
+  if (!after_x.Offers(t) || !after_t.Offers(x)) return false;
+  Copy x_then_t(after_x, ledger_);
+  x_then_t.Take(t);
+  Copy t_then_x(after_t, ledger_);
+  t_then_x.Take(x);
+  if (!ReadsOnly(after_x.footprint(), worker) || !ReadsOnly(x_then_t.footprint(), worker) ||
+      !ReadsOnly(t_then_x.footprint(), worker)) {
+    return false;
+  }
+  return x_then_t.Key() == t_then_x.Key();
 }
 
 }  // namespace rrefsim::explore::detail

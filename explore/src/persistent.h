@@ -44,25 +44,34 @@ class PersistentSets {
   PersistentSets& operator=(const PersistentSets&) = delete;
 
   // At a step choice among `items` of `world` (watched by `checkers` and `extra`, after the path sent `sent`): the
-  // first option, in option order, that is a persistent set alone, or nullopt.
-  std::optional<std::size_t> Choose(const sim::SteppedRun& world, const checkers::CheckerSet& checkers,
-                                    const ExtraInvariant* extra, const SentOnPath& sent,
-                                    const std::vector<std::uint64_t>& items);
+  // options of a persistent set, or nullopt. One step where one is, in option order; else all the steps of one
+  // worker, the fewest first.
+  std::optional<std::vector<std::size_t>> Choose(const sim::SteppedRun& world, const checkers::CheckerSet& checkers,
+                                                 const ExtraInvariant* extra, const SentOnPath& sent,
+                                                 const std::vector<std::uint64_t>& items);
 
   // A new round's ledger: verdicts reached under the old one may have assumed too few messages.
   void ForgetVerdicts();
 
   std::uint64_t singletons() const { return singletons_; }
+  std::uint64_t worker_sets() const { return worker_sets_; }
   std::uint64_t none() const { return none_; }
   std::uint64_t local_states() const { return local_states_; }
   std::uint64_t cache_hits() const { return cache_hits_; }
 
  private:
   class Copy;
-  // Whether t is a persistent set alone; `cacheable` is cleared when the verdict read more than VerdictKey holds.
-  bool Alone(const Copy& start, std::uint64_t t, int worker, bool& cacheable);
-  bool ActsOnItsWorkerAlone(const Copy& after_t, int worker) const;
-  std::uint64_t VerdictKey(const sim::SteppedRun& world, std::uint64_t t, int worker, const SentOnPath& sent) const;
+  bool IsPersistent(const sim::SteppedRun& world, const checkers::CheckerSet& checkers, const ExtraInvariant* extra,
+                    const SentOnPath& sent, const std::vector<std::uint64_t>& set, std::unique_ptr<Copy>& start);
+  // Whether T (`set`, steps of `worker`) is persistent; `reads_barriers` is set when the analysis played a barrier
+  // arrival, whose outcome reads the other workers' arrivals too (Known).
+  bool Alone(const Copy& start, const std::vector<std::uint64_t>& set, int worker, bool& reads_barriers);
+  std::vector<std::unique_ptr<Copy>> AfterEach(const Copy& at, const std::vector<std::uint64_t>& set, int worker);
+  bool Commutes(const Copy& after_x, const Copy& after_t, std::uint64_t t, std::uint64_t x, int worker);
+  std::uint64_t VerdictKey(const sim::SteppedRun& world, const std::vector<std::uint64_t>& set, int worker,
+                           const SentOnPath& sent) const;
+  std::optional<bool> Known(const sim::SteppedRun& world, std::uint64_t key) const;
+  void Remember(const sim::SteppedRun& world, std::uint64_t key, bool alone, bool reads_barriers);
 
   MessageLedger& ledger_;
   std::size_t max_local_states_;
@@ -71,6 +80,7 @@ class PersistentSets {
   struct Verdicts;
   std::unique_ptr<Verdicts> verdicts_;
   std::uint64_t singletons_ = 0;
+  std::uint64_t worker_sets_ = 0;
   std::uint64_t none_ = 0;
   std::uint64_t local_states_ = 0;
   std::uint64_t cache_hits_ = 0;

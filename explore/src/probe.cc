@@ -116,12 +116,12 @@ Probe::AtChoice Probe::BeforeStepChoice(const std::vector<std::uint64_t>& items,
   if (options_.sleep_sets) node.sleep = InheritedSleep(node);
   const bool revisit = options_.state_hashing && !options_.dpor && CheckVisited(node);
   if (!revisit && persistent && node.limit > 1) {
-    if (const std::optional<std::size_t> alone = persistent()) {
-      node.first = node.pick = *alone;
-      node.limit = *alone + 1;
+    if (const std::optional<std::vector<std::size_t>> set = persistent()) {
+      node.left_out.assign(node.options, 1);
+      for (std::size_t i : *set) node.left_out[i] = 0;
     }
   }
-  while (node.pick < node.limit && node.sleep.contains(node.items[node.pick])) ++node.pick;
+  while (node.pick < node.limit && Skipped(node, node.pick)) ++node.pick;
   if (node.pick == node.limit) return cut(revisit ? Cut::Why::kRevisit : Cut::Why::kAsleep);
   if (held) ++held_;  // counted where the search goes on: a revisit's choices were counted at the visit before
   bool branches_here = HasAlternative(node);
@@ -151,7 +151,8 @@ std::map<std::uint64_t, sim::StepFootprint> Probe::InheritedSleep(const Node& no
     if (i == parent->pick) continue;
     const std::uint64_t item = parent->items[i];
     const auto asleep = parent->sleep.find(item);
-    const bool ran = parent->done.empty() ? parent->first <= i && i < parent->pick : parent->done[i] != 0;
+    const bool left_out = !parent->left_out.empty() && parent->left_out[i] != 0;
+    const bool ran = parent->done.empty() ? !left_out && i < parent->pick : parent->done[i] != 0;
     const bool explored = ran && asleep == parent->sleep.end();
     if (!explored && asleep == parent->sleep.end()) continue;
     const sim::StepFootprint& footprint = explored ? parent->footprints[i] : asleep->second;
@@ -213,9 +214,14 @@ const core::WorkerRenaming* Probe::CheckerRenaming(bool symmetry, std::size_t el
   return &visited_.symmetry->elements.at(element);
 }
 
+bool Skipped(const Node& node, std::uint64_t i) {
+  if (!node.left_out.empty() && node.left_out[i] != 0) return true;
+  return !node.items.empty() && node.sleep.contains(node.items[i]);
+}
+
 bool HasAlternative(const Node& node) {
   for (std::uint64_t i = node.pick + 1; i < node.limit; ++i) {
-    if (node.items.empty() || !node.sleep.contains(node.items[i])) return true;
+    if (!Skipped(node, i)) return true;
   }
   return false;
 }
@@ -244,7 +250,7 @@ bool Backtrack(std::vector<Node>& path) {
       if (NextToDo(node)) return true;
     } else {
       for (++node.pick; node.pick < node.limit; ++node.pick) {
-        if (node.items.empty() || !node.sleep.contains(node.items[node.pick])) return true;
+        if (!Skipped(node, node.pick)) return true;
       }
     }
     path.pop_back();

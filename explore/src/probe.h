@@ -37,9 +37,9 @@ struct Node {
   std::uint64_t options = 0;
   std::uint64_t pick = 0;
   std::uint64_t limit = 0;             // picks in [0, limit) are within the bounds
-  // Options below it were left out by a persistent set (ExploreOptions::persistent_sets): never explored, so never
-  // asleep below this choice. With one, limit is the next option: the set's step is the only one taken here.
-  std::uint64_t first = 0;
+  // kStep, per option, when a persistent set (ExploreOptions::persistent_sets) was taken here: whether the set left
+  // it out. Such options are never explored, so never asleep below this choice. Empty without a set.
+  std::vector<char> left_out;
   // kStep only: each option's identity (fiber id, or 1<<63 | network sequence); what each explored option did, up
   // to the next kStep choice (sim::StepsSinceChoice; unknown, hence global, until seen); and the items asleep on
   // arrival, each with what it does.
@@ -119,7 +119,7 @@ class Probe : public sim::Chooser {
     std::optional<Cut::Why> cut;
     bool snapshot = false;
   };
-  using PersistentChoice = std::function<std::optional<std::size_t>()>;
+  using PersistentChoice = std::function<std::optional<std::vector<std::size_t>>()>;
   AtChoice BeforeStepChoice(const std::vector<std::uint64_t>& items, const PersistentChoice& persistent = {});
   // The run ended: what its last step did (for DPOR's race analysis).
   void AfterLastStep() { RecordFootprint(); }
@@ -169,6 +169,8 @@ class Probe : public sim::Chooser {
 
 // Whether a choice has an option to explore after its pick that is within the bounds and awake: a branch to come.
 bool HasAlternative(const Node& node);
+// Whether option i of a choice is not taken there: asleep, or left out by a persistent set.
+bool Skipped(const Node& node, std::uint64_t i);
 
 // Moves `path` to the next unexplored branch (last choice point with an allowed pick left, whose step is not
 // asleep); false when the whole tree is done.

@@ -69,8 +69,10 @@ struct ExploreStats {
   std::uint64_t race_branches = 0;    // DPOR: branches those races added (the others were covered already)
   std::uint64_t max_depth = 0;        // the most choice points on one run
   // Persistent sets (ExploreOptions::persistent_sets), over every round: new states where one step was taken
-  // alone, new states where none could be; the states the analysis played on copies; the verdicts found in its cache.
+  // alone, where all the steps of one worker were (more than one, fewer than all), where no set could be; the states
+  // the analysis played on copies; the verdicts found in its cache.
   std::uint64_t persistent_singletons = 0;
+  std::uint64_t persistent_worker_sets = 0;
   std::uint64_t persistent_none = 0;
   std::uint64_t analysis_states = 0;
   std::uint64_t analysis_cache_hits = 0;
@@ -114,8 +116,9 @@ struct ExploreOptions {
   // stops (OnStepEnd returns false) is a counterexample, reported as checker "extra_invariant". The search runs
   // copies of it (ExtraInvariant::Clone), started at the root by OnStart and copied with the world at each snapshot.
   const ExtraInvariant* extra_invariant = nullptr;
-  // Persistent sets of one step (docs/explore.md, "Persistent sets"; explore/src/persistent.h): at each new state, a
-  // step at some worker that commutes with everything that worker can do before it is taken alone. The messages that
+  // Persistent sets (docs/explore.md, "Persistent sets"; explore/src/persistent.h): at each new state, a step at some
+  // worker that commutes with everything that worker can do before it is taken alone; where there is none, all the
+  // steps of one worker that commute with everything else it can do before them. The messages that
   // can reach a worker are learned: a search that sends one its ledger does not allow is run again with it, and only
   // a search that sends none stands. Not with DPOR, a depth or deviation bound, `shortest`, fault bounds (duplicates
   // and drops), or a scenario with program barriers; a search that sees a worker abort is run again without them.
@@ -127,10 +130,11 @@ struct ExploreOptions {
   // Tests only, unsound on purpose: the analysis leaves out the messages still to come (persistent_test.cc shows the
   // oracle catching it).
   bool persistent_blind_to_messages = false;
-  // Tests only: called at each state where a persistent set of one step was taken, with the search's round (1, 2,
-  // ...: only the last one's sets stand, ExploreStats::message_rounds), the state (the world's sim::StateFingerprint
-  // and the checkers' memory, CheckerSet::Fingerprint) and the step (sim::StepIdentity).
-  std::function<void(std::uint32_t round, std::uint64_t world, std::uint64_t memory, std::uint64_t step)>
+  // Tests only: called at each state where a persistent set was taken, with the search's round (1, 2, ...: only the
+  // last one's sets stand, ExploreStats::message_rounds), the state (the world's sim::StateFingerprint and the
+  // checkers' memory, CheckerSet::Fingerprint) and the set's steps (sim::StepIdentity), in option order.
+  std::function<void(std::uint32_t round, std::uint64_t world, std::uint64_t memory,
+                     const std::vector<std::uint64_t>& steps)>
       on_persistent_set;
   // Symmetry reduction (docs/explore.md): states are keyed by their canonical fingerprint over the scenario's group
   // of interchangeable workers (sim::ScenarioSymmetry); nothing changes for a scenario whose group is the identity.

@@ -50,20 +50,28 @@ std::uint64_t ResendInvariant(const core::Message& m) {
 
 }  // namespace
 
+Slot Slot::Of(const core::Message& message) { return Slot{SlotKey(message), ResendInvariant(message)}; }
+
 void SentOnPath::AddCreated(const core::Message& message) {
-  slots_.emplace(SlotKey(message), ResendInvariant(message));
+  const Slot slot = Slot::Of(message);
+  const auto at = std::lower_bound(slots_.begin(), slots_.end(), std::make_pair(slot.key, std::uint64_t{0}));
+  if (at == slots_.end() || at->first != slot.key) slots_.insert(at, {slot.key, slot.kept});
   if (!core::IsRequest(message.type) || RequestCreated(message.from, message.to, message.id)) return;
-  std::int64_t& next = next_id_[message.from];
-  next = std::max(next, message.id + 1);
+  const auto next = std::find_if(next_id_.begin(), next_id_.end(), [&](const auto& n) { return n.first == message.from; });
+  if (next == next_id_.end()) {
+    next_id_.emplace_back(message.from, message.id + 1);
+  } else {
+    next->second = std::max(next->second, message.id + 1);
+  }
   const std::uint64_t key = RequestKey(message.from, message.to, message.id);
   requests_.insert(std::upper_bound(requests_.begin(), requests_.end(), key), key);
 }
 
-bool SentOnPath::SlotTakenByAnother(const core::Message& message) const {
-  const auto slot = slots_.find(SlotKey(message));
-  if (slot != slots_.end()) return slot->second != ResendInvariant(message);
+bool SentOnPath::SlotTakenByAnother(const core::Message& message, const Slot& slot) const {
+  const auto at = std::lower_bound(slots_.begin(), slots_.end(), std::make_pair(slot.key, std::uint64_t{0}));
+  if (at != slots_.end() && at->first == slot.key) return at->second != slot.kept;
   if (!core::IsRequest(message.type)) return false;
-  const auto next = next_id_.find(message.from);
+  const auto next = std::find_if(next_id_.begin(), next_id_.end(), [&](const auto& n) { return n.first == message.from; });
   return next != next_id_.end() && message.id < next->second;
 }
 
@@ -75,17 +83,35 @@ void MessageLedger::Note(std::uint64_t fingerprint, const core::Message& message
   const auto allowed = allowed_.find(fingerprint);
   if (allowed != allowed_.end() && allowed->second.copies >= copies) return;
   Entry& learned = learned_[fingerprint];
-  if (learned.copies == 0) learned.message = message;
+  if (learned.copies == 0) {
+    learned.message = message;
+    learned.slot = Slot::Of(message);
+  }
   learned.copies = std::max(learned.copies, copies);
 }
 
 void MessageLedger::StartNextRound() {
   for (auto& [fingerprint, entry] : learned_) {
     Entry& allowed = allowed_[fingerprint];
-    if (allowed.copies == 0) allowed.message = entry.message;
+    if (allowed.copies == 0) {
+      allowed.message = entry.message;
+      allowed.slot = entry.slot;
+    }
     allowed.copies = std::max(allowed.copies, entry.copies);
   }
   learned_.clear();
+  by_receiver_.clear();
+  for (const auto& [fingerprint, entry] : allowed_) {
+    const auto to = static_cast<std::size_t>(entry.message.to);
+    if (to >= by_receiver_.size()) by_receiver_.resize(to + 1);
+    by_receiver_[to].emplace_back(fingerprint, &entry);
+  }
+}
+
+const MessageLedger::ToWorker& MessageLedger::To(int worker) const {
+  static const ToWorker kNone;
+  const auto w = static_cast<std::size_t>(worker);
+  return worker >= 0 && w < by_receiver_.size() ? by_receiver_[w] : kNone;
 }
 
 }  // namespace rrefsim::explore::detail

@@ -16,6 +16,13 @@ namespace rrefsim::explore::detail {
 
 // The messages sent on one path from the root so far, as a multiset of core::MessageFingerprint: a run can send one
 // content more than once (a retried message), so the ledger counts copies.
+// A message's slot (SentOnPath) and its content without what a hardened resend changes, computed once per message.
+struct Slot {
+  std::uint64_t key = 0;
+  std::uint64_t kept = 0;
+  static Slot Of(const core::Message& message);
+};
+
 class SentOnPath {
  public:
   void Add(std::uint64_t message);
@@ -28,7 +35,8 @@ class SentOnPath {
   void AddCreated(const core::Message& message);
   // A message of the same slot, and not a resend of this one, was created on the path; or, for a request in a new
   // slot, its sender created one with this id or a higher one.
-  bool SlotTakenByAnother(const core::Message& message) const;
+  bool SlotTakenByAnother(const core::Message& message) const { return SlotTakenByAnother(message, Slot::Of(message)); }
+  bool SlotTakenByAnother(const core::Message& message, const Slot& slot) const;
   // Whether the path created the request (from, to, id): a response to w can reach w only after w created its
   // request, and a request below its sender's next id (core::ContextView::next_message_id) can be sent only again.
   bool RequestCreated(core::WorkerId from, core::WorkerId to, std::int64_t id) const;
@@ -41,8 +49,10 @@ class SentOnPath {
  private:
   std::vector<std::uint64_t> sorted_;
   std::vector<std::uint64_t> requests_;  // sorted RequestKey's
-  std::map<std::uint64_t, std::uint64_t> slots_;  // SlotKey -> the content of the message created in it
-  std::map<core::WorkerId, std::int64_t> next_id_;  // per sender, one past the highest request id it created
+  // Sorted by key: each slot taken, with the content of the message created in it (Slot::kept); and per sender, one
+  // past the highest request id it created. Vectors, as a path's copy is made at every snapshot and analysis step.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> slots_;
+  std::vector<std::pair<core::WorkerId, std::int64_t>> next_id_;
   std::uint64_t hash_ = 0;
 };
 
@@ -51,7 +61,9 @@ class MessageLedger {
   struct Entry {
     core::Message message;
     std::uint32_t copies = 0;  // the most copies of it one path may send
+    Slot slot;
   };
+  using ToWorker = std::vector<std::pair<std::uint64_t, const Entry*>>;  // (fingerprint, entry), by fingerprint
 
   // A send on a path that has now sent `copies` of `message` (fingerprint `fingerprint`), counted.
   void Note(std::uint64_t fingerprint, const core::Message& message, std::uint32_t copies);
@@ -73,11 +85,14 @@ class MessageLedger {
 
   // The messages the ledger allows, by fingerprint: ordered, so that an analysis that walks them is deterministic.
   const std::map<std::uint64_t, Entry>& allowed() const { return allowed_; }
+  // Those to `worker`, in the same order.
+  const ToWorker& To(int worker) const;
   std::size_t size() const { return allowed_.size(); }
 
  private:
   std::map<std::uint64_t, Entry> allowed_;
   std::map<std::uint64_t, Entry> learned_;
+  std::vector<ToWorker> by_receiver_;  // allowed_, indexed by receiver
   bool abort_seen_ = false;
   bool unanswered_response_ = false;
   bool slot_broken_ = false;

@@ -50,7 +50,7 @@ bool Injectable(const MessageLedger::Entry& entry, std::uint64_t message, int wo
                 const checkers::GlobalView& world) {
   const core::Message& m = entry.message;
   if (m.to != worker || m.from == worker || sent.Count(message) >= entry.copies) return false;
-  if (sent.SlotTakenByAnother(m)) return false;
+  if (sent.SlotTakenByAnother(m, entry.slot)) return false;
   if (!core::IsRequest(m.type)) return sent.AnswerExpected(m);
   return m.id >= world.worker(m.from).next_message_id || sent.RequestCreated(m.from, m.to, m.id);
 }
@@ -164,10 +164,11 @@ std::optional<std::vector<std::size_t>> PersistentSets::Choose(const sim::Steppe
                    [](const auto& a, const auto& b) { return a.size() < b.size(); });
   candidates.insert(candidates.end(), worker_sets.begin(), worker_sets.end());
   std::unique_ptr<Copy> start;
+  std::map<int, std::uint64_t> worker_keys;  // WorkerKey, once per worker at this state
   for (const std::vector<std::size_t>& candidate : candidates) {
     std::vector<std::uint64_t> set;
     for (std::size_t i : candidate) set.push_back(items[i]);
-    if (IsPersistent(world, checkers, extra, sent, set, start)) {
+    if (IsPersistent(world, checkers, extra, sent, set, start, worker_keys)) {
       ++(candidate.size() == 1 ? singletons_ : worker_sets_);
       return candidate;
     }
@@ -180,13 +181,18 @@ std::optional<std::vector<std::size_t>> PersistentSets::Choose(const sim::Steppe
 // `world` made the first time one is needed (`start`).
 bool PersistentSets::IsPersistent(const sim::SteppedRun& world, const checkers::CheckerSet& checkers,
                                   const ExtraInvariant* extra, const SentOnPath& sent,
-                                  const std::vector<std::uint64_t>& set, std::unique_ptr<Copy>& start) {
+                                  const std::vector<std::uint64_t>& set, std::unique_ptr<Copy>& start,
+                                  std::map<int, std::uint64_t>& worker_keys) {
   const int worker = sim::StepWorker(world.view(), set.front());
   // The caller's invariant's memory is not in the key (its order monitors are what a cache by one worker's part
   // would miss): with one, every state is analysed.
   const bool cache = cache_ && extra == nullptr;
-  const std::uint64_t key = cache ? VerdictKey(world, set, worker, sent) : 0;
+  std::uint64_t key = 0;
   if (cache) {
+    auto [at, added] = worker_keys.emplace(worker, 0);
+    if (added) at->second = WorkerKey(world, worker, sent);
+    key = Mix(at->second, set.size());
+    for (std::uint64_t t : set) key = Mix(key, sim::StepIdentity(world.view(), t));
     if (const std::optional<bool> known = Known(world, key)) {
       ++cache_hits_;
       return *known;
@@ -220,21 +226,20 @@ void PersistentSets::Remember(const sim::SteppedRun& world, std::uint64_t key, b
 
 void PersistentSets::ForgetVerdicts() { verdicts_->by_key.clear(); }
 
-// What the verdict on a set T reads: w's part of the world, T, and the messages that can reach w from other workers
-// (each of those the ledger allows: whether it can now, Injectable, with how many more copies; for a response,
-// whether its slot is free, as w may create its request during the analysis). The other workers' next ids and the
-// slots the path took are read only through those.
-std::uint64_t PersistentSets::VerdictKey(const sim::SteppedRun& world, const std::vector<std::uint64_t>& set,
-                                         int worker, const SentOnPath& sent) const {
-  std::uint64_t key = Mix(*sim::WorkerFingerprint(world.view(), worker), set.size());
-  for (std::uint64_t t : set) key = Mix(key, sim::StepIdentity(world.view(), t));
-  for (const auto& [message, entry] : ledger_.allowed()) {
-    const core::Message& m = entry.message;
-    if (m.to != worker || m.from == worker || sent.Count(message) >= entry.copies) continue;
-    const bool response_slot_free = !core::IsRequest(m.type) && !sent.SlotTakenByAnother(m);
-    if (!Injectable(entry, message, worker, sent, world.view()) && !response_slot_free) continue;
-    key = Mix(Mix(key, message), entry.copies - sent.Count(message));
-    key = Mix(key, Injectable(entry, message, worker, sent, world.view()) ? 1 : 0);
+// What a verdict on a set at `worker` reads besides the set: w's part of the world, and the messages that can reach
+// w from other workers (each of those the ledger allows: whether it can now, Injectable, with how many more copies;
+// for a response, also whether its slot is free, as w may create its request during the analysis). The other
+// workers' next ids and the slots the path took are read only through those.
+std::uint64_t PersistentSets::WorkerKey(const sim::SteppedRun& world, int worker, const SentOnPath& sent) const {
+  std::uint64_t key = *sim::WorkerFingerprint(world.view(), worker);
+  for (const auto& [message, entry] : ledger_.To(worker)) {
+    const core::Message& m = entry->message;
+    if (m.from == worker || sent.Count(message) >= entry->copies) continue;
+    const bool injectable = Injectable(*entry, message, worker, sent, world.view());
+    const bool response_slot_free = !core::IsRequest(m.type) && !sent.SlotTakenByAnother(m, entry->slot);
+    if (!injectable && !response_slot_free) continue;
+    key = Mix(Mix(key, message), entry->copies - sent.Count(message));
+    key = Mix(key, injectable ? 1 : 0);
   }
   return key;
 }
@@ -286,11 +291,11 @@ bool PersistentSets::Alone(const Copy& start, const std::vector<std::uint64_t>& 
       woken->WakeBarrierWaiters(worker);
       push(std::move(woken));
     }
-    for (const auto& [message, entry] : ledger_.allowed()) {
+    for (const auto& [message, entry] : ledger_.To(worker)) {
       if (blind_to_messages_) break;
-      if (!Injectable(entry, message, worker, at->sent(), at->view())) continue;
+      if (!Injectable(*entry, message, worker, at->sent(), at->view())) continue;
       Copy in_flight(*at, ledger_);
-      const std::uint64_t delivery = in_flight.Inject(entry.message);
+      const std::uint64_t delivery = in_flight.Inject(entry->message);
       const std::vector<std::unique_ptr<Copy>> in_flight_after_set = AfterEach(in_flight, set, worker);
       if (in_flight_after_set.empty()) return false;
       std::unique_ptr<Copy> delivered = play(in_flight, in_flight_after_set, delivery);

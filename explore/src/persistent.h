@@ -1,28 +1,34 @@
-// Persistent sets of one step (ExploreOptions::persistent_sets; docs/explore.md, "Persistent sets"): at a new state,
-// a step t at worker w that every step which can come before it commutes with, so that the search takes t alone.
+// Persistent sets (ExploreOptions::persistent_sets; docs/explore.md, "Persistent sets"): at a new state, a step t at
+// worker w that every step which can come before it commutes with, so that the search takes t alone; where there is
+// none, all the enabled steps T of one worker w, when every other step w can take before them commutes with each.
 //
 // Steps at two workers commute (the explorer's footprints, checked by the independence audit and the oracle), so only
-// what can happen at w before t matters: w's own steps (its fibers, the deliveries in flight to it), the messages
-// that can still reach it (the ledger's, message_ledger.h), and the release of a barrier w waits at. Nothing else
-// can come first: the main loop (timers, sleeps, flushed barriers, join) acts only when nothing is enabled, and t
-// stays enabled. So t is taken alone when a search of w alone, on copies of the world, finds t enabled at every state
-// it reaches and the two orders of t and each step of w there reaching one state, where that search plays w's steps,
-// delivers any message of the ledger the path has not yet sent, and wakes w's fibers at a barrier.
+// what can happen at w before T matters: w's own steps (its fibers, the deliveries in flight to it), the messages
+// that can still reach it (the ledger's, message_ledger.h, filtered by slot), and the release of a barrier w waits
+// at. Nothing else can come first: the main loop (timers, sleeps, flushed barriers, join) acts only when nothing is
+// enabled, and T's steps stay enabled. So T is taken when a search of w, on copies of the world, with T's steps set
+// aside, finds each of them enabled at every state it reaches and the two orders of each and every step of w there
+// reaching one state, where that search plays w's other steps, delivers any message of the ledger the path has not
+// yet sent, and wakes w's fibers at a barrier.
 //
 // What that rests on, and how each is kept:
 // - The ledger holds every message that can be sent: checked at every send (Watch), and learned otherwise; the
 //   search then runs again (explore.cc).
 // - No worker aborts (an abort reaches every worker): checked at every abort, and the search then runs again without
 //   persistent sets.
+// - A slot (a sender's request id, a request's reply) holds one message per path, up to hardened mode's resends, and
+//   a sender's request ids only go up (SentOnPath): checked at every send, and a break turns persistent sets off.
 // - No program barrier (its last arrival reads every worker's pending futures and users): such scenarios run without
 //   persistent sets.
-// - Whether t and a step of w commute depends only on w's part of the world: the verdicts are cached by that part
-//   (sim::WorkerFingerprint) and the remaining messages to w. The checkers' memory is not part of it; the oracle's
+// - Whether T and a step of w commute depends only on w's part of the world: the verdicts are cached by that part
+//   (sim::WorkerFingerprint) and the remaining messages to w, and, for an analysis that played a barrier arrival,
+//   the barriers' state (sim::BarrierFingerprint). The checkers' memory is not part of it; the oracle's
 //   test (explore/tests/persistent_test.cc) checks every set taken against the whole state graph.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -62,14 +68,14 @@ class PersistentSets {
  private:
   class Copy;
   bool IsPersistent(const sim::SteppedRun& world, const checkers::CheckerSet& checkers, const ExtraInvariant* extra,
-                    const SentOnPath& sent, const std::vector<std::uint64_t>& set, std::unique_ptr<Copy>& start);
+                    const SentOnPath& sent, const std::vector<std::uint64_t>& set, std::unique_ptr<Copy>& start,
+                    std::map<int, std::uint64_t>& worker_keys);
   // Whether T (`set`, steps of `worker`) is persistent; `reads_barriers` is set when the analysis played a barrier
   // arrival, whose outcome reads the other workers' arrivals too (Known).
   bool Alone(const Copy& start, const std::vector<std::uint64_t>& set, int worker, bool& reads_barriers);
   std::vector<std::unique_ptr<Copy>> AfterEach(const Copy& at, const std::vector<std::uint64_t>& set, int worker);
   bool Commutes(const Copy& after_x, const Copy& after_t, std::uint64_t t, std::uint64_t x, int worker);
-  std::uint64_t VerdictKey(const sim::SteppedRun& world, const std::vector<std::uint64_t>& set, int worker,
-                           const SentOnPath& sent) const;
+  std::uint64_t WorkerKey(const sim::SteppedRun& world, int worker, const SentOnPath& sent) const;
   std::optional<bool> Known(const sim::SteppedRun& world, std::uint64_t key) const;
   void Remember(const sim::SteppedRun& world, std::uint64_t key, bool alone, bool reads_barriers);
 

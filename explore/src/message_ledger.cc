@@ -79,33 +79,24 @@ bool SentOnPath::RequestCreated(core::WorkerId from, core::WorkerId to, std::int
   return std::binary_search(requests_.begin(), requests_.end(), RequestKey(from, to, id));
 }
 
+// A message learned is allowed at once, so that the rest of the search assumes it too and the next one is likely the
+// last; the search still runs again (learned()), as its earlier choices assumed less.
 void MessageLedger::Note(std::uint64_t fingerprint, const core::Message& message, std::uint32_t copies) {
-  const auto allowed = allowed_.find(fingerprint);
-  if (allowed != allowed_.end() && allowed->second.copies >= copies) return;
-  Entry& learned = learned_[fingerprint];
-  if (learned.copies == 0) {
-    learned.message = message;
-    learned.slot = Slot::Of(message);
-  }
-  learned.copies = std::max(learned.copies, copies);
-}
-
-void MessageLedger::StartNextRound() {
-  for (auto& [fingerprint, entry] : learned_) {
-    Entry& allowed = allowed_[fingerprint];
-    if (allowed.copies == 0) {
-      allowed.message = entry.message;
-      allowed.slot = entry.slot;
-    }
-    allowed.copies = std::max(allowed.copies, entry.copies);
-  }
-  learned_.clear();
-  by_receiver_.clear();
-  for (const auto& [fingerprint, entry] : allowed_) {
-    const auto to = static_cast<std::size_t>(entry.message.to);
+  const auto [at, added] = allowed_.try_emplace(fingerprint);
+  Entry& entry = at->second;
+  if (!added && entry.copies >= copies) return;
+  if (added) {
+    entry.message = message;
+    entry.slot = Slot::Of(message);
+    const auto to = static_cast<std::size_t>(message.to);
     if (to >= by_receiver_.size()) by_receiver_.resize(to + 1);
-    by_receiver_[to].emplace_back(fingerprint, &entry);
+    ToWorker& list = by_receiver_[to];
+    list.insert(std::upper_bound(list.begin(), list.end(), std::make_pair(fingerprint, &entry),
+                                 [](const auto& a, const auto& b) { return a.first < b.first; }),
+                {fingerprint, &entry});
   }
+  entry.copies = copies;
+  learned_ = true;
 }
 
 const MessageLedger::ToWorker& MessageLedger::To(int worker) const {

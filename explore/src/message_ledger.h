@@ -2,8 +2,9 @@
 // docs/explore.md, "Persistent sets"): a multiset of message contents, learned as the search goes. A persistent set
 // at worker w is chosen by playing w's future, and the messages that can still reach w are those of the ledger that
 // the path has not sent yet. Every send the search makes, on its branches and on the copies its analysis plays, is
-// checked against the ledger; a send beyond it is learned, and the search is run again from the root with the larger
-// ledger, until a whole search sends nothing new. Only then does its verdict stand.
+// checked against the ledger; a send beyond it is learned, allowed at once for the rest of the search, and the search
+// is run again from the root with the larger ledger, until a whole search sends nothing new. Only then does its
+// verdict stand.
 #pragma once
 
 #include <cstdint>
@@ -75,23 +76,24 @@ class MessageLedger {
   // a request that took an id below one its sender had taken.
   void NoteSlotBroken() { slot_broken_ = true; }
 
-  // Whether this round sent something the ledger did not allow, or aborted a worker.
-  bool learned() const { return !learned_.empty(); }
+  // Whether this round sent something the ledger did not allow when the round began.
+  bool learned() const { return learned_; }
   bool abort_seen() const { return abort_seen_; }
   bool unanswered_response() const { return unanswered_response_; }
   bool slot_broken() const { return slot_broken_; }
-  // The next round's ledger: what was allowed and what was learned.
-  void StartNextRound();
+  // A new round: nothing learned in it yet.
+  void StartNextRound() { learned_ = false; }
 
   // The messages the ledger allows, by fingerprint: ordered, so that an analysis that walks them is deterministic.
   const std::map<std::uint64_t, Entry>& allowed() const { return allowed_; }
-  // Those to `worker`, in the same order.
+  // Those to `worker`, in the same order. Note may add to it: a caller that sends while it walks the list walks a
+  // copy.
   const ToWorker& To(int worker) const;
   std::size_t size() const { return allowed_.size(); }
 
  private:
   std::map<std::uint64_t, Entry> allowed_;
-  std::map<std::uint64_t, Entry> learned_;
+  bool learned_ = false;
   std::vector<ToWorker> by_receiver_;  // allowed_, indexed by receiver
   bool abort_seen_ = false;
   bool unanswered_response_ = false;

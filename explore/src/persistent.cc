@@ -291,7 +291,8 @@ bool PersistentSets::Alone(const Copy& start, const std::vector<std::uint64_t>& 
       woken->WakeBarrierWaiters(worker);
       push(std::move(woken));
     }
-    for (const auto& [message, entry] : ledger_.To(worker)) {
+    const MessageLedger::ToWorker to_w = ledger_.To(worker);  // a copy: the copies' sends may add to the ledger
+    for (const auto& [message, entry] : to_w) {
       if (blind_to_messages_) break;
       if (!Injectable(*entry, message, worker, at->sent(), at->view())) continue;
       Copy in_flight(*at, ledger_);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "message_ledger.h"
@@ -44,6 +45,7 @@ class Watch : public checkers::RunObserver {
     if (ledger_ != nullptr) Ledger(record);
   }
   bool OnStepEnd(const checkers::GlobalView& view) override {
+    if (ledger_ != nullptr) CheckIds(view);
     bool go_on = checkers_.OnStepEnd(view);
     if (extra_ != nullptr && !extra_->OnStepEnd(view)) {
       if (!extra_step_) extra_step_ = view.step();
@@ -52,6 +54,8 @@ class Watch : public checkers::RunObserver {
     return go_on;
   }
   std::optional<std::uint64_t> extra_step() const { return extra_step_; }
+  // The next send is the persistent sets' analysis putting a message in flight (SteppedRun::Inject), not its sender.
+  void ExpectInjection() { injecting_ = true; }
 
  private:
   void Ledger(const checkers::StepRecord& record) {
@@ -65,11 +69,19 @@ class Watch : public checkers::RunObserver {
         sent_->Add(message);
         ledger_->Note(message, m, sent_->Count(message));
       }
-      if (sent_->SlotTakenByAnother(m)) ledger_->NoteSlotBroken();
-      sent_->AddCreated(m);
+      if (sent_->SlotTakenByAnother(m) || (!injecting_ && sent_->TakesAnOldId(m))) ledger_->NoteSlotBroken();
+      sent_->AddCreated(m, std::exchange(injecting_, false));
     } else if (record.kind == checkers::RecordKind::kEvent && record.event != nullptr &&
                std::holds_alternative<core::WorkerAborted>(*record.event)) {
       ledger_->NoteAbort();
+    }
+  }
+
+  // Every request id a worker took is one of a request the path created (SentOnPath::NextId): the persistent sets'
+  // analysis takes a request below its sender's next id for one that is only ever sent again.
+  void CheckIds(const checkers::GlobalView& view) {
+    for (int w = 0; w < view.workers(); ++w) {
+      if (view.changed(w) && sent_->NextId(w) != view.worker(w).next_message_id) ledger_->NoteSlotBroken();
     }
   }
 
@@ -78,6 +90,7 @@ class Watch : public checkers::RunObserver {
   MessageLedger* ledger_;
   SentOnPath* sent_;
   std::optional<std::uint64_t> extra_step_;
+  bool injecting_ = false;
 };
 
 struct Branch {

@@ -131,6 +131,13 @@ ExploreOptions Checked(const scenarios::CatalogEntry& entry, const ExploreOption
                                   " (docs/explore.md, \"Persistent sets\")");
     }
   }
+  if (given.persistent_sets && given.symmetry) {
+    // Symmetry cuts a renamed state's subtree, so the ledger would learn only what the representative paths send, and
+    // the argument that a search learning nothing saw every send is not made under renaming: off.
+    ExploreOptions without = given;
+    without.symmetry = false;
+    return Checked(entry, without);
+  }
   if (given.dpor && (given.shortest || given.bounds.max_depth != 0)) {
     throw std::invalid_argument("explore " + entry.name +
                                 ": DPOR does not combine with a depth bound or --shortest (a run cut short hides the "

@@ -52,27 +52,37 @@ std::uint64_t ResendInvariant(const core::Message& m) {
 
 Slot Slot::Of(const core::Message& message) { return Slot{SlotKey(message), ResendInvariant(message)}; }
 
-void SentOnPath::AddCreated(const core::Message& message) {
+void SentOnPath::AddCreated(const core::Message& message, bool injected) {
   const Slot slot = Slot::Of(message);
   const auto at = std::lower_bound(slots_.begin(), slots_.end(), std::make_pair(slot.key, std::uint64_t{0}));
   if (at == slots_.end() || at->first != slot.key) slots_.insert(at, {slot.key, slot.kept});
   if (!core::IsRequest(message.type) || RequestCreated(message.from, message.to, message.id)) return;
+  const std::uint64_t key = RequestKey(message.from, message.to, message.id);
+  requests_.insert(std::upper_bound(requests_.begin(), requests_.end(), key), key);
+  if (injected) return;
   const auto next = std::find_if(next_id_.begin(), next_id_.end(), [&](const auto& n) { return n.first == message.from; });
   if (next == next_id_.end()) {
     next_id_.emplace_back(message.from, message.id + 1);
   } else {
     next->second = std::max(next->second, message.id + 1);
   }
-  const std::uint64_t key = RequestKey(message.from, message.to, message.id);
-  requests_.insert(std::upper_bound(requests_.begin(), requests_.end(), key), key);
 }
 
-bool SentOnPath::SlotTakenByAnother(const core::Message& message, const Slot& slot) const {
+bool SentOnPath::SlotTakenByAnother(const Slot& slot) const {
   const auto at = std::lower_bound(slots_.begin(), slots_.end(), std::make_pair(slot.key, std::uint64_t{0}));
-  if (at != slots_.end() && at->first == slot.key) return at->second != slot.kept;
-  if (!core::IsRequest(message.type)) return false;
-  const auto next = std::find_if(next_id_.begin(), next_id_.end(), [&](const auto& n) { return n.first == message.from; });
-  return next != next_id_.end() && message.id < next->second;
+  return at != slots_.end() && at->first == slot.key && at->second != slot.kept;
+}
+
+bool SentOnPath::TakesAnOldId(const core::Message& message) const {
+  const Slot slot = Slot::Of(message);
+  const auto at = std::lower_bound(slots_.begin(), slots_.end(), std::make_pair(slot.key, std::uint64_t{0}));
+  if (at != slots_.end() && at->first == slot.key) return false;  // a resend
+  return core::IsRequest(message.type) && message.id < NextId(message.from);
+}
+
+std::int64_t SentOnPath::NextId(core::WorkerId sender) const {
+  const auto next = std::find_if(next_id_.begin(), next_id_.end(), [&](const auto& n) { return n.first == sender; });
+  return next == next_id_.end() ? 0 : next->second;
 }
 
 bool SentOnPath::RequestCreated(core::WorkerId from, core::WorkerId to, std::int64_t id) const {

@@ -18,6 +18,7 @@ namespace rrefsim::explore::detail {
 // The messages sent on one path from the root so far, as a multiset of core::MessageFingerprint: a run can send one
 // content more than once (a retried message), so the ledger counts copies.
 // A message's slot (SentOnPath) and its content without what a hardened resend changes, computed once per message.
+// (SentOnPath's comment follows.)
 struct Slot {
   std::uint64_t key = 0;
   std::uint64_t kept = 0;
@@ -33,11 +34,17 @@ class SentOnPath {
   // sends a request or reply again in the same slot, with or without its payload (value, empty_payload) and with a
   // newer replies_below; any other difference makes two messages of one slot alternatives from different paths,
   // which one path never both sends.
-  void AddCreated(const core::Message& message);
-  // A message of the same slot, and not a resend of this one, was created on the path; or, for a request in a new
-  // slot, its sender created one with this id or a higher one.
-  bool SlotTakenByAnother(const core::Message& message) const { return SlotTakenByAnother(message, Slot::Of(message)); }
-  bool SlotTakenByAnother(const core::Message& message, const Slot& slot) const;
+  // `injected`: put in flight by the persistent sets' analysis (SteppedRun::Inject), not by its sender, whose ids
+  // (NextId) it leaves as they are.
+  void AddCreated(const core::Message& message, bool injected = false);
+  // A message of the same slot, and not a resend of this one, was created on the path.
+  bool SlotTakenByAnother(const core::Message& message) const { return SlotTakenByAnother(Slot::Of(message)); }
+  bool SlotTakenByAnother(const Slot& slot) const;
+  // For a request in a slot not yet taken: its sender created one with this id or a higher one on the path. The
+  // analysis relies on the contrary (a request below its sender's next id is only ever sent again); Watch checks it.
+  bool TakesAnOldId(const core::Message& message) const;
+  // One past the highest request id `sender` created on the path (0 before its first), not counting injected ones.
+  std::int64_t NextId(core::WorkerId sender) const;
   // Whether the path created the request (from, to, id): a response to w can reach w only after w created its
   // request, and a request below its sender's next id (core::ContextView::next_message_id) can be sent only again.
   bool RequestCreated(core::WorkerId from, core::WorkerId to, std::int64_t id) const;
@@ -59,6 +66,9 @@ class SentOnPath {
 
 class MessageLedger {
  public:
+  MessageLedger() = default;
+  MessageLedger(const MessageLedger&) = delete;  // by_receiver_ points into allowed_
+  MessageLedger& operator=(const MessageLedger&) = delete;
   struct Entry {
     core::Message message;
     std::uint32_t copies = 0;  // the most copies of it one path may send
@@ -72,8 +82,8 @@ class MessageLedger {
   void NoteAbort() { abort_seen_ = true; }
   // A response was sent whose request the path never sent: the persistent sets assume that never happens either.
   void NoteUnansweredResponse() { unanswered_response_ = true; }
-  // A message broke what SentOnPath's slots assume: a second message in a slot that is not a resend of the first, or
-  // a request that took an id below one its sender had taken.
+  // A message broke what SentOnPath's slots assume: a second message in a slot that is not a resend of the first, a
+  // request that took an id below one its sender had taken, or a worker that took an id without creating a request.
   void NoteSlotBroken() { slot_broken_ = true; }
 
   // Whether this round sent something the ledger did not allow when the round began.

@@ -50,7 +50,7 @@ bool Injectable(const MessageLedger::Entry& entry, std::uint64_t message, int wo
                 const checkers::GlobalView& world) {
   const core::Message& m = entry.message;
   if (m.to != worker || m.from == worker || sent.Count(message) >= entry.copies) return false;
-  if (sent.SlotTakenByAnother(m, entry.slot)) return false;
+  if (sent.SlotTakenByAnother(entry.slot)) return false;
   if (!core::IsRequest(m.type)) return sent.AnswerExpected(m);
   return m.id >= world.worker(m.from).next_message_id || sent.RequestCreated(m.from, m.to, m.id);
 }
@@ -103,7 +103,10 @@ class PersistentSets::Copy {
   const checkers::GlobalView& view() const { return run_.view(); }
   const sim::StepFootprint& footprint() const { return footprint_; }
   const SentOnPath& sent() const { return sent_; }
-  std::uint64_t Inject(const core::Message& message) { return run_.Inject(message); }
+  std::uint64_t Inject(const core::Message& message) {
+    watch_.ExpectInjection();
+    return run_.Inject(message);
+  }
   bool WakeBarrierWaiters(int worker) { return run_.WakeBarrierWaiters(worker); }
   bool WaitsAtBarrier(int worker) const { return run_.WaitsAtBarrier(worker); }
   // The state as the explorer keys it (world, checkers' memory and the caller's invariant's), and whether it ended.
@@ -236,7 +239,7 @@ std::uint64_t PersistentSets::WorkerKey(const sim::SteppedRun& world, int worker
     const core::Message& m = entry->message;
     if (m.from == worker || sent.Count(message) >= entry->copies) continue;
     const bool injectable = Injectable(*entry, message, worker, sent, world.view());
-    const bool response_slot_free = !core::IsRequest(m.type) && !sent.SlotTakenByAnother(m, entry->slot);
+    const bool response_slot_free = !core::IsRequest(m.type) && !sent.SlotTakenByAnother(entry->slot);
     if (!injectable && !response_slot_free) continue;
     key = Mix(Mix(key, message), entry->copies - sent.Count(message));
     key = Mix(key, injectable ? 1 : 0);

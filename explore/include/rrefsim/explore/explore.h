@@ -122,6 +122,7 @@ struct ExploreOptions {
   // can reach a worker are learned: a search that sends one its ledger does not allow is run again with it, and only
   // a search that sends none stands. Not with DPOR, a depth or deviation bound, `shortest`, fault bounds (duplicates
   // and drops), or a scenario with program barriers; a search that sees a worker abort is run again without them.
+  // Symmetry is off under them.
   bool persistent_sets = false;
   // Tests only: the analysis's cache of verdicts by the worker's part of the world (off: every state analysed), and
   // how many states one worker's analysis may reach before it gives the step up.

@@ -32,9 +32,11 @@ struct Snapshot {
 // it counts every send into `sent` and checks it against the ledger, and tells the ledger of every abort.
 class Watch : public checkers::RunObserver {
  public:
+  // `learn`: whether sends outside the ledger are learned (the search's paths); the analysis's copies, whose states
+  // may be none that a run reaches, only count what their path sent.
   Watch(checkers::CheckerSet& checkers, ExtraInvariant* extra, MessageLedger* ledger = nullptr,
-        SentOnPath* sent = nullptr)
-      : checkers_(checkers), extra_(extra), ledger_(ledger), sent_(sent) {}
+        SentOnPath* sent = nullptr, bool learn = true)
+      : checkers_(checkers), extra_(extra), ledger_(ledger), sent_(sent), learn_(learn) {}
   void OnStart(const checkers::GlobalView& view) override {
     checkers_.OnStart(view);
     if (extra_ != nullptr) extra_->OnStart(view);
@@ -45,7 +47,7 @@ class Watch : public checkers::RunObserver {
     if (ledger_ != nullptr) Ledger(record);
   }
   bool OnStepEnd(const checkers::GlobalView& view) override {
-    if (ledger_ != nullptr) CheckIds(view);
+    if (ledger_ != nullptr && learn_) CheckIds(view);
     bool go_on = checkers_.OnStepEnd(view);
     if (extra_ != nullptr && !extra_->OnStepEnd(view)) {
       if (!extra_step_) extra_step_ = view.step();
@@ -63,15 +65,16 @@ class Watch : public checkers::RunObserver {
                          record.kind == checkers::RecordKind::kSendFailed || record.kind == checkers::RecordKind::kDrop;
     if (created && record.message != nullptr) {
       const core::Message& m = *record.message;
+      const bool injected = std::exchange(injecting_, false);
       if (record.kind == checkers::RecordKind::kSend) {
         const std::uint64_t message = core::MessageFingerprint(m);
-        if (!core::IsRequest(m.type) && !sent_->AnswerExpected(m)) ledger_->NoteUnansweredResponse();
+        if (learn_ && !core::IsRequest(m.type) && !sent_->AnswerExpected(m)) ledger_->NoteUnansweredResponse();
         sent_->Add(message);
-        ledger_->Note(message, m, sent_->Count(message));
+        if (learn_) ledger_->Note(message, m, sent_->Count(message));
       }
-      if (sent_->SlotTakenByAnother(m) || (!injecting_ && sent_->TakesAnOldId(m))) ledger_->NoteSlotBroken();
-      sent_->AddCreated(m, std::exchange(injecting_, false));
-    } else if (record.kind == checkers::RecordKind::kEvent && record.event != nullptr &&
+      if (learn_ && (sent_->SlotTakenByAnother(m) || (!injected && sent_->TakesAnOldId(m)))) ledger_->NoteSlotBroken();
+      sent_->AddCreated(m, injected);
+    } else if (learn_ && record.kind == checkers::RecordKind::kEvent && record.event != nullptr &&
                std::holds_alternative<core::WorkerAborted>(*record.event)) {
       ledger_->NoteAbort();
     }
@@ -90,6 +93,7 @@ class Watch : public checkers::RunObserver {
   MessageLedger* ledger_;
   SentOnPath* sent_;
   std::optional<std::uint64_t> extra_step_;
+  bool learn_;
   bool injecting_ = false;
 };
 

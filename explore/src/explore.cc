@@ -11,7 +11,10 @@
 #include "message_ledger.h"
 #include "persistent.h"
 #include "probe.h"
+#include "rrefsim/core/fingerprint.h"
+#include "rrefsim/sim/chooser.h"
 #include "rrefsim/sim/network.h"
+#include "rrefsim/sim/world.h"
 
 namespace rrefsim::explore {
 namespace {
@@ -175,6 +178,23 @@ bool UsesProgramBarriers(const sim::Scenario& scenario) {
   return false;
 }
 
+// Notes every message a run sends, with the copies of it the run sent so far, in a ledger.
+class LedgerSeeder : public checkers::RunObserver {
+ public:
+  explicit LedgerSeeder(detail::MessageLedger& ledger) : ledger_(ledger) {}
+  void OnRecord(const checkers::StepRecord& record) override {
+    if (record.kind != checkers::RecordKind::kSend || record.message == nullptr) return;
+    const std::uint64_t message = core::MessageFingerprint(*record.message);
+    sent_.Add(message);
+    ledger_.Note(message, *record.message, sent_.Count(message));
+  }
+  bool OnStepEnd(const checkers::GlobalView&) override { return true; }
+
+ private:
+  detail::MessageLedger& ledger_;
+  detail::SentOnPath sent_;
+};
+
 // The persistent sets' analysis and the ledger it learns, across the rounds of one exploration.
 class Persistence {
  public:
@@ -184,7 +204,7 @@ class Persistence {
     if (sets_ == nullptr) return {};
     return {&ledger_, sets_.get(), round_};
   }
-  void Start(const scenarios::CatalogEntry& entry, ExploreStats& stats) {
+  void Start(const scenarios::CatalogEntry& entry, const sim::RunConfig& config, ExploreStats& stats) {
     if (!options_.persistent_sets) return;
     if (UsesProgramBarriers(entry.scenario)) {
       stats.persistent_off = "the scenario has program barriers, whose flush reads every worker";
@@ -192,6 +212,18 @@ class Persistence {
     }
     sets_ = std::make_unique<detail::PersistentSets>(ledger_, options_.persistent_max_local_states,
                                                      options_.persistent_cache, options_.persistent_blind_to_messages);
+    Seed(entry, config);
+  }
+  // The ledger's first messages, from random runs (seeds 1, 2, ...: the same ledger every time). Each is a message
+  // some run sends, so they only widen what the analysis assumes; a first search that starts with all it will send
+  // learns nothing and stands alone, where one that learns must run again.
+  void Seed(const scenarios::CatalogEntry& entry, const sim::RunConfig& config) {
+    for (std::uint64_t seed = 1; seed <= options_.persistent_seed_runs; ++seed) {
+      sim::RandomChooser chooser(seed);
+      LedgerSeeder seeder(ledger_);
+      sim::Run(entry.scenario, config, chooser, &seeder);
+    }
+    ledger_.StartNextRound();
   }
   // After a search that ended complete and clean: whether its verdict needs another round, which it prepares.
   bool AnotherRound(ExploreStats& stats) {
@@ -263,7 +295,7 @@ ExploreResult Explore(const scenarios::CatalogEntry& entry, const ExploreOptions
   bounds.max_depth = options.shortest ? 1 : options.bounds.max_depth;
   if (options.bounds.max_deviations) bounds.max_deviations = 0;
   Persistence persistence(options);
-  persistence.Start(entry, result.stats);
+  persistence.Start(entry, result.config, result.stats);
   for (;;) {
     Search search = RunSearch(entry, result.config, options, bounds, persistence.hooks());
     ++result.stats.message_rounds;

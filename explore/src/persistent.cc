@@ -77,7 +77,7 @@ class PersistentSets::Copy {
       : checkers_(checkers),
         extra_(extra != nullptr ? extra->Clone() : nullptr),
         sent_(sent),
-        watch_(checkers_, extra_.get(), &ledger, &sent_),
+        watch_(checkers_, extra_.get(), &ledger, &sent_, /*learn=*/false),
         run_(from, chooser_, &watch_) {
     run_.StopAtEveryStep();
     checkers_.OnStart(run_.view());  // the copied memories on the copied world, as a branch from a snapshot starts

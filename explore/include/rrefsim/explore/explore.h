@@ -128,6 +128,8 @@ struct ExploreOptions {
   // how many states one worker's analysis may reach before it gives the step up.
   bool persistent_cache = true;
   std::size_t persistent_max_local_states = 4096;
+  // The random runs (seeds 1..N) whose messages start the ledger before the first search (0: it starts empty).
+  std::uint64_t persistent_seed_runs = 200;
   // Tests only, unsound on purpose: the analysis leaves out the messages still to come (persistent_test.cc shows the
   // oracle catching it).
   bool persistent_blind_to_messages = false;

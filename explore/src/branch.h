@@ -29,7 +29,8 @@ struct Snapshot {
 
 // Hands every record and view to the checkers first, then to the caller's invariant; either stops the run. (The
 // independence audit, explore/tests/audit_steps.h, watches its branches with it too.) With a ledger (persistent sets),
-// it counts every send into `sent` and checks it against the ledger, and tells the ledger of every abort.
+// it counts every send into `sent`; unless it watches an analysis's copy (`learn` false), it also checks each send
+// against the ledger, and tells the ledger of every abort and every broken slot or id.
 class Watch : public checkers::RunObserver {
  public:
   // `learn`: whether sends outside the ledger are learned (the search's paths); the analysis's copies, whose states

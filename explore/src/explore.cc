@@ -14,6 +14,7 @@
 #include "rrefsim/core/fingerprint.h"
 #include "rrefsim/sim/chooser.h"
 #include "rrefsim/sim/network.h"
+#include "rrefsim/sim/random.h"
 #include "rrefsim/sim/world.h"
 
 namespace rrefsim::explore {
@@ -195,6 +196,23 @@ class LedgerSeeder : public checkers::RunObserver {
   detail::SentOnPath sent_;
 };
 
+// Random where the search branches (steps, workloads) and option 0 where it does not (faults: persistent sets run
+// without fault bounds, and the search takes the first option of every other choice), so that a seed run is one of
+// the runs the search explores.
+class ScheduleChooser : public sim::Chooser {
+ public:
+  explicit ScheduleChooser(std::uint64_t seed) : rng_(seed) {}
+
+ protected:
+  std::uint64_t Pick(const sim::ChoiceRequest& request) override {
+    const bool branches = request.kind == sim::ChoiceKind::kStep || request.kind == sim::ChoiceKind::kWorkload;
+    return branches ? rng_.Below(request.options) : 0;
+  }
+
+ private:
+  sim::Rng rng_;
+};
+
 // The persistent sets' analysis and the ledger it learns, across the rounds of one exploration.
 class Persistence {
  public:
@@ -214,12 +232,12 @@ class Persistence {
                                                      options_.persistent_cache, options_.persistent_blind_to_messages);
     Seed(entry, config);
   }
-  // The ledger's first messages, from random runs (seeds 1, 2, ...: the same ledger every time). Each is a message
-  // some run sends, so they only widen what the analysis assumes; a first search that starts with all it will send
-  // learns nothing and stands alone, where one that learns must run again.
+  // The ledger's first messages, from random runs among those the search explores (seeds 1, 2, ...: the same ledger
+  // every time). Each is a message a run sends, so they only widen what the analysis assumes; a first search that
+  // starts with all it will send learns nothing and stands alone, where one that learns must run again.
   void Seed(const scenarios::CatalogEntry& entry, const sim::RunConfig& config) {
     for (std::uint64_t seed = 1; seed <= options_.persistent_seed_runs; ++seed) {
-      sim::RandomChooser chooser(seed);
+      ScheduleChooser chooser(seed);
       LedgerSeeder seeder(ledger_);
       sim::Run(entry.scenario, config, chooser, &seeder);
     }

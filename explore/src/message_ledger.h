@@ -1,10 +1,11 @@
 // The messages a search with persistent sets assumes can be sent (ExploreOptions::persistent_sets,
 // docs/explore.md, "Persistent sets"): a multiset of message contents, learned as the search goes. A persistent set
 // at worker w is chosen by playing w's future, and the messages that can still reach w are those of the ledger that
-// the path has not sent yet. Every send the search makes, on its branches and on the copies its analysis plays, is
-// checked against the ledger; a send beyond it is learned, allowed at once for the rest of the search, and the search
-// is run again from the root with the larger ledger, until a whole search sends nothing new. Only then does its
-// verdict stand.
+// the path has not sent yet. The ledger starts with the messages of random runs (ExploreOptions::persistent_seed_runs),
+// and every send the search makes on its own paths is checked against it (not those of the analysis's copies, whose
+// states may be none a run reaches); a send beyond it is learned, allowed at once for the rest of the search, and the
+// search is run again from the root with the larger ledger, until a whole search sends nothing new. Only then does
+// its verdict stand.
 #pragma once
 
 #include <cstdint>

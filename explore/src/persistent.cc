@@ -68,8 +68,8 @@ bool ActsOnItsWorkerAlone(const sim::StepFootprint& f, int worker) {
 }  // namespace
 
 // A copy of the world where it stands, with copies of everything that watches it and of what its path sent, that
-// stops before every step choice, also one with a single option. Its sends are checked against the ledger as the
-// search's own are.
+// stops before every step choice, also one with a single option. Its sends are counted on its path, but not learned
+// by the ledger: its state may be none a run reaches (messages injected early).
 class PersistentSets::Copy {
  public:
   Copy(const sim::SteppedRun& from, const checkers::CheckerSet& checkers, const ExtraInvariant* extra,
@@ -294,7 +294,7 @@ bool PersistentSets::Alone(const Copy& start, const std::vector<std::uint64_t>& 
       woken->WakeBarrierWaiters(worker);
       push(std::move(woken));
     }
-    const MessageLedger::ToWorker to_w = ledger_.To(worker);  // a copy: the copies' sends may add to the ledger
+    const MessageLedger::ToWorker to_w = ledger_.To(worker);  // a copy, should anything add to the ledger meanwhile
     for (const auto& [message, entry] : to_w) {
       if (blind_to_messages_) break;
       if (!Injectable(*entry, message, worker, at->sent(), at->view())) continue;

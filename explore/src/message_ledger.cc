@@ -52,9 +52,13 @@ std::uint64_t ResendInvariant(const core::Message& m) {
 
 Slot Slot::Of(const core::Message& message) { return Slot{SlotKey(message), ResendInvariant(message)}; }
 
+std::vector<std::pair<std::uint64_t, std::uint64_t>>::const_iterator SentOnPath::FindSlot(std::uint64_t key) const {
+  return std::lower_bound(slots_.begin(), slots_.end(), std::make_pair(key, std::uint64_t{0}));
+}
+
 void SentOnPath::AddCreated(const core::Message& message, bool injected) {
   const Slot slot = Slot::Of(message);
-  const auto at = std::lower_bound(slots_.begin(), slots_.end(), std::make_pair(slot.key, std::uint64_t{0}));
+  const auto at = FindSlot(slot.key);
   if (at == slots_.end() || at->first != slot.key) slots_.insert(at, {slot.key, slot.kept});
   if (!core::IsRequest(message.type) || RequestCreated(message.from, message.to, message.id)) return;
   const std::uint64_t key = RequestKey(message.from, message.to, message.id);
@@ -69,13 +73,13 @@ void SentOnPath::AddCreated(const core::Message& message, bool injected) {
 }
 
 bool SentOnPath::SlotTakenByAnother(const Slot& slot) const {
-  const auto at = std::lower_bound(slots_.begin(), slots_.end(), std::make_pair(slot.key, std::uint64_t{0}));
+  const auto at = FindSlot(slot.key);
   return at != slots_.end() && at->first == slot.key && at->second != slot.kept;
 }
 
 bool SentOnPath::TakesAnOldId(const core::Message& message) const {
   const Slot slot = Slot::Of(message);
-  const auto at = std::lower_bound(slots_.begin(), slots_.end(), std::make_pair(slot.key, std::uint64_t{0}));
+  const auto at = FindSlot(slot.key);
   if (at != slots_.end() && at->first == slot.key) return false;  // a resend
   return core::IsRequest(message.type) && message.id < NextId(message.from);
 }

@@ -58,6 +58,8 @@ class SentOnPath {
  private:
   std::vector<std::uint64_t> sorted_;
   std::vector<std::uint64_t> requests_;  // sorted RequestKey's
+  // The first slot whose key is not below `key`.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>>::const_iterator FindSlot(std::uint64_t key) const;
   // Sorted by key: each slot taken, with the content of the message created in it (Slot::kept); and per sender, one
   // past the highest request id it created. Vectors, as a path's copy is made at every snapshot and analysis step.
   std::vector<std::pair<std::uint64_t, std::uint64_t>> slots_;
@@ -95,9 +97,8 @@ class MessageLedger {
   // A new round: nothing learned in it yet.
   void StartNextRound() { learned_ = false; }
 
-  // The messages the ledger allows, by fingerprint: ordered, so that an analysis that walks them is deterministic.
-  const std::map<std::uint64_t, Entry>& allowed() const { return allowed_; }
-  // Those to `worker`, in the same order. Note may add to it: a caller that sends while it walks the list walks a
+  // The messages the ledger allows to `worker`, by fingerprint: ordered, so that an analysis that walks them is
+  // deterministic. Note may add to it: a caller that sends while it walks the list walks a
   // copy.
   const ToWorker& To(int worker) const;
   std::size_t size() const { return allowed_.size(); }

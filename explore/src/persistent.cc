@@ -150,10 +150,11 @@ std::optional<std::vector<std::size_t>> PersistentSets::Choose(const sim::Steppe
                                                                const ExtraInvariant* extra, const SentOnPath& sent,
                                                                const std::vector<std::uint64_t>& items) {
   std::vector<std::vector<std::size_t>> candidates;
-  std::vector<std::vector<std::size_t>> by_worker(static_cast<std::size_t>(kWorkerBits));
+  const int workers = std::min(world.view().workers(), kWorkerBits);
+  std::vector<std::vector<std::size_t>> by_worker(static_cast<std::size_t>(workers));
   for (std::size_t i = 0; i < items.size(); ++i) {
     const int worker = sim::StepWorker(world.view(), items[i]);
-    if (worker < 0 || worker >= kWorkerBits) continue;
+    if (worker < 0 || worker >= workers) continue;
     candidates.push_back({i});
     by_worker[static_cast<std::size_t>(worker)].push_back(i);
   }

@@ -43,16 +43,20 @@ class StepChooser : public sim::Chooser {
 
 // Whether a message of the ledger can still reach `worker` from another worker in `world` after the path sent and
 // created `sent`: it is to the worker, from another one (the worker's own sends are its own steps, which the
-// analysis plays), the path sent fewer copies than the ledger allows, and no other message took its slot
-// (SentOnPath). A request below its sender's next id can only be sent again; a response answers a request the path
-// created.
-bool Injectable(const MessageLedger::Entry& entry, std::uint64_t message, int worker, const SentOnPath& sent,
-                const checkers::GlobalView& world) {
+// analysis plays), the path sent fewer copies than the ledger allows (`count`: how many it sent), and no other
+// message took its slot (`slot_taken`, SentOnPath::SlotTakenByAnother). A request below its sender's next id can only
+// be sent again; a response answers a request the path created.
+bool InjectableGiven(const MessageLedger::Entry& entry, int worker, const SentOnPath& sent,
+                     const checkers::GlobalView& world, std::uint32_t count, bool slot_taken) {
   const core::Message& m = entry.message;
-  if (m.to != worker || m.from == worker || sent.Count(message) >= entry.copies) return false;
-  if (sent.SlotTakenByAnother(entry.slot)) return false;
+  if (m.to != worker || m.from == worker || count >= entry.copies || slot_taken) return false;
   if (!core::IsRequest(m.type)) return sent.AnswerExpected(m);
   return m.id >= world.worker(m.from).next_message_id || sent.RequestCreated(m.from, m.to, m.id);
+}
+
+bool Injectable(const MessageLedger::Entry& entry, std::uint64_t message, int worker, const SentOnPath& sent,
+                const checkers::GlobalView& world) {
+  return InjectableGiven(entry, worker, sent, world, sent.Count(message), sent.SlotTakenByAnother(entry.slot));
 }
 
 // The step just taken (`f`), and the checkers after it, read no other worker than `worker`.
@@ -149,32 +153,47 @@ std::optional<std::vector<std::size_t>> PersistentSets::Choose(const sim::Steppe
                                                                const checkers::CheckerSet& checkers,
                                                                const ExtraInvariant* extra, const SentOnPath& sent,
                                                                const std::vector<std::uint64_t>& items) {
-  std::vector<std::vector<std::size_t>> candidates;
+  // Called at every new state: its lists are kept between calls, so that a state that finds a step at once
+  // allocates nothing.
   const int workers = std::min(world.view().workers(), kWorkerBits);
-  std::vector<std::vector<std::size_t>> by_worker(static_cast<std::size_t>(workers));
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    const int worker = sim::StepWorker(world.view(), items[i]);
-    if (worker < 0 || worker >= workers) continue;
-    candidates.push_back({i});
-    by_worker[static_cast<std::size_t>(worker)].push_back(i);
+  std::vector<int>& item_worker = scratch_item_worker_;
+  item_worker.clear();
+  for (std::uint64_t item : items) {
+    const int worker = sim::StepWorker(world.view(), item);
+    item_worker.push_back(worker >= 0 && worker < workers ? worker : -1);
   }
-  // One step where one is enough; else all the steps of one worker, the fewest first (a worker with one step was a
-  // candidate already). A set of every option reduces nothing.
-  std::vector<std::vector<std::size_t>> worker_sets;
-  for (std::vector<std::size_t>& set : by_worker) {
-    if (set.size() > 1 && set.size() < items.size()) worker_sets.push_back(std::move(set));
-  }
-  std::stable_sort(worker_sets.begin(), worker_sets.end(),
-                   [](const auto& a, const auto& b) { return a.size() < b.size(); });
-  candidates.insert(candidates.end(), worker_sets.begin(), worker_sets.end());
   std::unique_ptr<Copy> start;
-  std::map<int, std::uint64_t> worker_keys;  // WorkerKey, once per worker at this state
-  for (const std::vector<std::size_t>& candidate : candidates) {
-    std::vector<std::uint64_t> set;
-    for (std::size_t i : candidate) set.push_back(items[i]);
+  std::vector<std::uint64_t>& worker_keys = scratch_worker_keys_;  // WorkerKey, once per worker at this state
+  worker_keys.assign(static_cast<std::size_t>(workers), kNoKey);
+  std::vector<std::uint64_t>& set = scratch_set_;
+  // One step where one is enough, in option order.
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (item_worker[i] < 0) continue;
+    set.assign(1, items[i]);
     if (IsPersistent(world, checkers, extra, sent, set, start, worker_keys)) {
-      ++(candidate.size() == 1 ? singletons_ : worker_sets_);
-      return candidate;
+      ++singletons_;
+      return std::vector<std::size_t>{i};
+    }
+  }
+  // Else all the steps of one worker, the fewest first (a worker with one step was tried already). A set of every
+  // option reduces nothing.
+  std::vector<std::pair<std::size_t, int>> sizes;  // (steps, worker)
+  for (int w = 0; w < workers; ++w) {
+    const auto steps = static_cast<std::size_t>(std::count(item_worker.begin(), item_worker.end(), w));
+    if (steps > 1 && steps < items.size()) sizes.emplace_back(steps, w);
+  }
+  std::stable_sort(sizes.begin(), sizes.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [steps, w] : sizes) {
+    std::vector<std::size_t> options;
+    set.clear();
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (item_worker[i] != w) continue;
+      options.push_back(i);
+      set.push_back(items[i]);
+    }
+    if (IsPersistent(world, checkers, extra, sent, set, start, worker_keys)) {
+      ++worker_sets_;
+      return options;
     }
   }
   ++none_;
@@ -186,16 +205,16 @@ std::optional<std::vector<std::size_t>> PersistentSets::Choose(const sim::Steppe
 bool PersistentSets::IsPersistent(const sim::SteppedRun& world, const checkers::CheckerSet& checkers,
                                   const ExtraInvariant* extra, const SentOnPath& sent,
                                   const std::vector<std::uint64_t>& set, std::unique_ptr<Copy>& start,
-                                  std::map<int, std::uint64_t>& worker_keys) {
+                                  std::vector<std::uint64_t>& worker_keys) {
   const int worker = sim::StepWorker(world.view(), set.front());
   // The caller's invariant's memory is not in the key (its order monitors are what a cache by one worker's part
   // would miss): with one, every state is analysed.
   const bool cache = cache_ && extra == nullptr;
   std::uint64_t key = 0;
   if (cache) {
-    auto [at, added] = worker_keys.emplace(worker, 0);
-    if (added) at->second = WorkerKey(world, worker, sent);
-    key = Mix(at->second, set.size());
+    std::uint64_t& worker_key = worker_keys[static_cast<std::size_t>(worker)];
+    if (worker_key == kNoKey) worker_key = WorkerKey(world, worker, sent);
+    key = Mix(worker_key, set.size());
     for (std::uint64_t t : set) key = Mix(key, sim::StepIdentity(world.view(), t));
     if (const std::optional<bool> known = Known(world, key)) {
       ++cache_hits_;
@@ -238,11 +257,13 @@ std::uint64_t PersistentSets::WorkerKey(const sim::SteppedRun& world, int worker
   std::uint64_t key = *sim::WorkerFingerprint(world.view(), worker);
   for (const auto& [message, entry] : ledger_.To(worker)) {
     const core::Message& m = entry->message;
-    if (m.from == worker || sent.Count(message) >= entry->copies) continue;
-    const bool injectable = Injectable(*entry, message, worker, sent, world.view());
-    const bool response_slot_free = !core::IsRequest(m.type) && !sent.SlotTakenByAnother(entry->slot);
+    const std::uint32_t count = sent.Count(message);
+    if (m.from == worker || count >= entry->copies) continue;
+    const bool slot_taken = sent.SlotTakenByAnother(entry->slot);
+    const bool injectable = InjectableGiven(*entry, worker, sent, world.view(), count, slot_taken);
+    const bool response_slot_free = !core::IsRequest(m.type) && !slot_taken;
     if (!injectable && !response_slot_free) continue;
-    key = Mix(Mix(key, message), entry->copies - sent.Count(message));
+    key = Mix(Mix(key, message), entry->copies - count);
     key = Mix(key, injectable ? 1 : 0);
   }
   return key;

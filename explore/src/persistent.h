@@ -28,7 +28,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -69,7 +68,7 @@ class PersistentSets {
   class Copy;
   bool IsPersistent(const sim::SteppedRun& world, const checkers::CheckerSet& checkers, const ExtraInvariant* extra,
                     const SentOnPath& sent, const std::vector<std::uint64_t>& set, std::unique_ptr<Copy>& start,
-                    std::map<int, std::uint64_t>& worker_keys);
+                    std::vector<std::uint64_t>& worker_keys);
   // Whether T (`set`, steps of `worker`) is persistent; `reads_barriers` is set when the analysis played a barrier
   // arrival, whose outcome reads the other workers' arrivals too (Known).
   bool Alone(const Copy& start, const std::vector<std::uint64_t>& set, int worker, bool& reads_barriers);
@@ -90,6 +89,12 @@ class PersistentSets {
   std::uint64_t none_ = 0;
   std::uint64_t local_states_ = 0;
   std::uint64_t cache_hits_ = 0;
+  // Choose's lists, kept between calls: each step's worker (-1: none), each worker's key (kNoKey: not computed yet
+  // at this state), and the set being tried.
+  static constexpr std::uint64_t kNoKey = 0;  // a key that happens to be 0 is only computed again
+  std::vector<int> scratch_item_worker_;
+  std::vector<std::uint64_t> scratch_worker_keys_;
+  std::vector<std::uint64_t> scratch_set_;
 };
 
 }  // namespace rrefsim::explore::detail

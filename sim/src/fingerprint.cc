@@ -21,42 +21,42 @@
 namespace rrefsim::sim {
 
 std::optional<std::uint64_t> StateFingerprint(const checkers::GlobalView& view) {
-  const auto* world = dynamic_cast<const detail::World*>(&view);
+  const auto* world = detail::AsWorld(view);
   if (world == nullptr) return std::nullopt;
   return world->Fingerprint();
 }
 
 std::optional<std::uint64_t> OfferOrderFingerprint(const checkers::GlobalView& view) {
-  const auto* world = dynamic_cast<const detail::World*>(&view);
+  const auto* world = detail::AsWorld(view);
   if (world == nullptr) return std::nullopt;
   return world->OfferOrderFingerprint();
 }
 
 std::optional<StepFootprint> StepsSinceChoice(const checkers::GlobalView& view) {
-  const auto* world = dynamic_cast<const detail::World*>(&view);
+  const auto* world = detail::AsWorld(view);
   if (world == nullptr) return std::nullopt;
   return world->footprint();
 }
 
 int StepWorker(const checkers::GlobalView& view, std::uint64_t item) {
-  const auto* world = dynamic_cast<const detail::World*>(&view);
+  const auto* world = detail::AsWorld(view);
   return world == nullptr ? -1 : world->WorkerOfItem(item);
 }
 
 std::optional<std::uint64_t> WorkerFingerprint(const checkers::GlobalView& view, int worker) {
-  const auto* world = dynamic_cast<const detail::World*>(&view);
+  const auto* world = detail::AsWorld(view);
   if (world == nullptr || worker < 0 || worker >= world->workers()) return std::nullopt;
   return world->WorkerFingerprint(worker);
 }
 
 std::optional<std::uint64_t> BarrierFingerprint(const checkers::GlobalView& view) {
-  const auto* world = dynamic_cast<const detail::World*>(&view);
+  const auto* world = detail::AsWorld(view);
   if (world == nullptr) return std::nullopt;
   return world->BarrierFingerprint();
 }
 
 std::uint64_t StepIdentity(const checkers::GlobalView& view, std::uint64_t item) {
-  const auto* world = dynamic_cast<const detail::World*>(&view);
+  const auto* world = detail::AsWorld(view);
   return world == nullptr ? 0 : world->IdentityOfItem(item);
 }
 
@@ -225,6 +225,7 @@ std::uint64_t World::Fingerprint(const core::WorkerRenaming* renaming) const {
     }
   }
   std::vector<std::uint64_t> words;
+  words.reserve(std::max(inflight_.size(), fibers_.all().size()));  // one allocation for all the lists below
   for (const auto& [key, in] : inflight_) words.push_back(InFlightWord(key.first - now_, *in, r));
   MixSorted(h, words);
   words.clear();
@@ -271,6 +272,7 @@ std::uint64_t World::WorkerFingerprint(int worker) const {
   if (!host.fingerprint) host.fingerprint = HostFingerprint(host, nullptr);
   h.Mix(*host.fingerprint);
   std::vector<std::uint64_t> words;
+  words.reserve(std::max(inflight_.size(), fibers_.all().size()));  // one allocation for both lists below
   for (const auto& [key, in] : inflight_) {
     if (in->message.to == worker) words.push_back(InFlightWord(key.first - now_, *in, nullptr));
   }

@@ -9,12 +9,6 @@
 
 namespace rrefsim::sim::detail {
 
-// A word at a time: multiply by the golden-ratio constant, fold the high bits down (a fingerprint, not a MAC).
-void Hasher::Mix(std::uint64_t word) {
-  h_ = (h_ ^ word) * 0x9e3779b97f4a7c15ULL;
-  h_ ^= h_ >> 29;
-}
-
 void Hasher::Mix(const std::string& text) {
   for (unsigned char c : text) Mix(c);
   Mix(text.size());

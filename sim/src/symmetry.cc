@@ -65,8 +65,6 @@ WorkerGroup Stabiliser(const WorkerGroup& group, core::WorkerId worker) {
   return fixed;
 }
 
-const detail::World* AsWorld(const checkers::GlobalView& view) { return dynamic_cast<const detail::World*>(&view); }
-
 }  // namespace
 
 Block RenameDestinations(const Block& block, const core::WorkerRenaming& renaming) {
@@ -117,7 +115,7 @@ const WorkerGroup& World::Symmetry() const {
 }  // namespace detail
 
 std::optional<CanonicalState> CanonicalFingerprint(const checkers::GlobalView& view, bool symmetry) {
-  const detail::World* world = AsWorld(view);
+  const detail::World* world = detail::AsWorld(view);
   if (world == nullptr) return std::nullopt;
   if (!symmetry || world->Symmetry().trivial()) return CanonicalState{world->Fingerprint(), 0};
   const std::vector<core::WorkerRenaming>& elements = world->Symmetry().elements;
@@ -142,7 +140,7 @@ std::optional<CanonicalState> CanonicalFingerprint(const checkers::GlobalView& v
 
 std::uint64_t CanonicalStepIdentity(const checkers::GlobalView& view, std::uint64_t item, bool symmetry,
                                     std::size_t element) {
-  const detail::World* world = AsWorld(view);
+  const detail::World* world = detail::AsWorld(view);
   if (world == nullptr) return 0;
   if (!symmetry || world->Symmetry().trivial()) return world->IdentityOfItem(item);
   return world->IdentityOfItem(item, &world->Symmetry().elements.at(element));
@@ -150,13 +148,13 @@ std::uint64_t CanonicalStepIdentity(const checkers::GlobalView& view, std::uint6
 
 std::optional<std::uint64_t> RenamedFingerprint(const checkers::GlobalView& view,
                                                 const core::WorkerRenaming& renaming) {
-  const detail::World* world = AsWorld(view);
+  const detail::World* world = detail::AsWorld(view);
   if (world == nullptr) return std::nullopt;
   return world->Fingerprint(&renaming);
 }
 
 std::size_t SymmetryGroupSize(const checkers::GlobalView& view) {
-  const detail::World* world = AsWorld(view);
+  const detail::World* world = detail::AsWorld(view);
   return world == nullptr ? 1 : world->Symmetry().size();
 }
 

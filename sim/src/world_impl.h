@@ -11,6 +11,7 @@
 #include <ranges>
 #include <stdexcept>
 #include <string>
+#include <typeinfo>
 #include <vector>
 
 #include "interpreter.h"
@@ -27,7 +28,12 @@ using boost::fibers::context;
 // The run's determinism fingerprint, folded a 64-bit word at a time.
 class Hasher {
  public:
-  void Mix(std::uint64_t word);
+  // A word at a time: multiply by the golden-ratio constant, fold the high bits down (a fingerprint, not a MAC).
+  // Inline: every fingerprint the explorer takes folds its words through here.
+  void Mix(std::uint64_t word) {
+    h_ = (h_ ^ word) * 0x9e3779b97f4a7c15ULL;
+    h_ ^= h_ >> 29;
+  }
   void Mix(const std::string& text);
   void Mix(const core::Message& message);
   std::uint64_t value() const { return h_; }
@@ -172,7 +178,7 @@ class Fibers {
 
 // The World is also the GlobalView its observer sees after each step: views are refreshed only for the workers whose
 // core was called during the step.
-class World : public checkers::GlobalView {
+class World final : public checkers::GlobalView {
  public:
   // `stepwise`: no fibers; the run is driven by RunUntilChoice, and the World is a value that may be copied between
   // two calls (Rebind gives the copy its own chooser and observer). Otherwise Execute runs it on fibers.
@@ -385,5 +391,12 @@ class SimAlgorithm : public boost::fibers::algo::algorithm {
   context* forced_ = nullptr;  // chosen while it could not be returned: runs at the next pick
   bool force_main_ = false;
 };
+
+// The World behind a view, or nullptr when the view is something else (a test's fake). A type check rather than a
+// dynamic_cast: the explorer asks this millions of times per search (StepWorker, StepIdentity, the fingerprints), and
+// World is final, so the exact type is the only one that can match.
+inline const World* AsWorld(const checkers::GlobalView& view) {
+  return typeid(view) == typeid(World) ? static_cast<const World*>(&view) : nullptr;
+}
 
 }  // namespace rrefsim::sim::detail

@@ -59,10 +59,14 @@ std::vector<std::pair<std::uint64_t, std::uint64_t>>::const_iterator SentOnPath:
 void SentOnPath::AddCreated(const core::Message& message, bool injected) {
   const Slot slot = Slot::Of(message);
   const auto at = FindSlot(slot.key);
-  if (at == slots_.end() || at->first != slot.key) slots_.insert(at, {slot.key, slot.kept});
+  if (at == slots_.end() || at->first != slot.key) {
+    slots_.insert(at, {slot.key, slot.kept});
+    created_hash_ += Spread(slot.key ^ Spread(slot.kept));
+  }
   if (!core::IsRequest(message.type) || RequestCreated(message.from, message.to, message.id)) return;
   const std::uint64_t key = RequestKey(message.from, message.to, message.id);
   requests_.insert(std::upper_bound(requests_.begin(), requests_.end(), key), key);
+  created_hash_ += Spread(key + (injected ? 1 : 2));
   if (injected) return;
   const auto next = std::find_if(next_id_.begin(), next_id_.end(), [&](const auto& n) { return n.first == message.from; });
   if (next == next_id_.end()) {
@@ -111,6 +115,7 @@ void MessageLedger::Note(std::uint64_t fingerprint, const core::Message& message
   }
   entry.copies = copies;
   learned_ = true;
+  ++version_;
 }
 
 const MessageLedger::ToWorker& MessageLedger::To(int worker) const {

@@ -54,6 +54,9 @@ class SentOnPath {
   }
   // Order-independent: two paths that sent the same multiset have the same hash.
   std::uint64_t Hash() const { return hash_; }
+  // Order-independent too: of what the path created (the slots taken, with their contents, the requests, and which
+  // of those were injected), which the slots' and ids' answers above read besides the messages sent.
+  std::uint64_t CreatedHash() const { return created_hash_; }
 
  private:
   std::vector<std::uint64_t> sorted_;
@@ -65,6 +68,7 @@ class SentOnPath {
   std::vector<std::pair<std::uint64_t, std::uint64_t>> slots_;
   std::vector<std::pair<core::WorkerId, std::int64_t>> next_id_;
   std::uint64_t hash_ = 0;
+  std::uint64_t created_hash_ = 0;
 };
 
 class MessageLedger {
@@ -102,10 +106,13 @@ class MessageLedger {
   // copy.
   const ToWorker& To(int worker) const;
   std::size_t size() const { return allowed_.size(); }
+  // Changes whenever the ledger allows more: an answer read from it can be kept under its version.
+  std::uint64_t version() const { return version_; }
 
  private:
   std::map<std::uint64_t, Entry> allowed_;
   bool learned_ = false;
+  std::uint64_t version_ = 0;
   std::vector<ToWorker> by_receiver_;  // allowed_, indexed by receiver
   bool abort_seen_ = false;
   bool unanswered_response_ = false;

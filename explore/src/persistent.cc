@@ -44,19 +44,21 @@ class StepChooser : public sim::Chooser {
 // Whether a message of the ledger can still reach `worker` from another worker in `world` after the path sent and
 // created `sent`: it is to the worker, from another one (the worker's own sends are its own steps, which the
 // analysis plays), the path sent fewer copies than the ledger allows (`count`: how many it sent), and no other
-// message took its slot (`slot_taken`, SentOnPath::SlotTakenByAnother). A request below its sender's next id can only
-// be sent again; a response answers a request the path created.
-bool InjectableGiven(const MessageLedger::Entry& entry, int worker, const SentOnPath& sent,
-                     const checkers::GlobalView& world, std::uint32_t count, bool slot_taken) {
+// message took its slot (`slot_taken`, SentOnPath::SlotTakenByAnother). A request below its sender's next id
+// (`next_id`) can only be sent again; a response answers a request the path created.
+template <class NextId>
+bool InjectableGiven(const MessageLedger::Entry& entry, int worker, const SentOnPath& sent, std::uint32_t count,
+                     bool slot_taken, const NextId& next_id) {
   const core::Message& m = entry.message;
   if (m.to != worker || m.from == worker || count >= entry.copies || slot_taken) return false;
   if (!core::IsRequest(m.type)) return sent.AnswerExpected(m);
-  return m.id >= world.worker(m.from).next_message_id || sent.RequestCreated(m.from, m.to, m.id);
+  return m.id >= next_id(m.from) || sent.RequestCreated(m.from, m.to, m.id);
 }
 
 bool Injectable(const MessageLedger::Entry& entry, std::uint64_t message, int worker, const SentOnPath& sent,
                 const checkers::GlobalView& world) {
-  return InjectableGiven(entry, worker, sent, world, sent.Count(message), sent.SlotTakenByAnother(entry.slot));
+  return InjectableGiven(entry, worker, sent, sent.Count(message), sent.SlotTakenByAnother(entry.slot),
+                         [&world](core::WorkerId sender) { return world.worker(sender).next_message_id; });
 }
 
 // The step just taken (`f`), and the checkers after it, read no other worker than `worker`.
@@ -250,23 +252,39 @@ void PersistentSets::Remember(const sim::SteppedRun& world, std::uint64_t key, b
 void PersistentSets::ForgetVerdicts() { verdicts_->by_key.clear(); }
 
 // What a verdict on a set at `worker` reads besides the set: w's part of the world, and the messages that can reach
-// w from other workers (each of those the ledger allows: whether it can now, Injectable, with how many more copies;
-// for a response, also whether its slot is free, as w may create its request during the analysis). The other
-// workers' next ids and the slots the path took are read only through those.
-std::uint64_t PersistentSets::WorkerKey(const sim::SteppedRun& world, int worker, const SentOnPath& sent) const {
-  std::uint64_t key = *sim::WorkerFingerprint(world.view(), worker);
+// w from other workers (LedgerPart).
+std::uint64_t PersistentSets::WorkerKey(const sim::SteppedRun& world, int worker, const SentOnPath& sent) {
+  return Mix(*sim::WorkerFingerprint(world.view(), worker), LedgerPart(worker, sent));
+}
+
+// The messages that can reach `worker` from other workers: each of those the ledger allows, whether it can now
+// (Injectable), with how many more copies; for a response, also whether its slot is free, as w may create its
+// request during the analysis. That reads only the path's messages sent and created and the ledger: a sender's next
+// id is its next one on the path (SentOnPath::NextId), as Watch checks at every step of the search (a break turns
+// persistent sets off). So it is kept under those, until the ledger grows.
+std::uint64_t PersistentSets::LedgerPart(int worker, const SentOnPath& sent) {
+  if (ledger_parts_version_ != ledger_.version()) {
+    ledger_parts_.clear();
+    ledger_parts_version_ = ledger_.version();
+  }
+  const std::uint64_t key = Mix(Mix(static_cast<std::uint64_t>(worker) + 1, sent.Hash()), sent.CreatedHash());
+  const auto [at, added] = ledger_parts_.try_emplace(key, 0);
+  if (!added) return at->second;
+  const auto next_id = [&sent](core::WorkerId sender) { return sent.NextId(sender); };
+  std::uint64_t part = 0;
   for (const auto& [message, entry] : ledger_.To(worker)) {
     const core::Message& m = entry->message;
     const std::uint32_t count = sent.Count(message);
     if (m.from == worker || count >= entry->copies) continue;
     const bool slot_taken = sent.SlotTakenByAnother(entry->slot);
-    const bool injectable = InjectableGiven(*entry, worker, sent, world.view(), count, slot_taken);
+    const bool injectable = InjectableGiven(*entry, worker, sent, count, slot_taken, next_id);
     const bool response_slot_free = !core::IsRequest(m.type) && !slot_taken;
     if (!injectable && !response_slot_free) continue;
-    key = Mix(Mix(key, message), entry->copies - count);
-    key = Mix(key, injectable ? 1 : 0);
+    part = Mix(Mix(part, message), entry->copies - count);
+    part = Mix(part, injectable ? 1 : 0);
   }
-  return key;
+  at->second = part;
+  return part;
 }
 
 // The search of worker w from `start` with the steps of T set aside, depth first: every state it reaches must offer

@@ -32,6 +32,7 @@
 #include <optional>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "message_ledger.h"
 #include "rrefsim/checkers/checker_set.h"
 #include "rrefsim/explore/explore.h"
@@ -74,7 +75,8 @@ class PersistentSets {
   bool Alone(const Copy& start, const std::vector<std::uint64_t>& set, int worker, bool& reads_barriers);
   std::vector<std::unique_ptr<Copy>> AfterEach(const Copy& at, const std::vector<std::uint64_t>& set, int worker);
   bool Commutes(const Copy& after_x, const Copy& after_t, std::uint64_t t, std::uint64_t x, int worker);
-  std::uint64_t WorkerKey(const sim::SteppedRun& world, int worker, const SentOnPath& sent) const;
+  std::uint64_t WorkerKey(const sim::SteppedRun& world, int worker, const SentOnPath& sent);
+  std::uint64_t LedgerPart(int worker, const SentOnPath& sent);
   std::optional<bool> Known(const sim::SteppedRun& world, std::uint64_t key) const;
   void Remember(const sim::SteppedRun& world, std::uint64_t key, bool alone, bool reads_barriers);
 
@@ -95,6 +97,9 @@ class PersistentSets {
   std::vector<int> scratch_item_worker_;
   std::vector<std::uint64_t> scratch_worker_keys_;
   std::vector<std::uint64_t> scratch_set_;
+  // LedgerPart's answers under the ledger's version `ledger_parts_version_`, by worker and the path's hashes.
+  absl::flat_hash_map<std::uint64_t, std::uint64_t> ledger_parts_;  // looked up, never iterated
+  std::uint64_t ledger_parts_version_ = 0;
 };
 
 }  // namespace rrefsim::explore::detail

@@ -116,9 +116,15 @@ Probe::AtChoice Probe::BeforeStepChoice(const std::vector<std::uint64_t>& items,
   if (options_.sleep_sets) node.sleep = InheritedSleep(node);
   const bool revisit = options_.state_hashing && !options_.dpor && CheckVisited(node);
   if (!revisit && persistent && node.limit > 1) {
+    const std::optional<sim::StepFootprint> before = sim::StepsSinceChoice(*view_);
     if (const std::optional<std::vector<std::size_t>> set = persistent()) {
       node.left_out.assign(node.options, 1);
       for (std::size_t i : *set) node.left_out[i] = 0;
+    }
+    // The choice must not read the world's views: Pick records the footprint again, and those reads would count as
+    // the last step's, which makes it depend on more steps than it does (sound, but the sleep sets prune less).
+    if (sim::StepsSinceChoice(*view_) != before) {
+      throw std::logic_error("explore: choosing a persistent set read the world's views");
     }
   }
   while (node.pick < node.limit && Skipped(node, node.pick)) ++node.pick;

@@ -129,7 +129,9 @@ TEST(SteppedRun, WhatIfOperationsOfferWhatTheyEnable) {
     ++woken;
     EXPECT_EQ(copy.pending_items().size(), before.size() + 1) << "worker " << w;
     for (std::uint64_t i : copy.pending_items()) {
-      if (!Offers(run, i)) EXPECT_EQ(StepWorker(copy.view(), i), w);
+      if (!Offers(run, i)) {
+        EXPECT_EQ(StepWorker(copy.view(), i), w);
+      }
     }
   }
   EXPECT_GT(woken, 0) << "no worker waited at a barrier after 6 steps";

@@ -140,6 +140,7 @@ struct StepFootprint {
   }
   // What the step itself did, without the main loop's turn after it.
   StepFootprint Own() const { return StepFootprint{workers, reads, global, false}; }
+  bool operator==(const StepFootprint&) const = default;
 };
 // nullopt when `view` is not a simulated World. Call from a Chooser during a kStep choice.
 std::optional<StepFootprint> StepsSinceChoice(const checkers::GlobalView& view);

@@ -16,8 +16,9 @@ std::uint64_t Spread(std::uint64_t h) {
 
 void SentOnPath::Add(std::uint64_t message) {
   sorted_.insert(std::upper_bound(sorted_.begin(), sorted_.end(), message), message);
-  // A sum of spread words: the same for every order of the same multiset.
-  hash_ += Spread(message + Count(message));
+  // A sum of spread words: the same for every order of the same multiset. The count is spread before it is mixed in,
+  // so that {m, m} and {m, m + 1} differ.
+  hash_ += Spread(message ^ Spread(Count(message)));
 }
 
 std::uint32_t SentOnPath::Count(std::uint64_t message) const {
@@ -61,12 +62,12 @@ void SentOnPath::AddCreated(const core::Message& message, bool injected) {
   const auto at = FindSlot(slot.key);
   if (at == slots_.end() || at->first != slot.key) {
     slots_.insert(at, {slot.key, slot.kept});
-    created_hash_ += Spread(slot.key ^ Spread(slot.kept));
+    created_hash_ += Spread(slot.key ^ Spread(slot.kept));  // a sum, like hash_: the same in every order
   }
   if (!core::IsRequest(message.type) || RequestCreated(message.from, message.to, message.id)) return;
   const std::uint64_t key = RequestKey(message.from, message.to, message.id);
   requests_.insert(std::upper_bound(requests_.begin(), requests_.end(), key), key);
-  created_hash_ += Spread(key + (injected ? 1 : 2));
+  created_hash_ += Spread(key ^ Spread(injected ? 1 : 2));
   if (injected) return;
   const auto next = std::find_if(next_id_.begin(), next_id_.end(), [&](const auto& n) { return n.first == message.from; });
   if (next == next_id_.end()) {

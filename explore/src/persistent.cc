@@ -55,10 +55,12 @@ bool InjectableGiven(const MessageLedger::Entry& entry, int worker, const SentOn
   return m.id >= next_id(m.from) || sent.RequestCreated(m.from, m.to, m.id);
 }
 
-bool Injectable(const MessageLedger::Entry& entry, std::uint64_t message, int worker, const SentOnPath& sent,
-                const checkers::GlobalView& world) {
+// The same from a path's SentOnPath alone: a sender's next id is its next one on the path, as Watch checks at every
+// step of the search (a break turns persistent sets off), and the analysis's copies step no other worker and inject
+// without taking ids. So the analysis reads what its verdict's key (LedgerPart) holds.
+bool Injectable(const MessageLedger::Entry& entry, std::uint64_t message, int worker, const SentOnPath& sent) {
   return InjectableGiven(entry, worker, sent, sent.Count(message), sent.SlotTakenByAnother(entry.slot),
-                         [&world](core::WorkerId sender) { return world.worker(sender).next_message_id; });
+                         [&sent](core::WorkerId sender) { return sent.NextId(sender); });
 }
 
 // The step just taken (`f`), and the checkers after it, read no other worker than `worker`.
@@ -254,7 +256,8 @@ void PersistentSets::ForgetVerdicts() { verdicts_->by_key.clear(); }
 // What a verdict on a set at `worker` reads besides the set: w's part of the world, and the messages that can reach
 // w from other workers (LedgerPart).
 std::uint64_t PersistentSets::WorkerKey(const sim::SteppedRun& world, int worker, const SentOnPath& sent) {
-  return Mix(*sim::WorkerFingerprint(world.view(), worker), LedgerPart(worker, sent));
+  // Through Mix twice: Mix(a, b) is symmetric in a and b.
+  return Mix(Mix(*sim::WorkerFingerprint(world.view(), worker), 1), LedgerPart(worker, sent));
 }
 
 // The messages that can reach `worker` from other workers: each of those the ledger allows, whether it can now
@@ -271,7 +274,7 @@ std::uint64_t PersistentSets::LedgerPart(int worker, const SentOnPath& sent) {
   const auto [at, added] = ledger_parts_.try_emplace(key, 0);
   if (!added) return at->second;
   const auto next_id = [&sent](core::WorkerId sender) { return sent.NextId(sender); };
-  std::uint64_t part = 0;
+  std::uint64_t part = 0;  // the same reading as Injectable's
   for (const auto& [message, entry] : ledger_.To(worker)) {
     const core::Message& m = entry->message;
     const std::uint32_t count = sent.Count(message);
@@ -337,7 +340,7 @@ bool PersistentSets::Alone(const Copy& start, const std::vector<std::uint64_t>& 
     const MessageLedger::ToWorker to_w = ledger_.To(worker);  // a copy, should anything add to the ledger meanwhile
     for (const auto& [message, entry] : to_w) {
       if (blind_to_messages_) break;
-      if (!Injectable(*entry, message, worker, at->sent(), at->view())) continue;
+      if (!Injectable(*entry, message, worker, at->sent())) continue;
       Copy in_flight(*at, ledger_);
       const std::uint64_t delivery = in_flight.Inject(entry->message);
       const std::vector<std::unique_ptr<Copy>> in_flight_after_set = AfterEach(in_flight, set, worker);

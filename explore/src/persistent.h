@@ -18,6 +18,10 @@
 //   persistent sets.
 // - A slot (a sender's request id, a request's reply) holds one message per path, up to hardened mode's resends, and
 //   a sender's request ids only go up (SentOnPath): checked at every send, and a break turns persistent sets off.
+//   So does a worker whose next message id is not its next one on the path (checked after every step, Watch::
+//   CheckIds): the analysis and the cache read a sender's next id from the path (SentOnPath::NextId).
+// - Choosing a set reads no view of the search's world: Probe::Pick records the last step's footprint again after
+//   the choice, and reads there would count as that step's (the probe throws if the footprint changed).
 // - No program barrier (its last arrival reads every worker's pending futures and users): such scenarios run without
 //   persistent sets.
 // - Whether T and a step of w commute depends only on w's part of the world: the verdicts are cached by that part

@@ -72,5 +72,67 @@ TEST(SentOnPath, AnInjectedRequestLeavesItsSendersIdsAlone) {
   EXPECT_FALSE(sent.SlotTakenByAnother(Request(2, 0, 6, 9)));
 }
 
+// The persistent sets keep the ledger's part of a verdict's key under the path's hashes (PersistentSets::LedgerPart):
+// they must not depend on the order of creation, and must tell apart everything that part reads (the slots, the
+// requests, and whether a request was injected, which decides its sender's next id).
+TEST(SentOnPath, TheCreatedHashIsOfTheSetCreatedWhateverTheOrder) {
+  const core::Message first = Request(2, 0, 5, 4);
+  const core::Message second = Request(1, 0, 3, 9);
+  SentOnPath one;
+  one.AddCreated(first);
+  one.AddCreated(second);
+  SentOnPath other;
+  other.AddCreated(second);
+  other.AddCreated(first);
+  EXPECT_EQ(one.CreatedHash(), other.CreatedHash());
+
+  SentOnPath injected;
+  injected.AddCreated(first);
+  injected.AddCreated(second, /*injected=*/true);
+  EXPECT_NE(one.CreatedHash(), injected.CreatedHash());
+  EXPECT_NE(one.NextId(1), injected.NextId(1));
+
+  SentOnPath fewer;
+  fewer.AddCreated(first);
+  EXPECT_NE(one.CreatedHash(), fewer.CreatedHash());
+  fewer.AddCreated(Reply(first, ""));  // a reply takes a slot of its own
+  EXPECT_NE(one.CreatedHash(), fewer.CreatedHash());
+}
+
+TEST(SentOnPath, TheSentHashIsOfTheMultisetWhateverTheOrder) {
+  SentOnPath one;
+  one.Add(10);
+  one.Add(20);
+  one.Add(10);
+  SentOnPath other;
+  other.Add(20);
+  other.Add(10);
+  other.Add(10);
+  EXPECT_EQ(one.Hash(), other.Hash());
+  SentOnPath neighbours;  // {m, m + 1} against {m, m}
+  neighbours.Add(10);
+  neighbours.Add(11);
+  SentOnPath twice;
+  twice.Add(10);
+  twice.Add(10);
+  EXPECT_NE(neighbours.Hash(), twice.Hash());
+}
+
+// An answer kept under the ledger's version is stale exactly when the ledger allows more.
+TEST(MessageLedger, ItsVersionMovesWhenItAllowsMore) {
+  MessageLedger ledger;
+  const core::Message m = Request(2, 0, 5, 4);
+  const std::uint64_t start = ledger.version();
+  ledger.Note(77, m, 1);
+  const std::uint64_t added = ledger.version();
+  EXPECT_NE(added, start);
+  ledger.Note(77, m, 1);  // nothing new
+  EXPECT_EQ(ledger.version(), added);
+  ledger.Note(77, m, 2);  // one more copy allowed
+  EXPECT_NE(ledger.version(), added);
+  ASSERT_EQ(ledger.To(0).size(), 1u);
+  EXPECT_EQ(ledger.To(0).front().second->copies, 2u);
+}
+
 }  // namespace
 }  // namespace rrefsim::explore::detail

@@ -5,8 +5,9 @@
 # explorer's seconds are wall time, which other work on a shared machine inflates; the CPU time of both searches
 # together follows on stderr (bash's `times`: user, then system time of the explorer process).
 # Usage: bench/explore_fork_chain.sh PATH/TO/rrefsim [extra explore flags, e.g. --max-runs 100000]
-# With --persistent-sets the reduced search uses persistent sets (docs/explore.md, "Persistent sets": 358,040 states
-# in 5.1 s on 2026-11-27); the search without reduction beside it still takes many minutes.
+# With --persistent-sets the reduced search uses persistent sets (docs/explore.md, "Persistent sets", session 14:
+# 324,437 states in 3.3-3.6 s on 2026-11-27); the search without reduction beside it (--compare: state hashing
+# only) still takes many minutes.
 set -euo pipefail
 rrefsim=${1:?usage: $0 PATH/TO/rrefsim [explore flags]}
 shift

@@ -20,6 +20,9 @@
 //   a sender's request ids only go up (SentOnPath): checked at every send, and a break turns persistent sets off.
 //   So does a worker whose next message id is not its next one on the path (checked after every step, Watch::
 //   CheckIds): the analysis and the cache read a sender's next id from the path (SentOnPath::NextId).
+// - A checker that, after a step at another worker v, reads w sees the same whichever side of that step T is taken:
+//   not checked, and not proven (docs/explore.md, "Gaps, stated"); the oracle's graphs and the mutant cores
+//   (tests/mutants/explore_mutants_test.cc) show no case. This is why persistent sets are opt-in.
 // - Choosing a set reads no view of the search's world: Probe::Pick records the last step's footprint again after
 //   the choice, and reads there would count as that step's (the probe throws if the footprint changed).
 // - No program barrier (its last arrival reads every worker's pending futures and users): such scenarios run without

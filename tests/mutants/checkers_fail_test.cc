@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "active_mutant.h"
 #include "mutants.h"
 #include "rrefsim/checkers/checker.h"
 #include "rrefsim/scenarios/catalog.h"
@@ -45,13 +46,6 @@ sim::RunConfig ConfigOf(const Case& c) {
   config.max_steps = c.max_steps;
   return config;
 }
-
-// Sets the mutant for the duration of one test.
-class ActiveMutant {
- public:
-  explicit ActiveMutant(Mutant m) { core::mutants::active = m; }
-  ~ActiveMutant() { core::mutants::active = Mutant::kNone; }
-};
 
 std::string Names(const std::vector<checkers::Violation>& violations) {
   std::string text;

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "active_mutant.h"
 #include "mutants.h"
 #include "rrefsim/checkers/checker.h"
 #include "rrefsim/explore/explore.h"
@@ -49,12 +50,6 @@ const std::vector<std::string> kScenarios = {
     "s6_owner_to_self",  "s7_rpc_returns_rref", "s8_fetch_before_owner", "early_owner_rref_race",
 };
 constexpr std::uint64_t kPlainRuns = 100'000;
-
-class ActiveMutant {
- public:
-  explicit ActiveMutant(Mutant m) { core::mutants::active = m; }
-  ~ActiveMutant() { core::mutants::active = Mutant::kNone; }
-};
 
 std::string Join(const std::set<std::string>& names) {
   std::string text;
